@@ -1,0 +1,97 @@
+/**
+ * The shared-memory layout of a queue: one header of 32-bit words, then the ring's data region.
+ *
+ * ```
+ *  word  name          written by                       guarded by / how
+ *  ----  ------------  -------------------------------  -----------------------------------------------
+ *   0    MAGIC         creator                          never changes after creation
+ *   1    MAXSIZE       creator                          never changes (0: no bound on the item count)
+ *   2    CAP_MAX       creator                          never changes: bytes reserved for the data region
+ *   3    CAP           producer that grows the ring     producer lock AND consumer lock (power of two)
+ *   4    HEAD          consumer                         consumer lock; read by producers (free space)
+ *   5    TAIL          producer                         producer lock; read by producers only
+ *   6    PUT_COUNT     producer (the publish point)     producer lock; consumers and getters wait on it
+ *   7    GET_COUNT     consumer (the take point)        consumer lock; putters wait on it
+ *   8    P_LOCK        producers: owner id or 0         CAS; see lock.ts
+ *   9    C_LOCK        consumers: owner id or 0         CAS; see lock.ts
+ *  10    P_LOCK_WAIT   producers sleeping on P_LOCK     atomic add/sub
+ *  11    C_LOCK_WAIT   consumers sleeping on C_LOCK     atomic add/sub
+ *  12    GET_WAIT      getters sleeping on PUT_COUNT    atomic add/sub
+ *  13    PUT_WAIT      putters sleeping on GET_COUNT    atomic add/sub
+ *  14    P_INTENT_TAIL producer's commit journal        producer lock (-1: no commit in flight)
+ *  15    P_INTENT_CNT  producer's commit journal        producer lock
+ *  16    C_INTENT_HEAD consumer's commit journal        consumer lock (-1: no commit in flight)
+ *  17    C_INTENT_CNT  consumer's commit journal        consumer lock
+ *  18    SHUTDOWN      anyone: 0 open, 1 shut down, 2 shut down immediately   atomic store, then wake all
+ *  19    UNFINISHED    JoinableQueue: puts +1, taskDone -1                     atomic add/sub; join waits on it
+ *  20    JOIN_WAIT     joiners sleeping on UNFINISHED   atomic add/sub
+ *  21    ATTACHED      threads/processes attached (informative, for `procq inspect`)
+ *  ...   reserved up to HEADER_BYTES
+ * ```
+ *
+ * Positions (HEAD, TAIL) are logical byte offsets that wrap at 2^32; the byte at logical position p lives at
+ * data offset `p & (CAP - 1)`. Frames are 8-byte aligned: `[u32 length][u32 tag][payload, padded to 8]`.
+ * A frame never straddles the end of the data region; when one does not fit, the producer writes a WRAP frame
+ * whose length field is the number of bytes to skip.
+ *
+ * Invariants (between operations; each step below keeps them):
+ * - `0 <= TAIL - HEAD <= CAP` (u32 arithmetic), and the bytes in [HEAD, TAIL) are whole, published frames.
+ * - `PUT_COUNT - GET_COUNT` is the number of item frames in [HEAD, TAIL): exactly `qsize()`.
+ * - A producer writes the whole frame, then journals (P_INTENT_*), then moves TAIL, then PUT_COUNT (the publish
+ *   point), then clears the journal. A consumer copies the whole frame out, then journals (C_INTENT_*), then moves
+ *   HEAD, then GET_COUNT, then clears the journal. A lock taken over from a dead owner replays a journal left set,
+ *   so a process killed at any instant leaves neither a torn frame nor a count that disagrees with the frames.
+ * - CAP changes only with both locks held, by relocating the live bytes so every logical position keeps its
+ *   frame (growing from C to 2C moves the bytes whose position has bit C set up by exactly C, into bytes that were
+ *   unused). The new CAP is stored after the copy: a producer killed half-way leaves the old layout intact.
+ * - Waiting: a waiter adds itself to its *_WAIT word, re-checks its condition ("has the queue become ready just
+ *   now?"), then sleeps on the word the other side changes, passing the value it saw. A notifier changes that word
+ *   first, then wakes only if the *_WAIT word is non-zero. Sequentially consistent atomics on both sides mean
+ *   either the waiter's re-check sees the change or the notifier sees the waiter; and the futex/Atomics.wait
+ *   compare-and-sleep closes the window between the re-check and the sleep.
+ */
+
+export const MAGIC_VALUE = 0x70726f71; // 'proq'
+
+export const MAGIC = 0;
+export const MAXSIZE = 1;
+export const CAP_MAX = 2;
+export const CAP = 3;
+export const HEAD = 4;
+export const TAIL = 5;
+export const PUT_COUNT = 6;
+export const GET_COUNT = 7;
+export const P_LOCK = 8;
+export const C_LOCK = 9;
+export const P_LOCK_WAIT = 10;
+export const C_LOCK_WAIT = 11;
+export const GET_WAIT = 12;
+export const PUT_WAIT = 13;
+export const P_INTENT_TAIL = 14;
+export const P_INTENT_CNT = 15;
+export const C_INTENT_HEAD = 16;
+export const C_INTENT_CNT = 17;
+export const SHUTDOWN = 18;
+export const UNFINISHED = 19;
+export const JOIN_WAIT = 20;
+export const ATTACHED = 21;
+
+export const HEADER_BYTES = 128;
+export const FRAME_HEADER = 8;
+export const NO_INTENT = -1;
+
+/** Frame tags (word 1 of a frame). */
+export const TAG_WRAP = 0;
+export const TAG_ASCII = 1;
+export const TAG_UTF8 = 2;
+export const TAG_NUMBER = 3;
+export const TAG_UINT8 = 4;
+export const TAG_BUFFER = 5;
+export const TAG_V8 = 6;
+export const TAG_V8_HANDLES = 7;
+export const TAG_UNDEFINED = 8;
+export const TAG_NULL = 9;
+export const TAG_TRUE = 10;
+export const TAG_FALSE = 11;
+
+export const align8 = (n: number): number => (n + 7) & ~7;

@@ -1,0 +1,267 @@
+/**
+ * The multi-producer multi-consumer ring of variable-size frames. Layout and invariants: layout.ts.
+ *
+ * A put happens in three steps (crossbeam's start_send/write, tokio's reserve/Permit::send):
+ * `reserve` room (growing the ring if it must), write the payload in place, `publish` it. A get is `peek`, copy
+ * out, `take`. The caller holds the producer lock for the first and the consumer lock for the second; this file
+ * only moves bytes and counters, and never waits except to take the consumer lock to grow the ring.
+ */
+import { InvariantError } from '../errors.js';
+import type { Segment } from '../memory/segment.js';
+import {
+  align8,
+  C_INTENT_CNT,
+  C_INTENT_HEAD,
+  C_LOCK,
+  C_LOCK_WAIT,
+  CAP,
+  CAP_MAX,
+  FRAME_HEADER,
+  GET_COUNT,
+  GET_WAIT,
+  HEAD,
+  HEADER_BYTES,
+  MAGIC,
+  MAGIC_VALUE,
+  MAXSIZE,
+  NO_INTENT,
+  P_INTENT_CNT,
+  P_INTENT_TAIL,
+  P_LOCK,
+  P_LOCK_WAIT,
+  PUT_COUNT,
+  PUT_WAIT,
+  TAG_WRAP,
+  TAIL,
+} from './layout.js';
+import { SharedLock } from './lock.js';
+
+/** The smallest data region: room for a few small frames. */
+export const MIN_CAPACITY = 64;
+
+export function ceilPow2(n: number): number {
+  let c = MIN_CAPACITY;
+  while (c < n) c *= 2;
+  return c;
+}
+
+export interface RingInit {
+  maxsize: number;
+  capacity: number;
+  capacityMax: number;
+}
+
+export class Ring {
+  readonly seg: Segment;
+  readonly i32: Int32Array;
+  readonly bytes: Buffer;
+  readonly producerLock: SharedLock;
+  readonly consumerLock: SharedLock;
+  readonly maxsize: number;
+  readonly capacityMax: number;
+
+  // A producer's reservation, between reserve() and publish() (producer lock held).
+  #resFrame = 0; // logical position of the reserved frame's header
+  #resOffset = 0; // segment byte offset of that header
+  // A consumer's peeked frame, between peek() and take() (consumer lock held).
+  #peekNext = 0; // logical position just past the peeked frame
+
+  /** Bytes of segment a ring with `capacityMax` data bytes needs. */
+  static segmentSize(capacityMax: number): number {
+    return HEADER_BYTES + capacityMax;
+  }
+
+  /** Writes a fresh header into a zero-filled segment. */
+  static initialize(seg: Segment, init: RingInit): void {
+    const i32 = seg.i32;
+    if (init.capacity > init.capacityMax) throw new InvariantError('capacity above capacityMax');
+    i32[MAXSIZE] = init.maxsize;
+    i32[CAP_MAX] = init.capacityMax;
+    i32[CAP] = init.capacity;
+    i32[P_INTENT_TAIL] = NO_INTENT;
+    i32[C_INTENT_HEAD] = NO_INTENT;
+    seg.commit(HEADER_BYTES, init.capacity);
+    Atomics.store(i32, MAGIC, MAGIC_VALUE);
+  }
+
+  constructor(seg: Segment) {
+    this.seg = seg;
+    this.i32 = seg.i32;
+    this.bytes = seg.bytes;
+    if (Atomics.load(this.i32, MAGIC) !== MAGIC_VALUE) throw new InvariantError('segment holds no procq ring');
+    this.maxsize = this.i32[MAXSIZE];
+    this.capacityMax = this.i32[CAP_MAX];
+    this.producerLock = new SharedLock(seg, { lock: P_LOCK, waiters: P_LOCK_WAIT }, () => this.#recoverProducer());
+    this.consumerLock = new SharedLock(seg, { lock: C_LOCK, waiters: C_LOCK_WAIT }, () => this.#recoverConsumer());
+  }
+
+  /** Items published and not yet taken: exact at the instant it is read. */
+  size(): number {
+    return (Atomics.load(this.i32, PUT_COUNT) - Atomics.load(this.i32, GET_COUNT)) | 0;
+  }
+
+  /** Whether `maxsize` items are in the ring (never, for an unbounded ring). */
+  isFull(): boolean {
+    return this.maxsize > 0 && this.size() >= this.maxsize;
+  }
+
+  // ---------------------------------------------------------------- producer side (producer lock held)
+
+  /**
+   * Reserves a frame for up to `maxPayload` bytes and returns the segment offset where the payload goes, or -1
+   * when the ring cannot hold it even at its largest (callers wait for consumers then).
+   */
+  reserve(maxPayload: number): number {
+    const need = FRAME_HEADER + align8(maxPayload);
+    for (;;) {
+      const i32 = this.i32;
+      const cap = i32[CAP];
+      const tail = i32[TAIL] >>> 0;
+      const used = (tail - (Atomics.load(i32, HEAD) >>> 0)) >>> 0;
+      const phys = tail & (cap - 1);
+      const toEnd = cap - phys;
+      if (need <= toEnd) {
+        if (used + need <= cap) return this.#reserveAt(tail, phys);
+      } else if (used + toEnd + need <= cap) {
+        // Does not fit before the end: a WRAP frame tells consumers to skip the rest of the region.
+        const at = HEADER_BYTES + phys;
+        i32[at >> 2] = toEnd;
+        i32[(at >> 2) + 1] = TAG_WRAP;
+        return this.#reserveAt((tail + toEnd) >>> 0, 0);
+      }
+      if (!this.#grow(used + toEnd + need)) return -1;
+    }
+  }
+
+  #reserveAt(frame: number, phys: number): number {
+    this.#resFrame = frame;
+    this.#resOffset = HEADER_BYTES + phys;
+    return this.#resOffset + FRAME_HEADER;
+  }
+
+  /** Publishes the reserved frame: its payload (of `length` bytes) must be written. */
+  publish(tag: number, length: number): void {
+    const i32 = this.i32;
+    const at = this.#resOffset >> 2;
+    i32[at] = length;
+    i32[at + 1] = tag;
+    const newTail = (this.#resFrame + FRAME_HEADER + align8(length)) | 0;
+    const count = (i32[PUT_COUNT] + 1) | 0;
+    i32[P_INTENT_CNT] = count;
+    Atomics.store(i32, P_INTENT_TAIL, newTail); // the journal: replayed if this producer dies from here on
+    i32[TAIL] = newTail;
+    Atomics.store(i32, PUT_COUNT, count); // the publish point
+    Atomics.store(i32, P_INTENT_TAIL, NO_INTENT);
+  }
+
+  /** Whether a getter sleeps on PUT_COUNT (the caller wakes it after releasing the producer lock). */
+  getterWaiting(): boolean {
+    return Atomics.load(this.i32, GET_WAIT) > 0;
+  }
+
+  /** Grows the data region (doubling) until `bytesNeeded` fit. Takes the consumer lock. */
+  #grow(bytesNeeded: number): boolean {
+    const i32 = this.i32;
+    const cap = i32[CAP];
+    let newCap = cap * 2;
+    while (newCap < bytesNeeded) newCap *= 2;
+    if (newCap > this.capacityMax) return false;
+    this.seg.commit(HEADER_BYTES + cap, newCap - cap); // before touching: a full /dev/shm is an Error here
+    this.consumerLock.acquireSync();
+    try {
+      const head = Atomics.load(i32, HEAD) >>> 0;
+      const tail = i32[TAIL] >>> 0;
+      // Each live byte at logical p moves from p & (cap-1) to p & (newCap-1): the same place, or higher by a
+      // multiple of cap, into bytes no frame uses. Runs break at multiples of cap.
+      let p = head;
+      let left = (tail - head) >>> 0;
+      while (left > 0) {
+        const src = p & (cap - 1);
+        const run = Math.min(left, cap - src);
+        const dst = p & (newCap - 1);
+        if (dst !== src) this.bytes.copyWithin(HEADER_BYTES + dst, HEADER_BYTES + src, HEADER_BYTES + src + run);
+        p = (p + run) >>> 0;
+        left -= run;
+      }
+      Atomics.store(i32, CAP, newCap); // the switch to the new layout: one word
+    } finally {
+      this.consumerLock.release();
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- consumer side (consumer lock held)
+
+  /**
+   * The next frame's tag; its payload is `payloadLength()` bytes at `payloadOffset()`. Requires `size() > 0`.
+   */
+  peek(): number {
+    const i32 = this.i32;
+    const cap = i32[CAP];
+    let head = i32[HEAD] >>> 0;
+    let at = (HEADER_BYTES + (head & (cap - 1))) >> 2;
+    if (i32[at + 1] === TAG_WRAP) {
+      head = (head + i32[at]) >>> 0;
+      at = (HEADER_BYTES + (head & (cap - 1))) >> 2;
+    }
+    this.#peekAt = at << 2;
+    this.#peekNext = (head + FRAME_HEADER + align8(i32[at])) >>> 0;
+    return i32[at + 1];
+  }
+
+  #peekAt = 0;
+
+  payloadOffset(): number {
+    return this.#peekAt + FRAME_HEADER;
+  }
+
+  payloadLength(): number {
+    return this.i32[this.#peekAt >> 2];
+  }
+
+  /** Commits the peeked frame as taken: the payload must have been copied out. */
+  take(): void {
+    const i32 = this.i32;
+    const count = (i32[GET_COUNT] + 1) | 0;
+    i32[C_INTENT_CNT] = count;
+    Atomics.store(i32, C_INTENT_HEAD, this.#peekNext | 0);
+    Atomics.store(i32, HEAD, this.#peekNext | 0);
+    Atomics.store(i32, GET_COUNT, count); // the take point
+    Atomics.store(i32, C_INTENT_HEAD, NO_INTENT);
+  }
+
+  /** Whether a putter sleeps on GET_COUNT (the caller wakes it after releasing the consumer lock). */
+  putterWaiting(): boolean {
+    return Atomics.load(this.i32, PUT_WAIT) > 0;
+  }
+
+  wakeGetters(): void {
+    this.seg.notify(PUT_COUNT, Number.POSITIVE_INFINITY);
+  }
+
+  wakePutters(): void {
+    this.seg.notify(GET_COUNT, Number.POSITIVE_INFINITY);
+  }
+
+  // ---------------------------------------------------------------- recovery from a dead lock owner
+
+  #recoverProducer(): void {
+    const i32 = this.i32;
+    const tail = Atomics.load(i32, P_INTENT_TAIL);
+    if (tail === NO_INTENT) return; // died before journaling: its half-written frame lies past TAIL, unpublished
+    i32[TAIL] = tail;
+    Atomics.store(i32, PUT_COUNT, i32[P_INTENT_CNT]);
+    Atomics.store(i32, P_INTENT_TAIL, NO_INTENT);
+    this.wakeGetters();
+  }
+
+  #recoverConsumer(): void {
+    const i32 = this.i32;
+    const head = Atomics.load(i32, C_INTENT_HEAD);
+    if (head === NO_INTENT) return; // died before journaling: the frame it was copying is still at HEAD
+    Atomics.store(i32, HEAD, head);
+    Atomics.store(i32, GET_COUNT, i32[C_INTENT_CNT]);
+    Atomics.store(i32, C_INTENT_HEAD, NO_INTENT);
+    this.wakePutters();
+  }
+}

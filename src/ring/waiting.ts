@@ -1,0 +1,97 @@
+/**
+ * The one way procq waits on shared memory: check, spin briefly, advertise, re-check, sleep.
+ *
+ * Every `Atomics`/futex sleep in the ring goes through here, so the lost-wake-up guard is written once:
+ *   1. add 1 to the advertise word (`waiters`) — the notifier wakes only when it is non-zero;
+ *   2. read the word to sleep on (`word`), then re-check the condition ("has it become ready just now?");
+ *   3. sleep only while `word` still holds the value read in step 2 (compare-and-sleep);
+ *   4. subtract 1 from `waiters`, and loop.
+ * Sleeps are sliced (`sliceMs`) so that a caller can look for a dead lock owner between slices.
+ */
+import { abortErrorFrom } from '../errors.js';
+import type { Segment } from '../memory/segment.js';
+
+/** Spins before sleeping: a wake-up through the kernel costs microseconds; a short spin often avoids it. */
+const SPIN_ITERATIONS = 200;
+
+export function deadlineOf(timeoutMs: number | undefined): number {
+  return timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY
+    ? Number.POSITIVE_INFINITY
+    : performance.now() + timeoutMs;
+}
+
+/** `ready` returns true when the caller can go on; it may have side effects (e.g. take a lock). */
+export type Ready = () => boolean;
+
+/**
+ * Blocks the thread until `ready()` or the deadline. Returns false on timeout. `onSlice` runs after each sleep
+ * slice that timed out (dead-owner checks).
+ */
+export function waitSync(
+  seg: Segment,
+  word: number,
+  waiters: number,
+  ready: Ready,
+  deadline: number,
+  sliceMs = Number.POSITIVE_INFINITY,
+  onSlice?: () => void,
+): boolean {
+  const i32 = seg.i32;
+  for (let i = 0; i < SPIN_ITERATIONS; i++) if (ready()) return true;
+  for (;;) {
+    Atomics.add(i32, waiters, 1);
+    const seen = Atomics.load(i32, word);
+    if (ready()) {
+      Atomics.sub(i32, waiters, 1);
+      return true;
+    }
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      Atomics.sub(i32, waiters, 1);
+      return false;
+    }
+    const r = seg.wait(word, seen, Math.min(left, sliceMs));
+    Atomics.sub(i32, waiters, 1);
+    if (r === 'timed-out' && onSlice) onSlice();
+  }
+}
+
+/** The Promise form of {@link waitSync}; never blocks the event loop. Rejects with AbortError on abort. */
+export async function waitAsync(
+  seg: Segment,
+  word: number,
+  waiters: number,
+  ready: Ready,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  sliceMs = Number.POSITIVE_INFINITY,
+  onSlice?: () => void,
+): Promise<boolean> {
+  const i32 = seg.i32;
+  for (let i = 0; i < SPIN_ITERATIONS; i++) if (ready()) return true;
+  for (;;) {
+    if (signal?.aborted) throw abortErrorFrom(signal);
+    Atomics.add(i32, waiters, 1);
+    const seen = Atomics.load(i32, word);
+    let advertised = true;
+    try {
+      if (ready()) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      const pending = seg.waitAsync(word, seen, Math.min(left, sliceMs));
+      const onAbort = () => pending.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let r: string;
+      try {
+        r = await pending.promise;
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+      Atomics.sub(i32, waiters, 1);
+      advertised = false;
+      if (r === 'timed-out' && onSlice) onSlice();
+    } finally {
+      if (advertised) Atomics.sub(i32, waiters, 1);
+    }
+  }
+}
