@@ -1,0 +1,8 @@
+/** Entry point of a thread child (see popen-thread.ts). */
+import { workerData } from 'node:worker_threads';
+import { runChild } from './child.js';
+import type { ThreadBoot } from './popen-thread.js';
+import { decodeValue } from './wire.js';
+
+const boot = workerData as ThreadBoot;
+await runChild(boot.spec, () => decodeValue(boot.args));

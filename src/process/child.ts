@@ -1,0 +1,67 @@
+/**
+ * The part of a child's start-up both bootstraps share: record who we are, import the target's module, find the
+ * export, call it with the arguments, and exit with Python's exit codes (0 on return, 1 on a throw, with the error
+ * printed to stderr like a traceback). Kept free of heavy imports: it runs before every child's first line.
+ */
+import { inspect } from 'node:util';
+import { type ChildIdentity, setChildIdentity } from './current.js';
+import type { TargetSpec } from './target.js';
+
+/** Everything a child receives besides its arguments. JSON-safe (spawn sends it as JSON). */
+export interface ChildSpec {
+  readonly target: TargetSpec;
+  readonly self: ChildIdentity;
+}
+
+function fail(name: string, message: string): never {
+  process.stderr.write(`Process ${name}: ${message}\n`);
+  process.exit(1);
+}
+
+async function findTarget(spec: ChildSpec): Promise<Function> {
+  const { moduleUrl, exportName, source } = spec.target;
+  const name = spec.self.name;
+  let ns: Record<string, unknown>;
+  try {
+    ns = await import(moduleUrl);
+  } catch (error) {
+    fail(name, `cannot import the target's module ${moduleUrl}:\n${inspect(error)}`);
+  }
+  let fn = exportName === '' ? undefined : ns[exportName];
+  if (typeof fn !== 'function' && source !== undefined) {
+    const same = Object.keys(ns).filter((key) => typeof ns[key] === 'function' && String(ns[key]) === source);
+    if (same.length === 1) fn = ns[same[0]!];
+  }
+  if (typeof fn === 'function') return fn;
+  const what = exportName === '' ? 'the (anonymous) target function' : `'${exportName}'`;
+  if (exportName !== '' && exportName in ns) {
+    fail(
+      name,
+      `${what} exported by ${moduleUrl} is a ${typeof fn}, not a function: export the target function itself`,
+    );
+  }
+  fail(
+    name,
+    `${moduleUrl} does not export ${what}: export the target function (\`export function ${exportName || 'myTarget'}(…)\`), and pass its module and name if it lives elsewhere`,
+  );
+}
+
+/** Runs the child to completion; never returns. */
+export async function runChild(spec: ChildSpec, decodeArgs: () => unknown): Promise<never> {
+  setChildIdentity(spec.self);
+  let args: unknown;
+  try {
+    args = decodeArgs();
+  } catch (error) {
+    fail(spec.self.name, `cannot decode the arguments:\n${inspect(error)}`);
+  }
+  const fn = await findTarget(spec);
+  try {
+    await fn(...(args as unknown[]));
+  } catch (error) {
+    process.stderr.write(`Process ${spec.self.name}:\n${inspect(error)}\n`);
+    process.exit(1);
+  }
+  // Like Python's child, exit once the target is done, whatever timers or handles it left behind.
+  process.exit();
+}

@@ -1,0 +1,18 @@
+/**
+ * Processes: `Process` over two start methods, one file each (CPython's `popen_*.py`):
+ * 1. `popen-thread.ts` + `bootstrap-thread.ts`: a worker thread (`startMethod: 'thread'`);
+ * 2. `popen-spawn.ts` + `bootstrap-spawn.ts`: a fresh Node process (`startMethod: 'spawn'`, the default).
+ * `child.ts` is the start-up both children share; `target.ts` finds the target in the parent; `current.ts` says
+ * who we are; `context.ts` binds the API to a start method.
+ */
+export { type Context, cpuCount, getContext } from './context.js';
+export {
+  currentProcess,
+  isMainProcess,
+  type ParentInfo,
+  type ProcessInfo,
+  parentProcess,
+  type StartMethod,
+} from './current.js';
+export { activeChildren, Process, type ProcessOptions } from './process.js';
+export { getStartMethod, setStartMethod } from './start-method.js';

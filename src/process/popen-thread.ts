@@ -1,0 +1,92 @@
+/**
+ * `startMethod: 'thread'`: the child is a worker thread of this process.
+ *
+ * - The arguments travel in `workerData` (their `SharedArrayBuffer`s are shared, not copied).
+ * - The worker inherits `process.execArgv`. Loaders given with `--import` do not all register themselves in worker
+ *   threads on every Node version (tsx only does so in the main thread on Node 20), so the worker re-registers
+ *   tsx itself before it loads anything else.
+ * - A worker's stdout and stderr are forwarded through this thread's event loop; the exit is reported only once both
+ *   streams have ended, so everything the child printed is out before `join()` resolves.
+ * - `terminate()` and `kill()` both stop the worker (threads cannot be signalled) and report -15 and -9.
+ */
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import * as workerThreads from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
+import type { Popen, PopenOptions } from './popen.js';
+import { siblingUrl } from './popen.js';
+
+/** The data a thread child receives. */
+export interface ThreadBoot {
+  readonly spec: PopenOptions['spec'];
+  readonly args: PopenOptions['args'];
+}
+
+/** Whether the worker must register tsx itself: `--import tsx` in execArgv and a Node that will not do it. */
+function needsTsx(): boolean {
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const spec = arg === '--import' ? argv[i + 1] : arg.startsWith('--import=') ? arg.slice(9) : undefined;
+    if (spec === 'tsx' || spec === 'tsx/esm') return !('isInternalThread' in workerThreads);
+  }
+  return false;
+}
+
+async function ended(stream: Readable): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return;
+  await Promise.race([once(stream, 'end'), once(stream, 'close')]).catch(() => {});
+}
+
+export class ThreadPopen implements Popen {
+  readonly pid = process.pid;
+  readonly threadId: number;
+  exitCode: number | null = null;
+  readonly exited: Promise<number>;
+  readonly #worker: Worker;
+  #signal = 0;
+
+  constructor({ spec, args }: PopenOptions) {
+    const boot: ThreadBoot = { spec, args };
+    const entry = siblingUrl('bootstrap-thread');
+    const worker = needsTsx()
+      ? new Worker(
+          `import('tsx/esm/api').then((m) => m.register()).then(() => import(${JSON.stringify(entry.href)}))`,
+          { eval: true, workerData: boot },
+        )
+      : new Worker(entry, { workerData: boot });
+    this.#worker = worker;
+    this.threadId = worker.threadId;
+    this.exited = new Promise<number>((resolve) => {
+      let error: unknown;
+      worker.on('error', (e) => {
+        // An error that escaped the bootstrap (the bootstrap itself failed to load): print it as Node would.
+        error = e;
+        process.stderr.write(`Process ${spec.self.name}: ${(e as Error)?.stack ?? String(e)}\n`);
+      });
+      worker.once('exit', async (code) => {
+        await Promise.all([ended(worker.stdout), ended(worker.stderr)]);
+        this.exitCode = this.#signal ? -this.#signal : error !== undefined && code === 0 ? 1 : code;
+        resolve(this.exitCode);
+      });
+    });
+  }
+
+  #stop(signal: number): void {
+    if (this.exitCode !== null || this.#signal) return;
+    this.#signal = signal;
+    void this.#worker.terminate();
+  }
+
+  terminate(): void {
+    this.#stop(15);
+  }
+
+  kill(): void {
+    this.#stop(9);
+  }
+
+  unref(): void {
+    this.#worker.unref();
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * `Process`: runs a function in a worker thread or in another OS process, as Python's `multiprocessing.Process`.
+ *
+ * ```ts
+ * // worker.ts: one file, as in Python; the parent's code is guarded like `if __name__ == "__main__":`.
+ * import { Process, isMainProcess } from 'procq';
+ *
+ * export function greet(who: string) {
+ *   console.log(`hello, ${who}`);
+ * }
+ *
+ * if (isMainProcess()) {
+ *   const p = new Process({ target: greet, args: ['world'] });
+ *   p.start();
+ *   await p.join();
+ *   console.log(p.exitCode); // 0
+ * }
+ * ```
+ *
+ * The child imports the module that exports the target (without `module`: the file that called `new Process`),
+ * so that module's top level runs again in the child, where `isMainProcess()` is false.
+ */
+import { ProcessError } from '../errors.js';
+import { currentProcess, nextChildIdentity, type StartMethod } from './current.js';
+import { waitExitedSync } from './exit-sync.js';
+import type { Popen } from './popen.js';
+import { SpawnPopen } from './popen-spawn.js';
+import { ThreadPopen } from './popen-thread.js';
+import { checkStartMethod, getStartMethod } from './start-method.js';
+import { callerModuleUrl, resolveTarget } from './target.js';
+import { encodeValue } from './wire.js';
+
+export interface ProcessOptions {
+  /**
+   * The function the child runs: a function exported from an ES module (without `module`, from the module that
+   * calls `new Process`), or, with `module`, the name of one of that module's exports. Async functions are awaited.
+   */
+  target: Function | string;
+  /** Arguments for `target`, cloned like queue items; procq handles among them arrive usable. @default [] */
+  args?: readonly unknown[];
+  /** @default `Process-N`, numbered per parent from 1 (a child's children are `Process-N:M`) */
+  name?: string;
+  /** Daemon children are ended when their parent exits; others are waited for. @default the parent's own flag */
+  daemon?: boolean;
+  /** @default the current default: `setStartMethod()`, else `'spawn'` */
+  startMethod?: StartMethod;
+  /** The module that exports `target`: a path (relative to the working directory) or a `file:` URL. */
+  module?: string | URL;
+}
+
+const live = new Set<Process>();
+const liveSpawned = new Map<Popen, boolean>(); // popen → daemon
+let exitHookInstalled = false;
+
+/** Python's `atexit` rule for spawned children: daemons are terminated, the others are waited for. */
+function onParentExit(): void {
+  for (const [popen, daemon] of liveSpawned) if (daemon) popen.terminate();
+  for (const [popen, daemon] of liveSpawned)
+    if (!daemon && popen.exitCode === null) waitExitedSync(popen.pid);
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? `'${value}' (string)` : `${String(value)} (${typeof value})`;
+}
+
+export class Process {
+  readonly #target: unknown;
+  readonly #args: readonly unknown[];
+  readonly #module: string | URL | undefined;
+  readonly #callerUrl: string | undefined;
+  readonly #startMethod: StartMethod;
+  readonly #identity: number[];
+  #name: string;
+  #daemon: boolean;
+  #popen: Popen | undefined;
+  #closed = false;
+
+  constructor(options: ProcessOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`Expected \`options\` to be an object with a \`target\`, got ${describe(options)}`);
+    }
+    const { target, args = [], name, daemon, startMethod, module } = options;
+    if (!Array.isArray(args)) throw new TypeError(`Expected \`args\` to be an array, got ${describe(args)}`);
+    if (name !== undefined && typeof name !== 'string') {
+      throw new TypeError(`Expected \`name\` to be a string, got ${describe(name)}`);
+    }
+    if (daemon !== undefined && typeof daemon !== 'boolean') {
+      throw new TypeError(`Expected \`daemon\` to be a boolean, got ${describe(daemon)}`);
+    }
+    this.#target = target;
+    this.#args = args;
+    this.#module = module;
+    this.#startMethod = startMethod === undefined ? getStartMethod() : checkStartMethod(startMethod);
+    this.#identity = nextChildIdentity();
+    this.#name = name ?? `Process-${this.#identity.join(':')}`;
+    this.#daemon = daemon ?? currentProcess().daemon;
+    this.#callerUrl = module === undefined ? callerModuleUrl(new.target) : undefined;
+  }
+
+  get name(): string {
+    return this.#name;
+  }
+  set name(value: string) {
+    if (typeof value !== 'string')
+      throw new TypeError(`Expected \`name\` to be a string, got ${describe(value)}`);
+    this.#name = value;
+  }
+
+  /** Settable before `start()` only. */
+  get daemon(): boolean {
+    return this.#daemon;
+  }
+  set daemon(value: boolean) {
+    if (typeof value !== 'boolean')
+      throw new TypeError(`Expected \`daemon\` to be a boolean, got ${describe(value)}`);
+    if (this.#popen) throw new ProcessError('cannot set `daemon` on a process that has been started');
+    this.#daemon = value;
+  }
+
+  get startMethod(): StartMethod {
+    return this.#startMethod;
+  }
+
+  /** The child's OS process id (in thread mode, this process's own); `undefined` before `start()`. */
+  get pid(): number | undefined {
+    return this.#popen?.pid;
+  }
+
+  /** The worker's thread id in thread mode; `undefined` otherwise and before `start()`. */
+  get threadId(): number | undefined {
+    return this.#popen?.threadId;
+  }
+
+  /**
+   * `null` before `start()` and while the child runs; then `0` (returned), `1` (threw, or its target could not be
+   * found), `n` (`process.exit(n)`), or `-N` when ended by signal N (`terminate()`: -15, `kill()`: -9, in both
+   * start methods). Set only once the child's output has reached this process's stdout and stderr.
+   */
+  get exitCode(): number | null {
+    return this.#popen?.exitCode ?? null;
+  }
+
+  /**
+   * Starts the child. Throws `ProcessError` when started twice, or when the target visibly cannot be resolved
+   * (the message says what to export); `TypeError` for a wrong `target` or arguments that cannot be cloned.
+   */
+  start(): void {
+    this.#checkOpen();
+    if (this.#popen) throw new ProcessError(`cannot start a process twice (${this.#name})`);
+    const target = resolveTarget(this.#target, this.#module, this.#callerUrl);
+    const args = encodeValue(this.#args);
+    const method = this.#startMethod;
+    if (method === 'spawn' && args.sabs.length > 0) {
+      throw new ProcessError(
+        `cannot pass the arguments of ${this.#name} to another OS process: they hold thread-only shared memory (a SharedArrayBuffer, or a procq object created without the native addon); use startMethod: 'thread', or build the native addon`,
+      );
+    }
+    const me = currentProcess();
+    const spec = {
+      target,
+      self: {
+        name: this.#name,
+        identity: this.#identity,
+        daemon: this.#daemon,
+        startMethod: method,
+        parent: { name: me.name, pid: me.pid, threadId: me.threadId },
+      },
+    };
+    const popen: Popen =
+      method === 'thread' ? new ThreadPopen({ spec, args }) : new SpawnPopen({ spec, args });
+    this.#popen = popen;
+    if (this.#daemon) popen.unref();
+    live.add(this);
+    if (method === 'spawn') {
+      liveSpawned.set(popen, this.#daemon);
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.on('exit', onParentExit);
+      }
+    }
+    void popen.exited.then(() => {
+      live.delete(this);
+      liveSpawned.delete(popen);
+    });
+  }
+
+  /**
+   * Waits until the child has ended, or `timeout` ms have passed (then check `isAlive()` or `exitCode`).
+   * Rejects with `ProcessError` before `start()`, `RangeError`/`TypeError` for a bad timeout. Keeps the event
+   * loop alive while it waits, even for a daemon child. Abort safety: giving up the wait leaves the child running.
+   */
+  async join(timeout?: number): Promise<void> {
+    this.#checkOpen();
+    if (timeout !== undefined) {
+      if (typeof timeout !== 'number')
+        throw new TypeError(`Expected \`timeout\` to be a number, got ${describe(timeout)}`);
+      if (!(timeout >= 0)) throw new RangeError(`Expected \`timeout\` to be a number >= 0, got ${timeout}`);
+    }
+    const popen = this.#popen;
+    if (!popen) throw new ProcessError(`cannot join a process that has not been started (${this.#name})`);
+    if (popen.exitCode !== null) return;
+    let timer: NodeJS.Timeout | undefined;
+    const waits: Promise<unknown>[] = [popen.exited];
+    if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) {
+      timer = setInterval(() => {}, 1 << 30); // a daemon child is unref'd: hold the loop open meanwhile
+    } else {
+      waits.push(new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout))));
+    }
+    try {
+      await Promise.race(waits);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** `true` from `start()` until the child has ended (and its output has been flushed). */
+  isAlive(): boolean {
+    this.#checkOpen();
+    return this.#popen !== undefined && this.#popen.exitCode === null;
+  }
+
+  /** Sends SIGTERM (thread mode: stops the worker); `exitCode` becomes -15. No-op once the child has ended. */
+  terminate(): void {
+    this.#started('terminate').terminate();
+  }
+
+  /** Sends SIGKILL (thread mode: stops the worker); `exitCode` becomes -9. No-op once the child has ended. */
+  kill(): void {
+    this.#started('kill').kill();
+  }
+
+  /** Releases this object; most methods throw afterwards. Throws while the child is still running. */
+  close(): void {
+    if (this.#popen && this.#popen.exitCode === null) {
+      throw new ProcessError(
+        `cannot close ${this.#name} while it is still running: join() or terminate() it first`,
+      );
+    }
+    this.#closed = true;
+  }
+
+  #started(what: string): Popen {
+    this.#checkOpen();
+    if (!this.#popen)
+      throw new ProcessError(`cannot ${what} a process that has not been started (${this.#name})`);
+    return this.#popen;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ProcessError(`${this.#name} is closed: it cannot be used after close()`);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Process';
+  }
+}
+
+/** The children this thread started that are still running (Python's `active_children()`). */
+export function activeChildren(): Process[] {
+  return [...live];
+}
