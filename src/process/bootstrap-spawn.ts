@@ -12,9 +12,9 @@
  */
 import { readSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { type ChildSpec, runChild } from './child.js';
+import { runChild } from './child.js';
 import { moduleExt } from './popen.js';
-import { decodeValue } from './wire.js';
+import type { SpawnHeader } from './popen-spawn.js';
 
 const FD = 3;
 
@@ -51,7 +51,7 @@ async function dieWithParent(parentPid: number): Promise<void> {
   watch.unref();
 }
 
-const spec = JSON.parse(readExactly(readExactly(4).readUInt32LE(0)).toString()) as ChildSpec;
-const args = readExactly(readExactly(4).readUInt32LE(0));
+const { spec, handles } = JSON.parse(readExactly(readExactly(4).readUInt32LE(0)).toString()) as SpawnHeader;
+const bytes = readExactly(readExactly(4).readUInt32LE(0));
 await dieWithParent(spec.self.parent.pid);
-await runChild(spec, () => decodeValue({ bytes: args, sabs: [] }));
+await runChild(spec, { bytes, sabs: [], handles });

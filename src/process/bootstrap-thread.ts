@@ -2,7 +2,6 @@
 import { workerData } from 'node:worker_threads';
 import { runChild } from './child.js';
 import type { ThreadBoot } from './popen-thread.js';
-import { decodeValue } from './wire.js';
 
 const boot = workerData as ThreadBoot;
-await runChild(boot.spec, () => decodeValue(boot.args));
+await runChild(boot.spec, boot.args);

@@ -4,7 +4,9 @@
  * printed to stderr like a traceback). Kept free of heavy imports: it runs before every child's first line.
  */
 import { inspect } from 'node:util';
+import { decodeValue, type Wire } from '../codec/index.js';
 import { type ChildIdentity, setChildIdentity } from './current.js';
+import { moduleExt } from './popen.js';
 import type { TargetSpec } from './target.js';
 
 /** Everything a child receives besides its arguments. JSON-safe (spawn sends it as JSON). */
@@ -46,16 +48,21 @@ async function findTarget(spec: ChildSpec): Promise<Function> {
   );
 }
 
-/** Runs the child to completion; never returns. */
-export async function runChild(spec: ChildSpec, decodeArgs: () => unknown): Promise<never> {
+/**
+ * Runs the child to completion; never returns. As in CPython's spawn, the target's module is imported before the
+ * arguments are decoded; procq handles among them (a Queue, a Lock) need their classes' revivers, which the
+ * package root registers, so it is loaded first when there are any.
+ */
+export async function runChild(spec: ChildSpec, wire: Wire): Promise<never> {
   setChildIdentity(spec.self);
+  const fn = await findTarget(spec);
   let args: unknown;
   try {
-    args = decodeArgs();
+    if (wire.handles) await import(new URL(`../index${moduleExt}`, import.meta.url).href);
+    args = decodeValue(wire);
   } catch (error) {
     fail(spec.self.name, `cannot decode the arguments:\n${inspect(error)}`);
   }
-  const fn = await findTarget(spec);
   try {
     await fn(...(args as unknown[]));
   } catch (error) {

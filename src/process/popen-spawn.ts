@@ -39,8 +39,14 @@ export function childExecArgv(execArgv: readonly string[] = process.execArgv): s
   return out;
 }
 
-function frame(spec: PopenOptions['spec'], bytes: Uint8Array): Buffer {
-  const json = Buffer.from(JSON.stringify(spec));
+/** The JSON part of the fd 3 message. */
+export interface SpawnHeader {
+  readonly spec: PopenOptions['spec'];
+  readonly handles: boolean;
+}
+
+function frame(header: SpawnHeader, bytes: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
   const out = Buffer.allocUnsafe(8 + json.length + bytes.length);
   out.writeUInt32LE(json.length, 0);
   json.copy(out, 4);
@@ -80,7 +86,7 @@ export class SpawnPopen implements Popen {
     const pipe = child.stdio[3] as Socket | null;
     if (pipe) {
       pipe.on('error', () => {}); // EPIPE when the child dies before reading: its exit code tells the story.
-      pipe.write(frame(spec, args.bytes));
+      pipe.write(frame({ spec, handles: args.handles }, args.bytes));
       pipe.unref();
     }
   }

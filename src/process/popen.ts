@@ -6,8 +6,9 @@
  * Each starts its child in its constructor and reports the exit code with Python's conventions (`-N` for signal
  * N), and only after the child's output has reached this process's stdout and stderr.
  */
+
+import type { Wire } from '../codec/index.js';
 import type { ChildSpec } from './child.js';
-import type { Wire } from './wire.js';
 
 export interface Popen {
   /** The OS process id running the child (this process's own pid for a thread). */

@@ -20,6 +20,8 @@
  * The child imports the module that exports the target (without `module`: the file that called `new Process`),
  * so that module's top level runs again in the child, where `isMainProcess()` is false.
  */
+
+import { encodeValue } from '../codec/index.js';
 import { ProcessError } from '../errors.js';
 import { currentProcess, nextChildIdentity, type StartMethod } from './current.js';
 import { waitExitedSync } from './exit-sync.js';
@@ -28,7 +30,6 @@ import { SpawnPopen } from './popen-spawn.js';
 import { ThreadPopen } from './popen-thread.js';
 import { checkStartMethod, getStartMethod } from './start-method.js';
 import { callerModuleUrl, resolveTarget } from './target.js';
-import { encodeValue } from './wire.js';
 
 export interface ProcessOptions {
   /**
