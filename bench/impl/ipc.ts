@@ -3,7 +3,7 @@
  * `serialization: 'json'` or `'advanced'` (structured clone). The parent sends every item, the child checks each
  * and acknowledges at the end; `pingpong`: the child echoes each item.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, type Serializable } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { checkItem, makeItem } from '../lib/payload.js';
@@ -25,7 +25,9 @@ async function start(spec: CaseSpec, mode: 'ack' | 'pingpong'): Promise<ChildPro
 }
 
 function exited(c: ChildProcess): Promise<never> {
-  return new Promise((_, reject) => c.once('exit', (code) => reject(new Error(`ipc child exited (${code})`))));
+  return new Promise((_, reject) =>
+    c.once('exit', (code) => reject(new Error(`ipc child exited (${code})`))),
+  );
 }
 
 export async function ipcSpsc(spec: CaseSpec): Promise<CaseResult> {
@@ -34,7 +36,7 @@ export async function ipcSpsc(spec: CaseSpec): Promise<CaseResult> {
   const { msgs: n, kind, size } = spec;
   const done = once(c, 'message');
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) c.send(makeItem(kind, size, i));
+  for (let i = 0; i < n; i++) c.send(makeItem(kind, size, i) as Serializable);
   const [m] = await Promise.race([done, exited(c)]);
   const seconds = (performance.now() - t0) / 1000;
   const { rssKb } = m as { rssKb: number };
@@ -60,7 +62,7 @@ export async function ipcPingpong(spec: CaseSpec): Promise<CaseResult> {
   for (let i = 0; i < n; i++) {
     const t = performance.now();
     const back = new Promise((r) => (reply = r));
-    c.send(makeItem('str', 12, i));
+    c.send(makeItem('str', 12, i) as Serializable);
     const m = await back;
     rtt[i] = (performance.now() - t) * 1000;
     checkItem('str', 12, i, m);

@@ -112,7 +112,8 @@ export class Tally {
     this.seen[id] = 1;
     const p = Math.floor(id / this.#perProducer);
     const k = id % this.#perProducer;
-    if (k <= this.#last[p]!) throw new Error(`producer ${p}: item ${k} after item ${this.#last[p]} (FIFO broken)`);
+    if (k <= this.#last[p]!)
+      throw new Error(`producer ${p}: item ${k} after item ${this.#last[p]} (FIFO broken)`);
     this.#last[p] = k;
     this.count++;
   }

@@ -1,0 +1,185 @@
+/**
+ * The matrix: every workload × every implementation that applies, with message counts chosen so a full run
+ * takes a few minutes on 2 cores and `--quick` under a minute. Workloads are defined in `README.md`.
+ */
+import { OBJ_SIZE } from './lib/payload.js';
+import type { CaseSpec } from './lib/spec.js';
+
+export interface Availability {
+  python: boolean;
+  /** The native addon is built: shm segments and `startMethod: 'spawn'`. */
+  native: boolean;
+  /** `src/index.ts` exports `Queue` and `Process`. */
+  procq: boolean;
+}
+
+export interface Matrix {
+  cases: CaseSpec[];
+  /** Why whole groups of cases are absent. */
+  notes: string[];
+}
+
+const BYTE_SIZES: Array<[size: number, msgs: number]> = [
+  [1024, 200_000],
+  [65536, 20_000],
+  [1048576, 1_000],
+];
+
+export function buildCases(quick: boolean, avail: Availability): Matrix {
+  const cases: CaseSpec[] = [];
+  const notes: string[] = [];
+  const timeoutMs = quick ? 30_000 : 180_000;
+  /** Full-run count, or a fiftieth of it (at least `min`) with --quick. */
+  const n = (full: number, min = 200) => (quick ? Math.max(min, Math.floor(full / 50)) : Math.max(1, full));
+  const base: CaseSpec = {
+    bench: 'spsc',
+    impl: '',
+    family: '',
+    kind: 'str',
+    size: 12,
+    msgs: 0,
+    producers: 1,
+    consumers: 1,
+    maxsize: 0,
+    batch: 1,
+    where: 'thread',
+    form: 'sync',
+    spin: 1000,
+    every: 1,
+    timeoutMs,
+  };
+  const add = (c: Partial<CaseSpec> & Pick<CaseSpec, 'impl' | 'family' | 'msgs'>) =>
+    cases.push({ ...base, ...c });
+
+  const procqForms = (where: 'thread' | 'process', forms: Array<CaseSpec['form']>) =>
+    forms.map((form) => ({ where, form, impl: `procq-${where}-${form}` }));
+  const procqImpls = (forms: Array<CaseSpec['form']>) => {
+    if (!avail.procq) return [];
+    return [...procqForms('thread', forms), ...(avail.native ? procqForms('process', forms) : [])];
+  };
+  const py = (impls: string[]) => (avail.python ? impls : []);
+  const all3 = ['async', 'sync', 'batch'] as Array<CaseSpec['form']>;
+
+  // spsc, 12-byte strings
+  for (const every of [1, 64]) {
+    add({ impl: `sab-ring-pub${every}`, family: 'ring-spsc', every, msgs: n(2_000_000) });
+    if (avail.native)
+      add({ impl: `shm-ring-pub${every}`, family: 'ring-spsc', where: 'process', every, msgs: n(2_000_000) });
+  }
+  add({ impl: 'postmessage-ack', family: 'postmessage-spsc', msgs: n(500_000) });
+  add({ impl: 'postmessage-credit', family: 'postmessage-spsc', maxsize: 1000, msgs: n(300_000) });
+  add({ impl: 'ipc-json', family: 'ipc-spsc', where: 'process', msgs: n(200_000) });
+  add({ impl: 'ipc-advanced', family: 'ipc-spsc', where: 'process', msgs: n(200_000) });
+  for (const impl of py(['py-queue', 'py-simplequeue', 'py-pipe']))
+    add({ impl, family: 'python', where: 'process', msgs: n(200_000) });
+  for (const p of procqImpls(all3))
+    add({
+      ...p,
+      family: 'procq',
+      batch: p.form === 'batch' ? 256 : 1,
+      msgs: n(p.form === 'async' ? 500_000 : 1_000_000),
+    });
+
+  // spsc, byte arrays
+  for (const [size, full] of BYTE_SIZES) {
+    const b = { kind: 'bytes' as const, size };
+    add({ ...b, impl: 'memcpy', family: 'memcpy', msgs: n(full * 4, 20) });
+    add({ ...b, impl: 'sab-ring-pub1', family: 'ring-spsc', msgs: n(full, 20) });
+    if (avail.native)
+      add({ ...b, impl: 'shm-ring-pub1', family: 'ring-spsc', where: 'process', msgs: n(full, 20) });
+    add({ ...b, impl: 'postmessage-ack', family: 'postmessage-spsc', msgs: n(full / 2, 20) });
+    add({ ...b, impl: 'ipc-advanced', family: 'ipc-spsc', where: 'process', msgs: n(full / 4, 20) });
+    for (const impl of py(['py-queue', 'py-simplequeue', 'py-pipe']))
+      add({ ...b, impl, family: 'python', where: 'process', msgs: n(full / 4, 20) });
+    for (const p of procqImpls(size <= 1024 ? all3 : ['async', 'sync']))
+      add({ ...b, ...p, family: 'procq', batch: p.form === 'batch' ? 64 : 1, msgs: n(full, 20) });
+  }
+
+  // spsc, small objects
+  const o = { bench: 'spsc-obj', kind: 'obj' as const, size: OBJ_SIZE };
+  add({ ...o, impl: 'sab-ring-v8', family: 'ring-spsc', msgs: n(500_000) });
+  if (avail.native)
+    add({ ...o, impl: 'shm-ring-v8', family: 'ring-spsc', where: 'process', msgs: n(500_000) });
+  add({ ...o, impl: 'postmessage-ack', family: 'postmessage-spsc', msgs: n(300_000) });
+  add({ ...o, impl: 'ipc-json', family: 'ipc-spsc', where: 'process', msgs: n(200_000) });
+  add({ ...o, impl: 'ipc-advanced', family: 'ipc-spsc', where: 'process', msgs: n(200_000) });
+  for (const impl of py(['py-queue', 'py-simplequeue', 'py-pipe']))
+    add({ ...o, impl, family: 'python', where: 'process', msgs: n(200_000) });
+  for (const p of procqImpls(all3))
+    add({ ...o, ...p, family: 'procq', batch: p.form === 'batch' ? 256 : 1, msgs: n(300_000) });
+
+  // bounded
+  for (const [maxsize, full] of [
+    [3, 200_000],
+    [1000, 500_000],
+  ] as const) {
+    const bo = { bench: `bounded-${maxsize}`, maxsize };
+    add({ ...bo, impl: 'postmessage-credit', family: 'postmessage-spsc', msgs: n(full / 4) });
+    for (const impl of py(['py-queue']))
+      add({ ...bo, impl, family: 'python', where: 'process', msgs: n(full / 2) });
+    for (const p of procqImpls(['async', 'sync'])) add({ ...bo, ...p, family: 'procq', msgs: n(full) });
+  }
+
+  // mpsc / mpmc: `msgs` is per producer; every item checked exactly once
+  for (const [P, C] of [
+    [4, 1],
+    [2, 2],
+    [4, 4],
+  ] as const) {
+    const mo = { bench: P > 1 && C === 1 ? `mpsc-${P}x${C}` : `mpmc-${P}x${C}`, producers: P, consumers: C };
+    for (const impl of py(['py-queue']))
+      add({ ...mo, impl, family: 'python', where: 'process', msgs: n(200_000 / P) });
+    for (const p of procqImpls(['async', 'sync', 'batch']))
+      add({ ...mo, ...p, family: 'procq', batch: p.form === 'batch' ? 64 : 1, msgs: n(400_000 / P) });
+  }
+
+  // pingpong: round trips of a 12-byte string
+  const pp = { bench: 'pingpong' };
+  add({ ...pp, impl: 'sab-ring-spin', family: 'ring-pingpong', spin: 20_000, msgs: n(20_000) });
+  add({ ...pp, impl: 'sab-ring-futex', family: 'ring-pingpong', spin: 0, msgs: n(20_000) });
+  if (avail.native) {
+    add({
+      ...pp,
+      impl: 'shm-ring-spin',
+      family: 'ring-pingpong',
+      where: 'process',
+      spin: 20_000,
+      msgs: n(20_000),
+    });
+    add({
+      ...pp,
+      impl: 'shm-ring-futex',
+      family: 'ring-pingpong',
+      where: 'process',
+      spin: 0,
+      msgs: n(20_000),
+    });
+  }
+  add({ ...pp, impl: 'postmessage', family: 'postmessage-pingpong', msgs: n(20_000) });
+  add({ ...pp, impl: 'ipc-json', family: 'ipc-pingpong', where: 'process', msgs: n(20_000) });
+  add({ ...pp, impl: 'ipc-advanced', family: 'ipc-pingpong', where: 'process', msgs: n(20_000) });
+  for (const impl of py(['py-queue', 'py-simplequeue', 'py-pipe']))
+    add({ ...pp, impl, family: 'python', where: 'process', msgs: n(10_000) });
+  for (const p of procqImpls(['async', 'sync'])) add({ ...pp, ...p, family: 'procq', msgs: n(20_000) });
+
+  // startup: start, first item back
+  const st = { bench: 'startup', size: 0, kind: 'str' as const };
+  const starts = quick ? 2 : 10;
+  add({ ...st, impl: 'worker-thread', family: 'startup-baseline', msgs: starts });
+  add({ ...st, impl: 'child-fork', family: 'startup-baseline', where: 'process', msgs: starts });
+  for (const impl of py(['py-spawn', 'py-fork', 'py-forkserver']))
+    add({ ...st, impl, family: 'python', where: 'process', msgs: starts });
+  if (avail.procq) {
+    add({ ...st, impl: 'procq-thread', family: 'procq', msgs: starts });
+    if (avail.native) add({ ...st, impl: 'procq-spawn', family: 'procq', where: 'process', msgs: starts });
+  }
+
+  if (!avail.python) notes.push('python3 not found: the CPython baselines (py-*) are skipped');
+  if (!avail.native)
+    notes.push(
+      'native addon not built: cases across processes over shared memory (shm-ring-*, procq-process-*) are skipped',
+    );
+  if (!avail.procq)
+    notes.push('procq not built yet (src/index.ts exports no Queue/Process): procq-* cases are skipped');
+  return { cases, notes };
+}

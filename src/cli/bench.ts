@@ -1,0 +1,119 @@
+/**
+ * `procq bench`: the workloads of `bench/README.md` over procq and over every alternative a user would pick
+ * instead (a bare shared-memory ring, `postMessage`, `child_process` IPC, CPython's `multiprocessing`), in one
+ * run on one machine, printed as one line per case, then the ratios procq / each alternative and the targets
+ * of the issues (informative: speed never fails a run). A failed correctness check fails the run.
+ */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Command } from 'commander';
+import { boundingCost, ratios, ratioTables, targets } from '../../bench/analysis.js';
+import { pythonVersion } from '../../bench/impl/python.js';
+import { renderSvg } from '../../bench/report.js';
+import { runAll } from '../../bench/runner.js';
+
+export interface BenchOptions {
+  /** Small counts; finishes in well under a minute (CI). Checks every item, never speed. */
+  quick?: boolean;
+  /** Print one JSON document on stdout instead of text. */
+  json?: boolean;
+  /** Write an SVG bar chart of the results to this file. */
+  report?: string;
+  /** Run only cases whose `"<bench> <impl> <size>"` matches this regular expression. */
+  filter?: string;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.platform()} ${os.release()}`,
+    node: process.version,
+    python: pythonVersion() ?? null,
+  };
+}
+
+/** Runs the benchmarks; resolves to the exit status (1 when an item was wrong or a case failed). */
+export async function runBench(options: BenchOptions = {}): Promise<number> {
+  const out = (s = '') => {
+    if (!options.json) process.stdout.write(`${s}\n`);
+  };
+  const m = machine();
+  out(
+    `# procq bench${options.quick ? ' --quick' : ''}: ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GB, ${m.os}, node ${m.node}` +
+      `${m.python ? `, python ${m.python}` : ''}`,
+  );
+  const run = await runAll({
+    quick: options.quick ?? false,
+    filter: options.filter ? new RegExp(options.filter) : undefined,
+    onLine: (line) => out(line),
+    progress: true,
+  });
+  for (const note of run.notes) out(`# note: ${note}`);
+  const tables = ratioTables(run.results);
+  if (tables.length) {
+    out();
+    for (const l of tables) out(l);
+  }
+  const cost = boundingCost(run.results);
+  if (cost.length) {
+    out();
+    for (const l of cost) out(l);
+  }
+  const checks = targets(run.results);
+  out();
+  out('targets (ratios from this run; informative, never failing the run):');
+  for (const t of checks) out(`${t.status} ${t.text}`);
+  const failed = run.problems.filter((p) => p.status === 'failed');
+  if (failed.length) {
+    out();
+    for (const p of failed) out(`FAILED bench=${p.bench} impl=${p.impl} size=${p.size}: ${p.reason}`);
+  }
+  if (options.report) {
+    writeFileSync(
+      options.report,
+      renderSvg(
+        run.results,
+        `procq bench${options.quick ? ' --quick (small counts: not for speed claims)' : ''}`,
+      ),
+    );
+    out(`# chart written to ${options.report}`);
+  }
+  if (options.json) {
+    const doc = {
+      machine: m,
+      quick: options.quick ?? false,
+      results: run.results,
+      problems: run.problems,
+      notes: run.notes,
+      ratios: ratios(run.results),
+      targets: checks,
+    };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  }
+  if (!options.json)
+    out(
+      failed.length
+        ? `# ${failed.length} case(s) FAILED`
+        : `# all ${run.results.length} cases delivered every item correctly`,
+    );
+  return failed.length ? 1 : 0;
+}
+
+/** Adds `procq bench` to the CLI. */
+export function registerBenchCommand(program: Command): Command {
+  return program
+    .command('bench')
+    .description(
+      'measure procq against postMessage, child_process IPC, CPython multiprocessing and a bare ring',
+    )
+    .option('--quick', 'small counts, under a minute; checks every delivered item (CI), never speed')
+    .option('--json', 'print one JSON document on stdout instead of text')
+    .option('--report <file.svg>', 'write a bar chart of the results (SVG)')
+    .option('--filter <regex>', 'only cases whose "<bench> <impl> <size>" matches')
+    .action(async (opts: BenchOptions) => {
+      process.exitCode = await runBench(opts);
+    });
+}
