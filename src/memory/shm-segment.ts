@@ -1,13 +1,232 @@
-// STUB: replaced by the native work (issue 3). Keeps thread mode building meanwhile.
-import { NativeUnavailableError } from '../errors.js';
-import type { Segment, SegmentHandle } from './segment.js';
+/**
+ * A segment over POSIX shared memory, mapped by the native addon: reaches any mix of threads and processes. Waits
+ * through a process-shared futex (also between threads: V8's `Atomics.wait` does not see native futex wakes).
+ *
+ * Names are `/procq-<creator pid>-<16 hex digits>` (files under `/dev/shm`, mode 0600).
+ *
+ * Memory: a fresh segment is zero-filled and nothing in it is committed but its first page; `commit(offset, length)`
+ * backs a range before it is first touched (posix_fallocate), so a ring may reserve a large virtual size (1 GiB)
+ * and pay only for what it uses, and a full `/dev/shm` is an `ENOSPC` error instead of a SIGBUS.
+ *
+ * Lifetime of a name:
+ * - it lives as long as its creating process: the addon unlinks every name the process created when the process
+ *   exits normally (an atexit handler, so segments created in a worker thread outlive that worker); a process that
+ *   attaches a segment keeps its mapping after the name is gone, but nobody can attach it any more;
+ * - a creator killed by a signal leaves its names behind: the first segment created in each thread sweeps the names
+ *   whose creator pid is dead, and `sweepSegments()` does the same on demand (`procq` CLI).
+ *
+ * Attaching: each thread maps a segment itself (an external `ArrayBuffer` cannot be shared between threads); a thread
+ * attaching the same name twice gets the same segment while the first is still reachable.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 
+import { NativeUnavailableError } from '../errors.js';
+import { loadNative, type NativeBinding, nativeLoadError } from '../native/index.js';
+import type { AsyncWait, Segment, SegmentHandle, WaitResult } from './segment.js';
+
+export type ShmHandle = Extract<SegmentHandle, { kind: 'shm' }>;
+
+const SHM_DIR = '/dev/shm';
+const NAME_PREFIX = 'procq-';
+const NAME_RE = /^procq-(\d+)-[0-9a-f]+$/;
+const PAGE = 4096;
+/** Sizes above this are refused (tmpfs and the ArrayBuffer limit are far below anyway). */
+const MAX_SIZE = 2 ** 47;
+
+/** Whether segments can cross processes here: the addon loaded and `PROCQ_SEGMENT` is not `sab`. */
 export function shmAvailable(): boolean {
-  return false;
+  return process.env.PROCQ_SEGMENT !== 'sab' && loadNative() !== null;
 }
-export function createShmSegment(_size: number): Segment {
-  throw new NativeUnavailableError('shared memory between processes needs the native addon');
+
+function requireNative(): NativeBinding {
+  const native = loadNative();
+  if (native === null) {
+    throw new NativeUnavailableError(
+      `shared memory between processes needs the native addon: ${nativeLoadError()}`,
+    );
+  }
+  return native;
 }
-export function attachShmSegment(_handle: Extract<SegmentHandle, { kind: 'shm' }>): Segment {
-  throw new NativeUnavailableError('shared memory between processes needs the native addon');
+
+const settled = (result: WaitResult): AsyncWait => ({ promise: Promise.resolve(result), cancel() {} });
+
+/** Async wait ids, unique among this thread's pending waits (the addon keeps one list per thread). */
+let nextWaitId = 1;
+
+export class ShmSegment implements Segment {
+  readonly kind = 'shm' as const;
+  /** The POSIX name, `/procq-<pid>-<hex>`. */
+  readonly name: string;
+  readonly byteLength: number;
+  readonly i32: Int32Array;
+  readonly bytes: Buffer;
+  readonly #buffer: ArrayBuffer;
+  readonly #native: NativeBinding;
+  /** Bytes `[0, #committed)` are known to be committed (by this thread; others may have committed more). */
+  #committed = 0;
+
+  constructor(native: NativeBinding, name: string, buffer: ArrayBuffer) {
+    this.#native = native;
+    this.#buffer = buffer;
+    this.name = name;
+    this.byteLength = buffer.byteLength;
+    this.i32 = new Int32Array(buffer);
+    this.bytes = Buffer.from(buffer);
+  }
+
+  wait(index: number, expected: number, timeoutMs: number): WaitResult {
+    return this.#native.futexWait(this.i32, index, expected, timeoutMs);
+  }
+
+  /**
+   * Costs a hand-off to a native waiter thread (a few µs when one is idle, a thread start otherwise) unless the word
+   * already differs or the timeout is 0. `cancel()` resolves the promise with `'ok'` shortly after; it disturbs no
+   * other waiter. A cancelled wait may have consumed a `notify(…, 1)` meant for someone: callers that cancel and
+   * use counted notifies should pass the wake-up on (notify again) when their condition holds.
+   */
+  waitAsync(index: number, expected: number, timeoutMs: number): AsyncWait {
+    if (Atomics.load(this.i32, index) !== (expected | 0)) return settled('not-equal');
+    if (timeoutMs <= 0) return settled('timed-out');
+    const native = this.#native;
+    const id = nextWaitId++;
+    const promise = native.futexWaitAsync(this.i32, index, expected, timeoutMs, id);
+    let cancelled = false;
+    return {
+      promise,
+      cancel() {
+        if (cancelled) return;
+        cancelled = true;
+        native.futexCancel(id);
+      },
+    };
+  }
+
+  notify(index: number, count: number): void {
+    this.#native.futexWake(this.i32, index, count);
+  }
+
+  commit(offset: number, length: number): void {
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) {
+      throw new RangeError(
+        `Expected \`offset\` and \`length\` to be non-negative integers, got ${offset} and ${length}`,
+      );
+    }
+    const end = offset + length;
+    if (end > this.byteLength) {
+      throw new RangeError(
+        `Expected a range inside the segment (${this.byteLength} bytes), got [${offset}, ${end})`,
+      );
+    }
+    if (end <= this.#committed || length === 0) return;
+    const start = offset - (offset % PAGE);
+    const stop = Math.min(this.byteLength, Math.ceil(end / PAGE) * PAGE);
+    this.#native.shmCommit(this.#buffer, start, stop - start);
+    if (start <= this.#committed) this.#committed = stop;
+  }
+
+  handle(): ShmHandle {
+    return { kind: 'shm', name: this.name, size: this.byteLength };
+  }
+}
+
+/** This thread's segments by name, for `attachShmSegment` to return the same one twice. */
+const attached = new Map<string, WeakRef<ShmSegment>>();
+const forget = new FinalizationRegistry<string>((name) => {
+  if (attached.get(name)?.deref() === undefined) attached.delete(name);
+});
+
+function remember(segment: ShmSegment): ShmSegment {
+  attached.set(segment.name, new WeakRef(segment));
+  forget.register(segment, segment.name);
+  return segment;
+}
+
+let swept = false;
+
+/** A new zero-filled segment of `size` bytes (a multiple of 4), in POSIX shared memory. */
+export function createShmSegment(size: number): ShmSegment {
+  if (!Number.isInteger(size) || size <= 0 || size % 4 !== 0 || size > MAX_SIZE) {
+    throw new RangeError(`Expected \`size\` to be a positive multiple of 4 up to 2^47, got ${size}`);
+  }
+  const native = requireNative();
+  if (!swept) {
+    swept = true;
+    sweepSegments();
+  }
+  for (let attempt = 0; ; attempt++) {
+    const name = `/${NAME_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`;
+    let buffer: ArrayBuffer;
+    try {
+      buffer = native.shmCreate(name, size);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 3) continue;
+      throw err;
+    }
+    const segment = new ShmSegment(native, name, buffer);
+    try {
+      segment.commit(0, Math.min(size, PAGE));
+    } catch (err) {
+      native.shmUnlink(name);
+      throw err;
+    }
+    return remember(segment);
+  }
+}
+
+/** Maps the segment `handle` names, in this thread (the same segment when this thread already has it). */
+export function attachShmSegment(handle: ShmHandle): ShmSegment {
+  const cached = attached.get(handle.name)?.deref();
+  if (cached !== undefined) return cached;
+  const native = requireNative();
+  let buffer: ArrayBuffer;
+  try {
+    buffer = native.shmOpen(handle.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      const e = new Error(
+        `shared-memory segment ${handle.name} no longer exists: a segment lives as long as the process that ` +
+          'created it, and that process has exited',
+        { cause: err },
+      ) as NodeJS.ErrnoException;
+      e.code = 'ENOENT';
+      throw e;
+    }
+    throw err;
+  }
+  if (buffer.byteLength !== handle.size) {
+    throw new Error(
+      `shared-memory segment ${handle.name} has ${buffer.byteLength} bytes, but its handle says ${handle.size}`,
+    );
+  }
+  return remember(new ShmSegment(native, handle.name, buffer));
+}
+
+/**
+ * Unlinks the segments left in `/dev/shm` by dead processes (killed before they could clean up): names
+ * `procq-<pid>-…` whose pid is not alive. Returns the names removed. Mappings that other processes still hold stay
+ * valid. Assumes `/dev/shm` is not shared with another pid namespace (each container has its own by default).
+ */
+export function sweepSegments(): string[] {
+  const native = loadNative();
+  if (native === null) return [];
+  let entries: string[];
+  try {
+    entries = readdirSync(SHM_DIR);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const m = NAME_RE.exec(entry);
+    if (m === null) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || native.threadAlive(pid)) continue;
+    try {
+      if (native.shmUnlink(`/${entry}`)) removed.push(`/${entry}`);
+    } catch {
+      // EACCES (another user's segment): not ours to remove
+    }
+  }
+  return removed;
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * Builds the native addon (build/Release/procq_native.node) with node-gyp, offline.
+ *
+ *   node scripts/build-native.mjs            npm's `install` script: a failed build only warns (exit 0), since
+ *                                            procq still works between worker threads without the addon
+ *   node scripts/build-native.mjs --strict   `npm run build:native`: a failed build exits non-zero
+ *
+ * node-gyp is the one bundled with npm (or a local one). Headers: `npm_config_nodedir` when set, else the
+ * headers installed next to this node binary (<prefix>/include/node), else node-gyp's cache; the build never
+ * needs the network when one of these exists.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const strict = process.argv.includes('--strict');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const output = join(root, 'build', 'Release', 'procq_native.node');
+
+function fail(reason) {
+  const lines = [
+    `procq: the native addon was not built: ${reason}`,
+    'procq: worker threads (startMethod: "thread") still work; OS processes need the addon.',
+    'procq: to retry, install a C compiler, make and python3, then run `npm run build:native` in the procq package.',
+  ];
+  console.error(lines.join('\n'));
+  process.exit(strict ? 1 : 0);
+}
+
+function findNodeGyp() {
+  const candidates = [];
+  if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
+  if (process.env.npm_execpath) {
+    candidates.push(
+      join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    );
+  }
+  const prefix = resolve(dirname(process.execPath), '..');
+  candidates.push(
+    join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  );
+  candidates.push(join(prefix, 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  try {
+    candidates.push(createRequire(join(root, 'package.json')).resolve('node-gyp/bin/node-gyp.js'));
+  } catch {
+    // no local node-gyp
+  }
+  return candidates.find((c) => existsSync(c));
+}
+
+function findNodedir() {
+  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
+  const prefix = resolve(dirname(process.execPath), '..');
+  if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) return prefix;
+  return undefined; // node-gyp's own cache (or download)
+}
+
+if (process.platform !== 'linux') fail(`it supports Linux only (this is ${process.platform})`);
+const nodeGyp = findNodeGyp();
+if (!nodeGyp) fail('node-gyp was not found (it comes with npm)');
+const args = [nodeGyp, 'rebuild'];
+const nodedir = findNodedir();
+if (nodedir) args.push(`--nodedir=${nodedir}`);
+const started = Date.now();
+const res = spawnSync(process.execPath, args, {
+  cwd: root,
+  stdio: ['ignore', 'pipe', 'pipe'],
+  encoding: 'utf8',
+  timeout: 300_000,
+});
+if (res.error || res.status !== 0 || !existsSync(output)) {
+  const log = `${res.stdout ?? ''}${res.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
+  if (log) console.error(log);
+  fail(res.error ? res.error.message : `node-gyp exited with ${res.status ?? res.signal}`);
+}
+console.error(`procq: built ${output} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

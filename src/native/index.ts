@@ -1,0 +1,155 @@
+/**
+ * Loads the native addon (`build/Release/procq_native.node`, built from `src/native/procq.c` by
+ * `npm run build:native`). Without it procq still works between worker threads (`SharedArrayBuffer` segments);
+ * only OS processes need it.
+ *
+ * The addon is plain Node-API (no V8 API), Linux only. `loadNative()` returns `null` instead of throwing when it is
+ * missing, stale or broken; `nativeLoadError()` then says why and how to rebuild. `PROCQ_NATIVE=off` disables it
+ * (to exercise the fallback).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { WaitResult } from '../memory/segment.js';
+
+/** Bumped with `PQ_ABI_VERSION` in procq.c whenever the surface below changes: a stale build is refused. */
+export const NATIVE_ABI_VERSION = 1;
+
+export interface NativeStats {
+  /** Native waiter threads alive in this process (busy or idle). */
+  readonly waiterThreads: number;
+  /** Of those, the idle ones (kept for reuse for 10 s). */
+  readonly idleWaiterThreads: number;
+  /** Async waits of this thread that have not settled yet. */
+  readonly pendingWaits: number;
+  /** Async waits this thread has started. */
+  readonly waitsStarted: number;
+  /** Whether the kernel has futex_waitv (Linux >= 5.16): cancellation is then exact and disturbs nobody. */
+  readonly futexWaitv: boolean;
+}
+
+/**
+ * The addon's functions. Misuse throws `TypeError` / `RangeError`; a failed system call throws an `Error` whose
+ * `code` is the errno name (`ENOENT`, `EEXIST`, `ENOSPC`, …).
+ */
+export interface NativeBinding {
+  readonly abiVersion: number;
+
+  /**
+   * Creates POSIX shared memory `name` (`/…`, no other `/`) of `size` bytes (`O_CREAT | O_EXCL`, mode 0600) and maps
+   * it. Zero-filled, nothing committed. The name is unlinked when this process exits normally (atexit), whichever
+   * thread created it. The mapping is released when the returned buffer is collected.
+   */
+  shmCreate(name: string, size: number): ArrayBuffer;
+  /** Maps existing shared memory `name`, whole. */
+  shmOpen(name: string): ArrayBuffer;
+  /** Removes the name (mappings stay valid). `false` when it did not exist. */
+  shmUnlink(name: string): boolean;
+  /**
+   * Backs bytes `[offset, offset + length)` of a buffer from `shmCreate`/`shmOpen` with memory (`posix_fallocate`),
+   * so that a full `/dev/shm` is an `ENOSPC` error here instead of a SIGBUS when the bytes are touched.
+   */
+  shmCommit(buffer: ArrayBuffer, offset: number, length: number): void;
+
+  /**
+   * Blocks the calling thread while `i32[index] === expected` (process-shared `FUTEX_WAIT`), at most `timeoutMs`
+   * (`Infinity` or `NaN`: no limit). Signals are absorbed (the deadline holds). Spurious wake-ups are possible.
+   */
+  futexWait(i32: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult;
+  /** Wakes up to `count` (`Infinity`: all) waiters on `i32[index]` in any thread or process; returns how many. */
+  futexWake(i32: Int32Array, index: number, count: number): number;
+  /**
+   * `futexWait` on a dedicated native thread. The promise keeps the event loop alive while pending. `id` is chosen
+   * by the caller, unique among this thread's pending waits, for `futexCancel`.
+   */
+  futexWaitAsync(
+    i32: Int32Array,
+    index: number,
+    expected: number,
+    timeoutMs: number,
+    id: number,
+  ): Promise<WaitResult>;
+  /** Ends the pending async wait `id` early: it resolves `'ok'` shortly. `false` when no such wait is pending. */
+  futexCancel(id: number): boolean;
+  stats(): NativeStats;
+
+  /** The kernel thread id of the calling thread (the pid, in a process's main thread). */
+  gettid(): number;
+  getppid(): number;
+  /** Whether thread or process `tid` exists and is not a zombie (an unreaped dead child counts as dead). */
+  threadAlive(tid: number): boolean;
+  /**
+   * `prctl(PR_SET_PDEATHSIG, signo)`: the kernel sends `signo` to this process when its parent *thread* exits (the
+   * thread that spawned it, which may be a worker thread of the parent). 0 clears it.
+   */
+  setParentDeathSignal(signo: number): void;
+}
+
+const REBUILD_HINT =
+  'Thread mode (startMethod: "thread", PROCQ_SEGMENT=sab) still works. To use processes, rebuild the addon with ' +
+  '`npm run build:native` in the procq package (needs a C compiler, make and python3).';
+
+let loaded: NativeBinding | null | undefined;
+let loadError: string | undefined;
+
+/** The package root: the nearest ancestor directory whose package.json is named `procq`. */
+export function packageRoot(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if (JSON.parse(readFileSync(pkg, 'utf8')).name === 'procq') return dir;
+      } catch {
+        // unreadable package.json: keep walking up
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** The addon, or `null` when it is unavailable (see `nativeLoadError()`). Cached per thread. */
+export function loadNative(): NativeBinding | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (process.env.PROCQ_NATIVE === 'off') {
+    loadError = `the native addon is disabled by PROCQ_NATIVE=off. ${REBUILD_HINT}`;
+    return null;
+  }
+  if (process.platform !== 'linux') {
+    loadError = `the native addon supports Linux only (this is ${process.platform}). ${REBUILD_HINT}`;
+    return null;
+  }
+  const root = packageRoot();
+  if (root === undefined) {
+    loadError = `cannot find the procq package root above ${fileURLToPath(import.meta.url)}. ${REBUILD_HINT}`;
+    return null;
+  }
+  const file = join(root, 'build', 'Release', 'procq_native.node');
+  if (!existsSync(file)) {
+    loadError = `the native addon is not built (${file} is missing). ${REBUILD_HINT}`;
+    return null;
+  }
+  try {
+    const binding = createRequire(import.meta.url)(file) as NativeBinding;
+    if (binding.abiVersion !== NATIVE_ABI_VERSION) {
+      loadError =
+        `the native addon at ${file} is stale (ABI ${String(binding.abiVersion)}, expected ` +
+        `${NATIVE_ABI_VERSION}). ${REBUILD_HINT}`;
+      return null;
+    }
+    loaded = binding;
+  } catch (err) {
+    loadError = `the native addon at ${file} failed to load: ${(err as Error).message}. ${REBUILD_HINT}`;
+  }
+  return loaded;
+}
+
+/** Why `loadNative()` returned `null` (with how to rebuild), or `undefined` when it loaded or was not tried. */
+export function nativeLoadError(): string | undefined {
+  return loadError;
+}
