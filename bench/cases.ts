@@ -58,7 +58,8 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
     return [...procqForms('thread', forms), ...(avail.native ? procqForms('process', forms) : [])];
   };
   const py = (impls: string[]) => (avail.python ? impls : []);
-  const all3 = ['async', 'sync', 'batch'] as Array<CaseSpec['form']>;
+  const all4 = ['async', 'sync', 'batch', 'batch-sync'] as Array<CaseSpec['form']>;
+  const batchOf = (form: CaseSpec['form'], size: number) => (form.startsWith('batch') ? size : 1);
 
   // spsc, 12-byte strings
   for (const every of [1, 64]) {
@@ -72,11 +73,11 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
   add({ impl: 'ipc-advanced', family: 'ipc-spsc', where: 'process', msgs: n(200_000) });
   for (const impl of py(['py-queue', 'py-simplequeue', 'py-pipe']))
     add({ impl, family: 'python', where: 'process', msgs: n(200_000) });
-  for (const p of procqImpls(all3))
+  for (const p of procqImpls(all4))
     add({
       ...p,
       family: 'procq',
-      batch: p.form === 'batch' ? 256 : 1,
+      batch: batchOf(p.form, 256),
       msgs: n(p.form === 'async' ? 500_000 : 1_000_000),
     });
 
@@ -91,8 +92,8 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
     add({ ...b, impl: 'ipc-advanced', family: 'ipc-spsc', where: 'process', msgs: n(full / 4, 20) });
     for (const impl of py(['py-queue', 'py-simplequeue', 'py-pipe']))
       add({ ...b, impl, family: 'python', where: 'process', msgs: n(full / 4, 20) });
-    for (const p of procqImpls(size <= 1024 ? all3 : ['async', 'sync']))
-      add({ ...b, ...p, family: 'procq', batch: p.form === 'batch' ? 64 : 1, msgs: n(full, 20) });
+    for (const p of procqImpls(size <= 1024 ? all4 : ['async', 'sync']))
+      add({ ...b, ...p, family: 'procq', batch: batchOf(p.form, 64), msgs: n(full, 20) });
   }
 
   // spsc, small objects
@@ -105,8 +106,8 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
   add({ ...o, impl: 'ipc-advanced', family: 'ipc-spsc', where: 'process', msgs: n(200_000) });
   for (const impl of py(['py-queue', 'py-simplequeue', 'py-pipe']))
     add({ ...o, impl, family: 'python', where: 'process', msgs: n(200_000) });
-  for (const p of procqImpls(all3))
-    add({ ...o, ...p, family: 'procq', batch: p.form === 'batch' ? 256 : 1, msgs: n(300_000) });
+  for (const p of procqImpls(all4))
+    add({ ...o, ...p, family: 'procq', batch: batchOf(p.form, 256), msgs: n(300_000) });
 
   // bounded
   for (const [maxsize, full] of [
@@ -130,7 +131,7 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
     for (const impl of py(['py-queue']))
       add({ ...mo, impl, family: 'python', where: 'process', msgs: n(200_000 / P) });
     for (const p of procqImpls(['async', 'sync', 'batch']))
-      add({ ...mo, ...p, family: 'procq', batch: p.form === 'batch' ? 64 : 1, msgs: n(400_000 / P) });
+      add({ ...mo, ...p, family: 'procq', batch: batchOf(p.form, 64), msgs: n(400_000 / P) });
   }
 
   // pingpong: round trips of a 12-byte string

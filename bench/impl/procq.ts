@@ -1,7 +1,188 @@
-/** procq cases: placeholder until `src/index.ts` exports `Queue` and `Process`. */
-import type { CaseResult } from '../lib/result.js';
+/**
+ * procq cases: the roles of `procq-roles.ts` run by procq's own `Process` (`startMethod: 'thread'` or `'spawn'`),
+ * over procq `Queue`s; the clock runs from the common start (a token on `go` for every role) until every
+ * role is done. A role that throws, or a child that dies, fails the case.
+ */
+import { performance } from 'node:perf_hooks';
+import { Empty, Process, Queue } from '../../src/index.js';
+import { mergeTallies } from '../lib/payload.js';
+import { type CaseResult, peakRssMb, percentile } from '../lib/result.js';
 import type { CaseSpec } from '../lib/spec.js';
+import type { Ctl, Form, RoleCfg } from './procq-roles.js';
+
+const ROLES = new URL('./procq-roles.js', import.meta.url);
+
+interface Started {
+  procs: Process[];
+  ctl: Queue<Ctl>;
+  go: Queue<string>;
+}
+
+function startRoles(spec: CaseSpec, roles: Array<{ target: string; args: unknown[] }>): Started {
+  const ctl = new Queue<Ctl>();
+  const go = new Queue<string>();
+  const startMethod = spec.where === 'thread' ? 'thread' : 'spawn';
+  const procs = roles.map(
+    (r) =>
+      new Process({ target: r.target, module: ROLES, args: [ctl, go, ...r.args], startMethod, daemon: true }),
+  );
+  for (const p of procs) p.start();
+  return { procs, ctl, go };
+}
+
+/** Next control message; fails when the deadline passes or a child ended without reporting. */
+async function nextCtl(s: Started, deadline: number): Promise<Ctl> {
+  for (;;) {
+    try {
+      return await s.ctl.get({ timeout: 250 });
+    } catch (e) {
+      if (!(e instanceof Empty)) throw e;
+    }
+    const dead = s.procs.find((p) => p.exitCode !== null && p.exitCode !== 0);
+    if (dead) throw new Error(`${dead.name} exited with code ${dead.exitCode} before reporting`);
+    if (performance.now() > deadline) throw new Error('timed out');
+  }
+}
+
+interface Measured {
+  seconds: number;
+  values: unknown[];
+  peakRssMb: number;
+}
+
+/**
+ * Waits for every role's `ready`, starts the clock and releases them, then collects `done`s. `onPdone` runs when
+ * a producer says it has put everything.
+ */
+async function measure(spec: CaseSpec, s: Started, onPdone?: () => Promise<void>): Promise<Measured> {
+  const deadline = performance.now() + spec.timeoutMs;
+  const values: unknown[] = [];
+  let rssKb = 0;
+  try {
+    for (let ready = 0; ready < s.procs.length; ) {
+      const m = await nextCtl(s, deadline);
+      if (m.type === 'error') throw new Error(m.message);
+      if (m.type === 'ready') ready++;
+    }
+    const t0 = performance.now();
+    for (let i = 0; i < s.procs.length; i++) await s.go.put('go');
+    while (values.length < s.procs.length) {
+      const m = await nextCtl(s, deadline);
+      if (m.type === 'error') throw new Error(m.message);
+      if (m.type === 'pdone') await onPdone?.();
+      if (m.type === 'done') {
+        values.push(m.value);
+        rssKb = Math.max(rssKb, m.rssKb);
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    await Promise.all(s.procs.map((p) => p.join(5000)));
+    return { seconds, values, peakRssMb: Math.max(peakRssMb(), rssKb / 1024) };
+  } finally {
+    for (const p of s.procs) if (p.isAlive()) p.kill();
+  }
+}
+
+function cfg(spec: CaseSpec, extra: Partial<RoleCfg> = {}): RoleCfg {
+  return {
+    form: spec.form as Form,
+    kind: spec.kind,
+    size: spec.size,
+    n: spec.msgs,
+    first: 0,
+    batch: spec.batch,
+    producers: spec.producers,
+    ...extra,
+  };
+}
+
+function line(spec: CaseSpec, m: Measured, msgs: number): CaseResult {
+  return {
+    bench: spec.bench,
+    impl: spec.impl,
+    size: spec.size,
+    msgs,
+    seconds: m.seconds,
+    msgs_per_s: msgs / m.seconds,
+    peak_rss_mb: m.peakRssMb,
+  };
+}
+
+async function spsc(spec: CaseSpec): Promise<CaseResult> {
+  const q = new Queue<unknown>(spec.maxsize);
+  const s = startRoles(spec, [
+    { target: 'producer', args: [q, cfg(spec)] },
+    { target: 'consumer', args: [q, cfg(spec)] },
+  ]);
+  return line(spec, await measure(spec, s), spec.msgs);
+}
+
+async function multi(spec: CaseSpec): Promise<CaseResult> {
+  const q = new Queue<unknown>(spec.maxsize);
+  const P = spec.producers;
+  const C = spec.consumers;
+  const roles = [
+    ...Array.from({ length: P }, (_, p) => ({
+      target: 'producer',
+      args: [q, cfg(spec, { first: p * spec.msgs })],
+    })),
+    ...Array.from({ length: C }, () => ({ target: 'tallyConsumer', args: [q, cfg(spec)] })),
+  ];
+  const s = startRoles(spec, roles);
+  let pdone = 0;
+  const m = await measure(spec, s, async () => {
+    // Every producer's items are in the queue: the sentinels come after all of them.
+    if (++pdone === P) for (let k = 0; k < C; k++) await q.put(null);
+  });
+  const seens = m.values.filter((v): v is Uint8Array => v instanceof Uint8Array);
+  if (seens.length !== C) throw new Error(`${seens.length} tallies for ${C} consumers`);
+  mergeTallies(seens, P * spec.msgs);
+  return line(spec, m, P * spec.msgs);
+}
+
+async function pingpong(spec: CaseSpec): Promise<CaseResult> {
+  const a = new Queue<string>();
+  const b = new Queue<string>();
+  const s = startRoles(spec, [
+    { target: 'pinger', args: [a, b, cfg(spec)] },
+    { target: 'ponger', args: [a, b, cfg(spec)] },
+  ]);
+  const m = await measure(spec, s);
+  const rtt = m.values.find((v) => v instanceof Float64Array) as Float64Array;
+  return { ...line(spec, m, spec.msgs), p50_us: percentile(rtt, 50), p99_us: percentile(rtt, 99) };
+}
+
+async function startup(spec: CaseSpec): Promise<CaseResult> {
+  const times: number[] = [];
+  const startMethod = spec.where === 'thread' ? 'thread' : 'spawn';
+  const t0 = performance.now();
+  for (let i = 0; i < spec.msgs; i++) {
+    const q = new Queue<string>();
+    const t = performance.now();
+    const p = new Process({ target: 'startupChild', module: ROLES, args: [q], startMethod });
+    p.start();
+    const first = await q.get({ timeout: spec.timeoutMs });
+    times.push((performance.now() - t) * 1000);
+    if (first !== 'first') throw new Error(`unexpected first item ${first}`);
+    await p.join();
+    if (p.exitCode !== 0) throw new Error(`child exited with ${p.exitCode}`);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    bench: spec.bench,
+    impl: spec.impl,
+    size: 0,
+    msgs: spec.msgs,
+    seconds,
+    msgs_per_s: spec.msgs / seconds,
+    p50_us: percentile(times, 50),
+    p99_us: percentile(times, 99),
+  };
+}
 
 export async function procqCase(spec: CaseSpec): Promise<CaseResult> {
-  throw new Error(`procq is not built yet (${spec.impl})`);
+  if (spec.bench === 'startup') return startup(spec);
+  if (spec.bench === 'pingpong') return pingpong(spec);
+  if (spec.producers > 1 || spec.consumers > 1) return multi(spec);
+  return spsc(spec);
 }

@@ -22,7 +22,7 @@ export interface CaseSpec {
   /** Where the peers run. */
   where: 'thread' | 'process';
   /** Form of the calls for procq: async (`put`/`get`), sync (`putSync`/`getSync`), batch. */
-  form: 'async' | 'sync' | 'batch';
+  form: 'async' | 'sync' | 'batch' | 'batch-sync';
   /** Spin-poll count before sleeping (bare ring), publish-every for the bare ring. */
   spin: number;
   every: number;
