@@ -51,6 +51,14 @@ async function dieWithParent(parentPid: number): Promise<void> {
   watch.unref();
 }
 
+/**
+ * Output must not be lost when the child exits (Python flushes before `os._exit`). Node writes to a pipe without
+ * blocking and queues what the pipe cannot take, and `process.exit()` drops that queue; so when stdout or stderr is
+ * a pipe, make its writes blocking, as Node already does for files and terminals. (The flag belongs to the pipe, so
+ * the parent's own writes to it block too when it is full, as they would in Python.)
+ */
+for (const stream of [process.stdout, process.stderr]) (stream as any)._handle?.setBlocking?.(true);
+
 const { spec, handles } = JSON.parse(readExactly(readExactly(4).readUInt32LE(0)).toString()) as SpawnHeader;
 const bytes = readExactly(readExactly(4).readUInt32LE(0));
 await dieWithParent(spec.self.parent.pid);
