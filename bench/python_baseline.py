@@ -20,12 +20,12 @@ import resource
 import sys
 import time
 
-BASE = 10_000_000_000
+BASE = 10_000_000
 OBJ_SIZE = 55  # v8.serialize length of the Node object, so lines compare across languages
 
 
 def make_str(i):
-    return "m" + str(BASE + i)
+    return "msg-" + str(BASE + i)
 
 
 def make_obj(i):
@@ -73,7 +73,7 @@ def check(kind, size, i, item):
 
 def item_id(kind, item):
     if kind == "str":
-        return int(item[1:]) - BASE
+        return int(item[4:]) - BASE
     if kind == "obj":
         return item["id"]
     return int.from_bytes(item[0:4], "little")
@@ -296,7 +296,7 @@ def pingpong(a):
         p = mp.Process(target=echo_queues, args=(q1, q2, n))
         send, recv = q1.put, q2.get
     p.start()
-    send(make_str(-1 + BASE))  # warm-up round trip, not counted: the child is running
+    send(make_str(0))  # warm-up round trip, not counted: the child is running
     recv()
     rtt = []
     t0 = time.perf_counter()
