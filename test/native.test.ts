@@ -109,6 +109,7 @@ function newSegment(): Segment {
 }
 
 after(() => {
+  if (skip) return;
   // No child may leave a segment behind (ours are unlinked when this process exits).
   const leftovers = readdirSync('/dev/shm').filter((e) =>
     childPids.some((pid) => e.startsWith(`procq-${pid}-`)),
@@ -143,10 +144,10 @@ describe('native addon', { skip }, () => {
 });
 
 describe('ShmSegment in one thread', { skip }, () => {
-  test('a fresh segment is zero-filled, named /procq-<pid>-<hex>, mode 0600', () => {
+  test('a fresh segment is zero-filled, named /procq-<pid>-<start>-<hex>, mode 0600', () => {
     const seg = newSegment();
     const name = nameOf(seg);
-    assert.match(name, new RegExp(`^/procq-${process.pid}-[0-9a-f]{16}$`));
+    assert.match(name, new RegExp(`^/procq-${process.pid}-[0-9a-f]+-[0-9a-f]{16}$`));
     assert.equal(seg.kind, 'shm');
     assert.equal(seg.byteLength, TEST_SEGMENT_SIZE);
     assert.equal(seg.i32.length, TEST_SEGMENT_SIZE / 4);
@@ -314,6 +315,28 @@ describe('ShmSegment across threads', { skip }, () => {
     assert.ok(performance.now() - t0 < 2000);
   });
 
+  test('a worker blocked in a synchronous wait can be terminated', async () => {
+    const seg = newSegment();
+    const w = startWorker('block-sync', nameOf(seg), TEST_SEGMENT_SIZE);
+    assert.deepEqual(await w.next(), { blocking: true });
+    await sleep(120); // past a few wait slices
+    const t0 = performance.now();
+    await w.worker.terminate();
+    assert.ok(performance.now() - t0 < 1000);
+    assert.equal(Atomics.load(seg.i32, W_WAKE), 0);
+  });
+
+  test('a synchronous wait is woken across threads after many slices', async () => {
+    const seg = newSegment();
+    const w = startWorker('block-sync', nameOf(seg), TEST_SEGMENT_SIZE);
+    assert.deepEqual(await w.next(), { blocking: true });
+    await sleep(180);
+    Atomics.store(seg.i32, W_WAKE, 1);
+    seg.notify(W_WAKE, 1);
+    assert.deepEqual(await w.next(), { woke: true });
+    assert.equal(await w.exited, 0);
+  });
+
   test('a worker with pending waits can exit', async () => {
     const seg = newSegment();
     const w = startWorker('exit-pending', nameOf(seg), TEST_SEGMENT_SIZE);
@@ -416,8 +439,24 @@ describe('ShmSegment across processes', { skip }, () => {
     child.proc.kill('SIGKILL');
     await child.exited;
     assert.equal(existsSync(shmPath(name)), true);
-    assert.ok(sweepSegments().includes(name));
+    assert.deepEqual(sweepSegments({ pid: child.proc.pid! }), [name]);
     assert.equal(existsSync(shmPath(name)), false);
+  });
+
+  test('the sweep tells a dead creator from a live process that reuses its pid', async () => {
+    // A live creator's segment stays.
+    const child = startChild('create-hang');
+    const { name } = await child.next();
+    assert.deepEqual(sweepSegments({ pid: child.proc.pid! }), []);
+    assert.equal(existsSync(shmPath(name)), true);
+    // A name with a live pid (our parent's) but another start time is a dead creator's.
+    const stale = `/procq-${process.ppid}-1-0123456789abcdef`;
+    native!.shmCreate(stale, 4096);
+    assert.deepEqual(sweepSegments({ pid: process.ppid }), [stale]);
+    child.proc.kill('SIGKILL');
+    await child.exited;
+    assert.deepEqual(sweepSegments({ pid: child.proc.pid! }), [name]);
+    assert.equal(existsSync(shmPath(stale)), false);
   });
 
   test('setParentDeathSignal ends a child when its parent is killed', async () => {

@@ -2,7 +2,9 @@
  * A segment over POSIX shared memory, mapped by the native addon: reaches any mix of threads and processes. Waits
  * through a process-shared futex (also between threads: V8's `Atomics.wait` does not see native futex wakes).
  *
- * Names are `/procq-<creator pid>-<16 hex digits>` (files under `/dev/shm`, mode 0600).
+ * Names are `/procq-<creator pid>-<creator start time>-<16 random hex digits>` (files under `/dev/shm`, mode 0600);
+ * the start time (hex clock ticks since boot, from `/proc/<pid>/stat`) tells a dead creator from a new process that
+ * got its pid again (pids wrap at 32768 on small machines).
  *
  * Memory: a fresh segment is zero-filled and nothing in it is committed but its first page; `commit(offset, length)`
  * backs a range before it is first touched (posix_fallocate), so a ring may reserve a large virtual size (1 GiB)
@@ -19,7 +21,7 @@
  * attaching the same name twice gets the same segment while the first is still reachable.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 import { NativeUnavailableError } from '../errors.js';
 import { loadNative, type NativeBinding, nativeLoadError } from '../native/index.js';
@@ -29,7 +31,8 @@ export type ShmHandle = Extract<SegmentHandle, { kind: 'shm' }>;
 
 const SHM_DIR = '/dev/shm';
 const NAME_PREFIX = 'procq-';
-const NAME_RE = /^procq-(\d+)-[0-9a-f]+$/;
+/** `procq-<pid>-<start>-<random>`; `procq-<pid>-<random>` (no start time) is also swept. */
+const NAME_RE = /^procq-(\d+)-(?:([0-9a-f]+)-)?[0-9a-f]+$/;
 const PAGE = 4096;
 /** Sizes above this are refused (tmpfs and the ArrayBuffer limit are far below anyway). */
 const MAX_SIZE = 2 ** 47;
@@ -143,6 +146,18 @@ function remember(segment: ShmSegment): ShmSegment {
 }
 
 let swept = false;
+let ownStart: string | undefined;
+
+/** The start time of process `pid` (hex clock ticks since boot), or `undefined` when it cannot be read. */
+function startTime(pid: number | 'self'): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const field = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]; // field 22, starttime
+    return field === undefined ? undefined : BigInt(field).toString(16);
+  } catch {
+    return undefined;
+  }
+}
 
 /** A new zero-filled segment of `size` bytes (a multiple of 4), in POSIX shared memory. */
 export function createShmSegment(size: number): ShmSegment {
@@ -155,7 +170,8 @@ export function createShmSegment(size: number): ShmSegment {
     sweepSegments();
   }
   for (let attempt = 0; ; attempt++) {
-    const name = `/${NAME_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`;
+    ownStart ??= startTime('self') ?? '0';
+    const name = `/${NAME_PREFIX}${process.pid}-${ownStart}-${randomBytes(8).toString('hex')}`;
     let buffer: ArrayBuffer;
     try {
       buffer = native.shmCreate(name, size);
@@ -204,10 +220,11 @@ export function attachShmSegment(handle: ShmHandle): ShmSegment {
 
 /**
  * Unlinks the segments left in `/dev/shm` by dead processes (killed before they could clean up): names
- * `procq-<pid>-…` whose pid is not alive. Returns the names removed. Mappings that other processes still hold stay
- * valid. Assumes `/dev/shm` is not shared with another pid namespace (each container has its own by default).
+ * `procq-<pid>-…` whose pid is not alive, or only those of `pid` (a child known to be dead, e.g. after a
+ * `terminate()`). Returns the names removed. Mappings that processes still hold stay valid; the names are gone.
+ * Assumes `/dev/shm` is not shared with another pid namespace (each container has its own by default).
  */
-export function sweepSegments(): string[] {
+export function sweepSegments(options: { pid?: number } = {}): string[] {
   const native = loadNative();
   if (native === null) return [];
   let entries: string[];
@@ -217,11 +234,20 @@ export function sweepSegments(): string[] {
     return [];
   }
   const removed: string[] = [];
+  const alive = new Map<string, boolean>();
   for (const entry of entries) {
     const m = NAME_RE.exec(entry);
     if (m === null) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid || native.threadAlive(pid)) continue;
+    if (pid === process.pid || (options.pid !== undefined && pid !== options.pid)) continue;
+    const key = `${pid}-${m[2] ?? ''}`;
+    let isAlive = alive.get(key);
+    if (isAlive === undefined) {
+      // Alive only if it is the same process: a creator that died may have had its pid taken by another one.
+      isAlive = native.threadAlive(pid) && (m[2] === undefined || m[2] === '0' || startTime(pid) === m[2]);
+      alive.set(key, isAlive);
+    }
+    if (isAlive) continue;
     try {
       if (native.shmUnlink(`/${entry}`)) removed.push(`/${entry}`);
     } catch {

@@ -75,6 +75,7 @@
 #define MAX_IDLE_THREADS 16
 #define WAITER_STACK_SIZE (256 * 1024)
 #define FALLBACK_SLICE_MS 50
+#define SYNC_SLICE_MS 50
 
 #ifndef SYS_futex_waitv
 #define SYS_futex_waitv 449
@@ -484,7 +485,11 @@ static int futex_wait_sync(int32_t *addr, int32_t expected, const struct timespe
   }
 }
 
-/* futexWait(i32, index, expected, timeoutMs): 'ok' | 'not-equal' | 'timed-out'. Blocks the calling thread. */
+static bool env_running(napi_env env);
+
+/* futexWait(i32, index, expected, timeoutMs): 'ok' | 'not-equal' | 'timed-out'. Blocks the calling thread.
+ * A wait longer than SYNC_SLICE_MS is cut into slices, between which it checks that its worker is not being
+ * terminated (worker.terminate() cannot interrupt a system call; V8's own Atomics.wait is interruptible). */
 static napi_value FutexWait(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -496,10 +501,22 @@ static napi_value FutexWait(napi_env env, napi_callback_info info) {
   if (napi_get_value_int32(env, argv[2], &expected) != napi_ok) return throw_type(env, "Expected `expected` to be a number");
   double ms;
   if (!get_double(env, argv[3], &ms, "timeoutMs")) return NULL;
-  struct timespec dl;
-  int r = futex_wait_sync(addr, expected, make_deadline(ms, &dl) ? &dl : NULL);
-  if (r < 0) return throw_errno(env, -r, "futex wait");
-  return result_value(env, r);
+  struct timespec dl, slice;
+  bool has_dl = make_deadline(ms, &dl);
+  bool sliced = false;
+  for (;;) {
+    make_deadline(SYNC_SLICE_MS, &slice);
+    bool last = has_dl && (dl.tv_sec < slice.tv_sec || (dl.tv_sec == slice.tv_sec && dl.tv_nsec <= slice.tv_nsec));
+    int r = futex_wait_sync(addr, expected, last ? &dl : &slice);
+    if (r == PQ_TIMED_OUT && !last) {
+      if (!env_running(env)) return NULL; /* being terminated: the result no longer matters */
+      sliced = true;
+      continue;
+    }
+    if (r < 0) return throw_errno(env, -r, "futex wait");
+    /* A value change seen in a later slice happened while we waited: a wake-up, not 'not-equal'. */
+    return result_value(env, r == PQ_NOT_EQUAL && sliced ? PQ_OK : r);
+  }
 }
 
 /* futexWake(i32, index, count): number of waiters woken. count: Infinity or >= 2^31-1 means all. */
@@ -547,6 +564,7 @@ typedef struct req {
 struct env_state {
   napi_threadsafe_function tsfn;
   napi_ref results; /* ['ok', 'not-equal', 'timed-out'] */
+  napi_ref noop;    /* a JavaScript function `() => 0`, see env_running */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int in_flight; /* requests handed to the pool and not yet posted back; guarded by mu */
@@ -570,6 +588,16 @@ static void pool_init(void) {
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
   pthread_cond_init(&g_pool_cv, &attr);
   pthread_condattr_destroy(&attr);
+}
+
+/* False once this thread's environment is being terminated: calling a JavaScript function makes V8 act on a pending
+ * TerminateExecution (interrupts are checked on function entry), which then fails the call. */
+static bool env_running(napi_env env) {
+  env_state *es;
+  napi_value fn, recv, out;
+  if (napi_get_instance_data(env, (void **)&es) != napi_ok || es->closing) return false;
+  if (napi_get_reference_value(env, es->noop, &fn) != napi_ok || napi_get_undefined(env, &recv) != napi_ok) return false;
+  return napi_call_function(env, recv, fn, 0, NULL, &out) == napi_ok;
 }
 
 static napi_value result_value(napi_env env, int r) {
@@ -940,6 +968,10 @@ NAPI_MODULE_INIT() {
     NAPI_CALL(env, napi_set_element(env, results, i, s));
   }
   NAPI_CALL(env, napi_create_reference(env, results, 1, &es->results));
+  napi_value src, noop;
+  NAPI_CALL(env, napi_create_string_utf8(env, "(function procqNoop() { return 0; })", NAPI_AUTO_LENGTH, &src));
+  NAPI_CALL(env, napi_run_script(env, src, &noop));
+  NAPI_CALL(env, napi_create_reference(env, noop, 1, &es->noop));
 
   napi_value resource_name;
   NAPI_CALL(env, napi_create_string_utf8(env, "procq:futexWaitAsync", NAPI_AUTO_LENGTH, &resource_name));
