@@ -219,6 +219,16 @@ for (const method of ['thread', 'spawn'] as const) {
       await p.join();
     });
 
+    test("the child sees the parent's process.argv", async () => {
+      assert.equal(await exitCodeOf('seesArgv', [process.argv.slice(1)]), 0);
+    });
+
+    test('join() holds the event loop open for a daemon child', () => {
+      const r = runParent([fixture('process-parent.js'), method, 'daemon-join']);
+      assert.equal(r.stdout, 'daemon done\njoined 0\n', r.stderr);
+      assert.equal(r.status, 0);
+    });
+
     test('pid, threadId, and the child sees itself: name, daemon, startMethod, parent, isMainProcess', async () => {
       for (const daemon of [false, true]) {
         const name = `self-check-${daemon}`;
@@ -356,31 +366,36 @@ for (const method of ['thread', 'spawn'] as const) {
         assert.equal(r.stdout, 'main exits\nchild done\n');
       });
 
-      test('a parent killed with SIGKILL leaves no orphan behind', async () => {
-        const parent: ChildProcess = spawn(
-          process.execPath,
-          [fixture('process-parent.js'), method, 'orphan'],
-          {
-            stdio: ['ignore', 'pipe', 'inherit'],
-          },
-        );
-        const firstLine = await new Promise<string>((resolve, reject) => {
-          let out = '';
-          parent.stdout!.on('data', (chunk) => {
-            out += chunk;
-            if (out.includes('\n')) resolve(out.split('\n')[0]!);
+      for (const native of ['default', 'off']) {
+        test(`a parent killed with SIGKILL leaves no orphan behind (native addon: ${native})`, async () => {
+          // With the addon: PR_SET_PDEATHSIG; with PROCQ_NATIVE=off: EOF on the pipe only the parent holds.
+          const env = native === 'off' ? { ...process.env, PROCQ_NATIVE: 'off' } : process.env;
+          const parent: ChildProcess = spawn(
+            process.execPath,
+            [fixture('process-parent.js'), method, 'orphan'],
+            {
+              stdio: ['ignore', 'pipe', 'inherit'],
+              env,
+            },
+          );
+          const firstLine = await new Promise<string>((resolve, reject) => {
+            let out = '';
+            parent.stdout!.on('data', (chunk) => {
+              out += chunk;
+              if (out.includes('\n')) resolve(out.split('\n')[0]!);
+            });
+            parent.once('exit', () => reject(new Error(`the parent exited early: ${out}`)));
           });
-          parent.once('exit', () => reject(new Error(`the parent exited early: ${out}`)));
+          const pid = Number(/^child pid (\d+)$/.exec(firstLine)?.[1]);
+          assert.ok(pid > 0, firstLine);
+          assert.equal(running(pid), true);
+          parent.kill('SIGKILL');
+          const gone = await endsWithin(pid, 1000);
+          if (!gone) process.kill(pid, 'SIGKILL');
+          parent.stdout!.destroy();
+          assert.equal(gone, true, 'the child outlived its SIGKILLed parent by more than 1 s');
         });
-        const pid = Number(/^child pid (\d+)$/.exec(firstLine)?.[1]);
-        assert.ok(pid > 0, firstLine);
-        assert.equal(running(pid), true);
-        parent.kill('SIGKILL');
-        const gone = await endsWithin(pid, 1000);
-        if (!gone) process.kill(pid, 'SIGKILL');
-        parent.stdout!.destroy();
-        assert.equal(gone, true, 'the child outlived its SIGKILLed parent by more than 1 s');
-      });
+      }
 
       test('thread-only shared memory cannot be passed to a spawned process', () => {
         // A procq handle whose memory is a SharedArrayBuffer (as a Queue is without the native addon).

@@ -13,6 +13,8 @@ import type { TargetSpec } from './target.js';
 export interface ChildSpec {
   readonly target: TargetSpec;
   readonly self: ChildIdentity;
+  /** The parent's `process.argv.slice(1)`: the child sees the same script and arguments (as CPython's spawn). */
+  readonly argv: readonly string[];
 }
 
 function fail(name: string, message: string): never {
@@ -55,6 +57,7 @@ async function findTarget(spec: ChildSpec): Promise<Function> {
  */
 export async function runChild(spec: ChildSpec, wire: Wire): Promise<never> {
   setChildIdentity(spec.self);
+  process.argv = [process.argv[0]!, ...spec.argv];
   const fn = await findTarget(spec);
   let args: unknown;
   try {

@@ -166,6 +166,7 @@ export class Process {
         startMethod: method,
         parent: { name: me.name, pid: me.pid, threadId: me.threadId },
       },
+      argv: process.argv.slice(1),
     };
     const popen: Popen =
       method === 'thread' ? new ThreadPopen({ spec, args }) : new SpawnPopen({ spec, args });
