@@ -44,6 +44,7 @@ export function ratios(results: CaseResult[]): Ratio[] {
   return out;
 }
 
+const us = (x: number) => `${Number(x.toPrecision(3))} us`;
 const fmtRatio = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
 /** One text table per workload: rows = alternatives, columns = procq implementations. */
@@ -54,9 +55,15 @@ export function ratioTables(results: CaseResult[]): string[] {
     const alts = rs.filter((r) => !isProcq(r.impl));
     if (ps.length === 0 || alts.length === 0) continue;
     const what = isLatency(rs[0]!.bench) ? 'alt p50 / procq p50' : 'procq msgs/s / alt msgs/s';
-    lines.push(`ratios ${key} (${what}; > 1: procq better)`);
+    lines.push(`ratios ${key}: ${what} (> 1: procq better; thr/proc = procq over threads/processes)`);
     const w0 = Math.max(16, ...alts.map((a) => a.impl.length)) + 2;
-    const cols = ps.map((p) => p.impl.replace('procq-', ''));
+    const cols = ps.map((p) =>
+      p.impl
+        .replace('procq-', '')
+        .replace('thread-', 'thr-')
+        .replace('process-', 'proc-')
+        .replace('batch-sync', 'bsync'),
+    );
     const w = Math.max(9, ...cols.map((c) => c.length)) + 2;
     lines.push(`  ${'vs'.padEnd(w0)}${cols.map((c) => c.padStart(w)).join('')}`);
     for (const a of alts) {
@@ -103,11 +110,11 @@ export function targets(results: CaseResult[]): TargetCheck[] {
     } else if (how === 'p50') {
       value = a.p50_us! / p.p50_us!; // how many times shorter procq's p50 is
       ok = value >= goal;
-      shown = `p50 ${p.p50_us} us vs ${a.p50_us} us = 1/${fmtRatio(value)} (goal <= 1/${goal})`;
+      shown = `p50 ${us(p.p50_us!)} vs ${us(a.p50_us!)} = 1/${fmtRatio(value)} (goal <= 1/${goal})`;
     } else {
       value = p.p50_us! / a.p50_us!; // procq's p50 as a multiple of the reference
       ok = value <= goal;
-      shown = `p50 ${p.p50_us} us vs ${a.p50_us} us = ${fmtRatio(value)}x (goal <= ${goal}x)`;
+      shown = `p50 ${us(p.p50_us!)} vs ${us(a.p50_us!)} = ${fmtRatio(value)}x (goal <= ${goal}x)`;
     }
     out.push({ status: ok ? 'PASS' : 'MISS', text: `${label}: ${pImpl} vs ${aImpl}: ${shown}` });
   };

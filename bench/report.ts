@@ -60,21 +60,22 @@ export function renderSvg(results: CaseResult[], title: string): string {
     if (sorted.length === 0) continue;
     const lo = Math.min(...sorted.map(val), ...(latency ? sorted.map((r) => r.p99_us ?? val(r)) : []));
     const hi = Math.max(...sorted.map(val), ...(latency ? sorted.map((r) => r.p99_us ?? val(r)) : []));
+    // Axis from the decade below the smallest value to a little past the largest (ticks at each decade).
     const decLo = 10 ** Math.floor(Math.log10(lo) - 0.0001);
-    const decHi = 10 ** Math.ceil(Math.log10(hi) + 0.0001);
-    const scale = (v: number) => (Math.log10(v / decLo) / Math.log10(decHi / decLo)) * barW;
+    const axisHi = Math.max(hi * 1.25, decLo * 10);
+    const scale = (v: number) => (Math.log10(v / decLo) / Math.log10(axisHi / decLo)) * barW;
     const { bench, size } = sorted[0]!;
     const head = `${bench}${sizeLabel(bench, size) ? `, ${sizeLabel(bench, size)}` : ''}`;
     const unit = latency
       ? 'p50 round trip, µs (log scale; shorter is better; tick: p99)'
       : 'msgs/s (log scale; longer is better)';
     parts.push(
-      `<text x="20" y="${y}" class="h">${esc(head)}</text><text x="${labelW + 10}" y="${y}" class="u">${esc(
+      `<text x="20" y="${y}" class="h">${esc(head)}</text><text x="${W - 20}" y="${y}" class="u">${esc(
         bench === 'startup' ? 'start to first item, p50 µs (log scale; shorter is better; tick: p99)' : unit,
       )}</text>`,
     );
     y += 8;
-    for (let d = decLo; d <= decHi * 1.0001; d *= 10) {
+    for (let d = decLo; d <= axisHi; d *= 10) {
       const x = labelW + 10 + scale(d);
       parts.push(
         `<line x1="${x.toFixed(1)}" y1="${y}" x2="${x.toFixed(1)}" y2="${y + sorted.length * rowH}" class="g"/>` +
@@ -90,8 +91,10 @@ export function renderSvg(results: CaseResult[], title: string): string {
           (latency && r.p99_us
             ? `<line x1="${(labelW + 10 + scale(r.p99_us)).toFixed(1)}" y1="${y + 3}" x2="${(labelW + 10 + scale(r.p99_us)).toFixed(1)}" y2="${y + rowH - 2}" stroke="#212529" stroke-width="1.5"/>`
             : '') +
-          `<text x="${(labelW + 16 + w).toFixed(1)}" y="${y + 13}" class="v">${
-            latency ? `${human(r.p50_us!)} µs` : `${human(r.msgs_per_s)}/s`
+          `<text x="${(labelW + 16 + Math.max(w, latency && r.p99_us ? scale(r.p99_us) : 0)).toFixed(1)}" y="${y + 13}" class="v">${
+            latency
+              ? `${human(r.p50_us!)} µs${r.p99_us ? ` (p99 ${human(r.p99_us)} µs)` : ''}`
+              : `${human(r.msgs_per_s)}/s`
           }${!latency && r.size >= 1024 ? ` (${human(r.msgs_per_s * r.size)}B/s)` : ''}</text>`,
       );
       y += rowH;
@@ -107,7 +110,7 @@ export function renderSvg(results: CaseResult[], title: string): string {
   const subtitle = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}, ${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 16)}Z`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">
 <style>
-.h{font-size:15px;font-weight:600;fill:#212529}.u{font-size:11px;fill:#868e96}.l{font-size:12px;fill:#343a40;text-anchor:end}
+.h{font-size:15px;font-weight:600;fill:#212529}.u{font-size:11px;fill:#868e96;text-anchor:end}.l{font-size:12px;fill:#343a40;text-anchor:end}
 .b{font-weight:700;fill:#212529}.v{font-size:11px;fill:#495057}.t{font-size:10px;fill:#adb5bd;text-anchor:middle}
 .g{stroke:#e9ecef;stroke-width:1}.l2{font-size:12px;fill:#343a40}.title{font-size:20px;font-weight:700;fill:#212529}.sub{font-size:12px;fill:#868e96}
 </style>
