@@ -61,16 +61,22 @@ function findNodedir() {
 if (process.platform !== 'linux') fail(`it supports Linux only (this is ${process.platform})`);
 const nodeGyp = findNodeGyp();
 if (!nodeGyp) fail('node-gyp was not found (it comes with npm)');
-const args = [nodeGyp, 'rebuild'];
 const nodedir = findNodedir();
-if (nodedir) args.push(`--nodedir=${nodedir}`);
 const started = Date.now();
-const res = spawnSync(process.execPath, args, {
-  cwd: root,
-  stdio: ['ignore', 'pipe', 'pipe'],
-  encoding: 'utf8',
-  timeout: 300_000,
-});
+// configure + build, not rebuild: `clean` would delete a working addon that running processes may be loading;
+// make replaces the output with a new file (new inode) only once it is linked.
+function gyp(command) {
+  const args = [nodeGyp, command];
+  if (nodedir) args.push(`--nodedir=${nodedir}`);
+  return spawnSync(process.execPath, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+}
+let res = gyp('configure');
+if (!res.error && res.status === 0) res = gyp('build');
 if (res.error || res.status !== 0 || !existsSync(output)) {
   const log = `${res.stdout ?? ''}${res.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
   if (log) console.error(log);

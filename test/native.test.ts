@@ -189,6 +189,25 @@ describe('ShmSegment in one thread', { skip }, () => {
     assert.ok(allocated() < 4 << 20);
   });
 
+  test('commit on a full /dev/shm is a clean ENOSPC error, not a SIGBUS', async (t) => {
+    // A private mount namespace with a tiny /dev/shm (needs CAP_SYS_ADMIN; skipped otherwise).
+    const script = `mount -t tmpfs -o size=256k tmpfs /dev/shm || exit 77; exec "$0" "$1" enospc`;
+    const proc = spawn('unshare', ['-m', 'sh', '-c', script, process.execPath, FIXTURE.pathname], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    const [code] = await new Promise<[number | null]>((r) => proc.on('close', (c) => r([c])));
+    if (code !== 0 && out === '') {
+      t.skip(`cannot make a private tmpfs here (exit ${code})`);
+      return;
+    }
+    assert.equal(code, 0);
+    const result = JSON.parse(out.split('\n')[0]!);
+    assert.equal(result.code, 'ENOSPC');
+    assert.match(result.message, /\/dev\/shm is full/);
+  });
+
   test('wait: not-equal, timed-out, and a timeout is honoured', () => {
     const seg = newSegment();
     assert.equal(seg.wait(0, 1, 0), 'not-equal');
@@ -230,6 +249,39 @@ describe('ShmSegment in one thread', { skip }, () => {
     Atomics.store(seg.i32, W_WAKE, 1);
     seg.notify(W_WAKE, Number.POSITIVE_INFINITY);
     assert.equal(await b.promise, 'ok');
+    assert.equal(native!.stats().pendingWaits, 0);
+  });
+
+  test('cancel right after start never hangs (the cancel cannot slip past the waiter)', async () => {
+    const seg = newSegment();
+    for (let i = 0; i < 300 * STRESS; i++) {
+      const w = seg.waitAsync(W_WAKE, 0, 10_000);
+      w.cancel();
+      assert.equal(await w.promise, 'ok');
+    }
+    assert.equal(native!.stats().pendingWaits, 0);
+  });
+
+  test('notify wakes as many async waiters as asked; all pending waits settle', async () => {
+    const seg = newSegment();
+    const n = 24;
+    const settled: string[] = [];
+    const waits = Array.from({ length: n }, () => seg.waitAsync(W_WAKE, 0, 10_000));
+    for (const w of waits) w.promise.then((r) => settled.push(r));
+    // Every waiter thread must be in the kernel before counting: wait until notify has woken 3 of them.
+    let woken = 0;
+    for (let i = 0; i < 1000 && woken < 3; i++) {
+      woken += native!.futexWake(seg.i32, W_WAKE, 3 - woken);
+      if (woken < 3) await sleep(2);
+    }
+    assert.equal(woken, 3);
+    await sleep(50);
+    assert.equal(settled.length, 3);
+    assert.deepEqual(settled, ['ok', 'ok', 'ok']);
+    Atomics.store(seg.i32, W_WAKE, 1);
+    seg.notify(W_WAKE, Number.POSITIVE_INFINITY);
+    await Promise.all(waits.map((w) => w.promise));
+    assert.equal(settled.length, n);
     assert.equal(native!.stats().pendingWaits, 0);
   });
 
