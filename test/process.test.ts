@@ -382,7 +382,7 @@ for (const method of ['thread', 'spawn'] as const) {
             let out = '';
             parent.stdout!.on('data', (chunk) => {
               out += chunk;
-              if (out.includes('\n')) resolve(out.split('\n')[0]!);
+              if (out.includes('child ready\n')) resolve(out.split('\n')[0]!);
             });
             parent.once('exit', () => reject(new Error(`the parent exited early: ${out}`)));
           });
