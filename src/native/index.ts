@@ -56,6 +56,8 @@ export interface NativeBinding {
   /**
    * Blocks the calling thread while `i32[index] === expected` (process-shared `FUTEX_WAIT`), at most `timeoutMs`
    * (`Infinity` or `NaN`: no limit). Signals are absorbed (the deadline holds). Spurious wake-ups are possible.
+   * Waits longer than 50 ms re-enter the kernel every 50 ms to notice `worker.terminate()` (which cannot interrupt
+   * a system call); a terminated worker's wait returns `undefined` while V8 unwinds it.
    */
   futexWait(i32: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult;
   /** Wakes up to `count` (`Infinity`: all) waiters on `i32[index]` in any thread or process; returns how many. */
