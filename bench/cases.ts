@@ -29,8 +29,8 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
   const cases: CaseSpec[] = [];
   const notes: string[] = [];
   const timeoutMs = quick ? 30_000 : 180_000;
-  /** Full-run count, or a fiftieth of it (at least `min`) with --quick. */
-  const n = (full: number, min = 200) => (quick ? Math.max(min, Math.floor(full / 50)) : Math.max(1, full));
+  /** Full-run count, or a hundredth of it (at least `min`) with --quick. */
+  const n = (full: number, min = 200) => (quick ? Math.max(min, Math.floor(full / 100)) : Math.max(1, full));
   const base: CaseSpec = {
     bench: 'spsc',
     impl: '',
@@ -59,6 +59,7 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
   };
   const py = (impls: string[]) => (avail.python ? impls : []);
   const all4 = ['async', 'sync', 'batch', 'batch-sync'] as Array<CaseSpec['form']>;
+  const all3 = ['async', 'sync', 'batch'] as Array<CaseSpec['form']>;
   const batchOf = (form: CaseSpec['form'], size: number) => (form.startsWith('batch') ? size : 1);
 
   // spsc, 12-byte strings
@@ -92,7 +93,7 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
     add({ ...b, impl: 'ipc-advanced', family: 'ipc-spsc', where: 'process', msgs: n(full / 4, 20) });
     for (const impl of py(['py-queue', 'py-simplequeue', 'py-pipe']))
       add({ ...b, impl, family: 'python', where: 'process', msgs: n(full / 4, 20) });
-    for (const p of procqImpls(size <= 1024 ? all4 : ['async', 'sync']))
+    for (const p of procqImpls(size > 1024 ? ['async', 'sync'] : quick ? all3 : all4))
       add({ ...b, ...p, family: 'procq', batch: batchOf(p.form, 64), msgs: n(full, 20) });
   }
 
@@ -106,7 +107,7 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
   add({ ...o, impl: 'ipc-advanced', family: 'ipc-spsc', where: 'process', msgs: n(200_000) });
   for (const impl of py(['py-queue', 'py-simplequeue', 'py-pipe']))
     add({ ...o, impl, family: 'python', where: 'process', msgs: n(200_000) });
-  for (const p of procqImpls(all4))
+  for (const p of procqImpls(quick ? all3 : all4))
     add({ ...o, ...p, family: 'procq', batch: batchOf(p.form, 256), msgs: n(300_000) });
 
   // bounded
@@ -165,7 +166,7 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
 
   // startup: start, first item back
   const st = { bench: 'startup', size: 0, kind: 'str' as const };
-  const starts = quick ? 2 : 10;
+  const starts = quick ? 1 : 10;
   add({ ...st, impl: 'worker-thread', family: 'startup-baseline', msgs: starts });
   add({ ...st, impl: 'child-fork', family: 'startup-baseline', where: 'process', msgs: starts });
   for (const impl of py(['py-spawn', 'py-fork', 'py-forkserver']))
