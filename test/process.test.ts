@@ -147,8 +147,14 @@ for (const method of ['thread', 'spawn'] as const) {
       assert.equal(make({ target: 'returns', name: 'worker' }).name, 'worker');
     });
 
-    test('exit code 0 when the target returns', async () => {
+    test('exit code 0 when the target returns; module as a URL, a file: URL string or a path', async () => {
       assert.equal(await exitCodeOf('returns'), 0);
+      for (const module of [TARGETS.href, fileURLToPath(TARGETS)]) {
+        const p = make({ target: targets.returns, module });
+        p.start();
+        await p.join();
+        assert.equal(p.exitCode, 0);
+      }
     });
 
     test('exit code 1 when the target throws or rejects', async () => {
@@ -342,6 +348,12 @@ for (const method of ['thread', 'spawn'] as const) {
       assert.deepEqual(lines.slice(0, 2), ['main: start', 'main: counter = 100']);
       assert.deepEqual(lines.slice(2, 4).sort(), ['child 1: counter = 150', 'child 2: counter = 50']);
       assert.deepEqual(lines.slice(4), ['main: end', 'main: counter = 100']);
+    });
+
+    test('a Queue among the args arrives attached to the same shared memory', () => {
+      const r = runParent([fixture('process-queue.js'), method]);
+      const reads = [0, 1, 2, 3, 4].map((i) => `read: message ${i}\n`).join('');
+      assert.equal(r.stdout, `${reads}exit 0\n`, r.stderr);
     });
 
     test('at parent exit: non-daemon children are waited for, daemon children are ended', async () => {
