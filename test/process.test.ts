@@ -21,7 +21,9 @@ import {
   type StartMethod,
   setStartMethod,
 } from '../src/process/index.js';
+import { findExport, findImport } from '../src/process/target.js';
 import * as targets from './fixtures/process-targets.js';
+import { exitsWith } from './fixtures/process-targets.js';
 
 const TARGETS = new URL('./fixtures/process-targets.js', import.meta.url);
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -116,6 +118,30 @@ test('start method: spawn by default; setStartMethod and getContext', () => {
   );
 });
 
+test('the parent reads a module source for an export only as far as it can be sure', () => {
+  const cases: Array<[string, string, string | null | undefined]> = [
+    ['export function f() {}', 'f', 'f'],
+    ['export async function* f() {}', 'f', 'f'],
+    ['export const f = () => 1;', 'f', 'f'],
+    ['function f() {}\nexport { f as g, h };', 'f', 'g'],
+    ['function f() {}\nexport default f;', 'f', 'default'],
+    ['export default function f() {}', 'f', 'default'],
+    ['function f() {}\nexport function g() {}', 'f', null], // declared, visibly not exported
+    ['export function g() {}', 'nowhere', null], // not even mentioned
+    ['function f() {}\nexport * from "./x.js";', 'f', undefined], // could come from elsewhere
+    ['function f() {}\nexport default { f };', 'f', undefined],
+    ['function f() {}\nmodule.exports.f = f;', 'f', undefined],
+    ['import { f } from "./x.js";', 'f', undefined],
+  ];
+  for (const [source, name, expected] of cases) assert.equal(findExport(source, name), expected, source);
+  const from = TARGETS.href;
+  assert.deepEqual(findImport("import { exitsWith as e } from './process-targets.js';", 'exitsWith', from), {
+    moduleUrl: TARGETS.href,
+    exportName: 'exitsWith',
+  });
+  assert.equal(findImport("import { exitsWith } from 'some-package';", 'exitsWith', from), undefined);
+});
+
 for (const method of ['thread', 'spawn'] as const) {
   describe(`Process (${method})`, () => {
     const make = (options: Omit<ConstructorParameters<typeof Process>[0], 'startMethod'>) =>
@@ -164,6 +190,13 @@ for (const method of ['thread', 'spawn'] as const) {
 
     test('process.exit(n) in the child gives n', async () => {
       assert.equal(await exitCodeOf('exitsWith', [7]), 7);
+    });
+
+    test('without `module`, a target the caller imports from a relative module is found there', async () => {
+      const p = new Process({ target: exitsWith, args: [3], startMethod: method });
+      p.start();
+      await p.join();
+      assert.equal(p.exitCode, 3);
     });
 
     test('an async target is awaited', async () => {

@@ -100,7 +100,23 @@ export function resolveTarget(
     // An anonymous function: only its source text can find it among the module's exports.
     return { moduleUrl, exportName: '', source: String(fn) };
   }
-  const found = findExport(sourceOf(path), name);
+  const source = sourceOf(path);
+  const found = findExport(source, name);
+  if (found === undefined && module === undefined) {
+    // Not exported by the caller, but perhaps imported by it from a relative module: Python pickles a function as
+    // "module.name", so an imported target works there too.
+    const imported = findImport(source, name, moduleUrl);
+    if (imported) {
+      const found2 = findExport(sourceOf(fileURLToPath(imported.moduleUrl)), imported.exportName);
+      if (found2 !== null) {
+        return {
+          moduleUrl: imported.moduleUrl,
+          exportName: found2 ?? imported.exportName,
+          source: String(fn),
+        };
+      }
+    }
+  }
   if (found === null) {
     const where = module === undefined ? 'the module that calls `new Process`' : 'the module';
     throw new ProcessError(
@@ -108,6 +124,39 @@ export function resolveTarget(
     );
   }
   return { moduleUrl, exportName: found ?? name, source: fn ? String(fn) : undefined };
+}
+
+/**
+ * Finds `import { name } from './rel.js'` (or `{ x as name }`, `{ name as y }`, or a default import `name`) in
+ * `source` and returns the module it comes from, when that is a relative specifier naming an existing file (with a
+ * TypeScript twin accepted for a `.js` specifier, as TypeScript's own resolution does).
+ */
+export function findImport(
+  source: string,
+  name: string,
+  fromUrl: string,
+): { moduleUrl: string; exportName: string } | undefined {
+  const re = /\bimport\s+(?:([\w$]+)\s*,?\s*)?(?:\{([^}]*)\})?\s*from\s*['"](\.{1,2}\/[^'"]+)['"]/g;
+  for (const [, def, list, specifier] of source.matchAll(re)) {
+    let exportName: string | undefined;
+    if (def === name) exportName = 'default';
+    for (const entry of list?.split(',') ?? []) {
+      const [imported, local] = entry
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/);
+      if (imported && (imported === name || local === name)) exportName = imported;
+    }
+    if (exportName === undefined) continue;
+    const url = new URL(specifier!, fromUrl);
+    for (const candidate of [
+      url.href,
+      ...['.ts', '.mts', '.tsx'].map((ext) => url.href.replace(/\.[cm]?jsx?$/, ext)),
+    ]) {
+      if (existsSync(fileURLToPath(candidate))) return { moduleUrl: candidate, exportName };
+    }
+  }
+  return undefined;
 }
 
 const sources = new Map<string, string>();
