@@ -97,7 +97,8 @@ export function targets(results: CaseResult[]): TargetCheck[] {
     const p = find(bench, pImpl, size);
     const a = find(bench, aImpl, size);
     if (!p || !a) {
-      out.push({ status: 'SKIP', text: `${label}: ${pImpl} vs ${aImpl} not measured` });
+      // Say so only when half the pair ran (a --filter that selects neither is not a skip).
+      if (p || a) out.push({ status: 'SKIP', text: `${label}: ${p ? aImpl : pImpl} not measured` });
       return;
     }
     let value: number;
@@ -162,7 +163,11 @@ export function targets(results: CaseResult[]): TargetCheck[] {
   for (const f of ['async', 'sync']) {
     const p = find('spsc', `procq-process-${f}`, 1048576);
     if (!p || !mem) {
-      out.push({ status: 'SKIP', text: `1 MiB items: procq-process-${f} vs memcpy not measured` });
+      if (p || mem)
+        out.push({
+          status: 'SKIP',
+          text: `1 MiB items: ${p ? 'memcpy' : `procq-process-${f}`} not measured`,
+        });
       continue;
     }
     const v = p.msgs_per_s / mem.msgs_per_s;

@@ -16,6 +16,8 @@ export interface RunOptions {
   filter?: RegExp;
   /** Called with each result line as it comes (the text output); not called for --json. */
   onLine?: (line: string) => void;
+  /** Called once before the first case, with the notes on what is skipped and the number of cases. */
+  onStart?: (notes: string[], cases: number) => void;
   /** Show a progress bar on stderr (only done when stderr is a TTY). */
   progress: boolean;
 }
@@ -80,6 +82,7 @@ export async function runAll(opts: RunOptions): Promise<RunOutcome> {
   const cases = opts.filter ? all.filter((c) => opts.filter!.test(caseLabel(c))) : all;
   const results: CaseResult[] = [];
   const problems: CaseProblem[] = [];
+  opts.onStart?.(notes, cases.length);
   const bar =
     opts.progress && process.stderr.isTTY
       ? new cliProgress.SingleBar(

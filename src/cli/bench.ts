@@ -48,10 +48,13 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
   const run = await runAll({
     quick: options.quick ?? false,
     filter: options.filter ? new RegExp(options.filter) : undefined,
+    onStart: (notes, count) => {
+      for (const note of notes) out(`# note: ${note}`);
+      out(`# ${count} cases, each in a fresh process; one line per case:`);
+    },
     onLine: (line) => out(line),
     progress: true,
   });
-  for (const note of run.notes) out(`# note: ${note}`);
   const tables = ratioTables(run.results);
   if (tables.length) {
     out();
@@ -69,7 +72,8 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
   const failed = run.problems.filter((p) => p.status === 'failed');
   if (failed.length) {
     out();
-    for (const p of failed) out(`FAILED bench=${p.bench} impl=${p.impl} size=${p.size}: ${p.reason}`);
+    for (const p of failed)
+      out(`FAILED bench=${p.bench} impl=${p.impl} size=${p.size}: ${p.reason.split('\n')[0]}`);
   }
   if (options.report) {
     writeFileSync(
@@ -97,7 +101,7 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
     out(
       failed.length
         ? `# ${failed.length} case(s) FAILED`
-        : `# all ${run.results.length} cases delivered every item correctly`,
+        : `# all ${run.results.length} case(s) delivered every item correctly`,
     );
   return failed.length ? 1 : 0;
 }
