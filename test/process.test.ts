@@ -266,6 +266,10 @@ for (const method of ['thread', 'spawn'] as const) {
       assert.equal(await exitCodeOf('seesArgv', [process.argv.slice(1)]), 0);
     });
 
+    test('a child starts its own children, named Process-N:M', async () => {
+      assert.equal(await exitCodeOf('startsGrandchild', [method]), 0);
+    });
+
     test('join() holds the event loop open for a daemon child', () => {
       const r = runParent([fixture('process-parent.js'), method, 'daemon-join']);
       assert.equal(r.stdout, 'daemon done\njoined 0\n', r.stderr);
