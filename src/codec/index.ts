@@ -41,7 +41,9 @@ export function encodeValue(value: unknown): Wire {
   try {
     ser.writeValue(cloned);
   } catch (err) {
-    throw new TypeError(`procq cannot clone this value: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+    throw new TypeError(`procq cannot clone this value: ${(err as Error)?.message ?? String(err)}`, {
+      cause: err,
+    });
   }
   return { bytes: ser.releaseBuffer(), sabs, handles: withHandles };
 }
@@ -55,7 +57,9 @@ export function decodeValue(wire: Wire): unknown {
 
 function isPlainContainer(v: object): boolean {
   const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null || Array.isArray(v) || v instanceof Map || v instanceof Set;
+  return (
+    proto === Object.prototype || proto === null || Array.isArray(v) || v instanceof Map || v instanceof Set
+  );
 }
 
 function containsHandle(v: unknown, seen: Set<object>): boolean {

@@ -6,8 +6,8 @@ import { SabSegment } from './sab-segment.js';
 import type { Segment, SegmentHandle } from './segment.js';
 import { attachShmSegment, createShmSegment, shmAvailable } from './shm-segment.js';
 
-export type { AsyncWait, Segment, SegmentHandle, WaitResult } from './segment.js';
 export { ownerAlive, ownerId } from './owner.js';
+export type { AsyncWait, Segment, SegmentHandle, WaitResult } from './segment.js';
 
 export type SegmentKind = 'sab' | 'shm';
 

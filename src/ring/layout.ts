@@ -93,5 +93,6 @@ export const TAG_UNDEFINED = 8;
 export const TAG_NULL = 9;
 export const TAG_TRUE = 10;
 export const TAG_FALSE = 11;
+export const TAG_CUSTOM = 12;
 
 export const align8 = (n: number): number => (n + 7) & ~7;

@@ -2,8 +2,9 @@
  * The multi-producer multi-consumer ring of variable-size frames. Layout and invariants: layout.ts.
  *
  * A put happens in three steps (crossbeam's start_send/write, tokio's reserve/Permit::send):
- * `reserve` room (growing the ring if it must), write the payload in place, `publish` it. A get is `peek`, copy
- * out, `take`. The caller holds the producer lock for the first and the consumer lock for the second; this file
+ * `reserve` room (growing the ring if it must), write the payload in place and `write` its header, then `flush`
+ * publishes (one batch of frames or many: `putMany` publishes a whole batch with one store). A get is `peek`, copy
+ * out, `next`, then `commitTake`. The caller holds the producer lock for the first and the consumer lock for the second; this file
  * only moves bytes and counters, and never waits except to take the consumer lock to grow the ring.
  */
 import { InvariantError } from '../errors.js';
@@ -60,10 +61,15 @@ export class Ring {
   readonly maxsize: number;
   readonly capacityMax: number;
 
-  // A producer's reservation, between reserve() and publish() (producer lock held).
+  // A producer's open batch, between begin() and flush() (producer lock held): frames written, not published.
+  #pendTail = 0; // logical position after the last written frame
+  #pendCount = 0; // PUT_COUNT once the batch is published
   #resFrame = 0; // logical position of the reserved frame's header
   #resOffset = 0; // segment byte offset of that header
-  // A consumer's peeked frame, between peek() and take() (consumer lock held).
+  // A consumer's open batch, between beginTake() and commitTake() (consumer lock held).
+  #takeHead = 0; // logical position of the next frame to read
+  #takeCount = 0; // GET_COUNT once the batch is committed
+  #peekAt = 0; // segment byte offset of the peeked frame's header
   #peekNext = 0; // logical position just past the peeked frame
 
   /** Bytes of segment a ring with `capacityMax` data bytes needs. */
@@ -88,11 +94,16 @@ export class Ring {
     this.seg = seg;
     this.i32 = seg.i32;
     this.bytes = seg.bytes;
-    if (Atomics.load(this.i32, MAGIC) !== MAGIC_VALUE) throw new InvariantError('segment holds no procq ring');
+    if (Atomics.load(this.i32, MAGIC) !== MAGIC_VALUE)
+      throw new InvariantError('segment holds no procq ring');
     this.maxsize = this.i32[MAXSIZE];
     this.capacityMax = this.i32[CAP_MAX];
-    this.producerLock = new SharedLock(seg, { lock: P_LOCK, waiters: P_LOCK_WAIT }, () => this.#recoverProducer());
-    this.consumerLock = new SharedLock(seg, { lock: C_LOCK, waiters: C_LOCK_WAIT }, () => this.#recoverConsumer());
+    this.producerLock = new SharedLock(seg, { lock: P_LOCK, waiters: P_LOCK_WAIT }, () =>
+      this.#recoverProducer(),
+    );
+    this.consumerLock = new SharedLock(seg, { lock: C_LOCK, waiters: C_LOCK_WAIT }, () =>
+      this.#recoverConsumer(),
+    );
   }
 
   /** Items published and not yet taken: exact at the instant it is read. */
@@ -107,6 +118,17 @@ export class Ring {
 
   // ---------------------------------------------------------------- producer side (producer lock held)
 
+  /** Opens a batch of puts. */
+  begin(): void {
+    this.#pendTail = this.i32[TAIL];
+    this.#pendCount = this.i32[PUT_COUNT];
+  }
+
+  /** Items in the ring counting the open batch's unpublished ones: what `maxsize` is checked against. */
+  sizeWithPending(): number {
+    return (this.#pendCount - Atomics.load(this.i32, GET_COUNT)) | 0;
+  }
+
   /**
    * Reserves a frame for up to `maxPayload` bytes and returns the segment offset where the payload goes, or -1
    * when the ring cannot hold it even at its largest (callers wait for consumers then).
@@ -116,7 +138,7 @@ export class Ring {
     for (;;) {
       const i32 = this.i32;
       const cap = i32[CAP];
-      const tail = i32[TAIL] >>> 0;
+      const tail = this.#pendTail >>> 0;
       const used = (tail - (Atomics.load(i32, HEAD) >>> 0)) >>> 0;
       const phys = tail & (cap - 1);
       const toEnd = cap - phys;
@@ -139,18 +161,24 @@ export class Ring {
     return this.#resOffset + FRAME_HEADER;
   }
 
-  /** Publishes the reserved frame: its payload (of `length` bytes) must be written. */
-  publish(tag: number, length: number): void {
+  /** Ends the reserved frame, whose payload (`length` bytes) is written; it is published by `flush()`. */
+  write(tag: number, length: number): void {
     const i32 = this.i32;
     const at = this.#resOffset >> 2;
     i32[at] = length;
     i32[at + 1] = tag;
-    const newTail = (this.#resFrame + FRAME_HEADER + align8(length)) | 0;
-    const count = (i32[PUT_COUNT] + 1) | 0;
-    i32[P_INTENT_CNT] = count;
-    Atomics.store(i32, P_INTENT_TAIL, newTail); // the journal: replayed if this producer dies from here on
-    i32[TAIL] = newTail;
-    Atomics.store(i32, PUT_COUNT, count); // the publish point
+    this.#pendTail = (this.#resFrame + FRAME_HEADER + align8(length)) | 0;
+    this.#pendCount = (this.#pendCount + 1) | 0;
+  }
+
+  /** Publishes every frame written since `begin()`, in one step. */
+  flush(): void {
+    const i32 = this.i32;
+    if (this.#pendCount === i32[PUT_COUNT]) return;
+    i32[P_INTENT_CNT] = this.#pendCount;
+    Atomics.store(i32, P_INTENT_TAIL, this.#pendTail); // the journal: replayed if this producer dies from here on
+    i32[TAIL] = this.#pendTail;
+    Atomics.store(i32, PUT_COUNT, this.#pendCount); // the publish point
     Atomics.store(i32, P_INTENT_TAIL, NO_INTENT);
   }
 
@@ -170,7 +198,7 @@ export class Ring {
     this.consumerLock.acquireSync();
     try {
       const head = Atomics.load(i32, HEAD) >>> 0;
-      const tail = i32[TAIL] >>> 0;
+      const tail = this.#pendTail >>> 0; // written-but-unpublished frames move too
       // Each live byte at logical p moves from p & (cap-1) to p & (newCap-1): the same place, or higher by a
       // multiple of cap, into bytes no frame uses. Runs break at multiples of cap.
       let p = head;
@@ -179,7 +207,8 @@ export class Ring {
         const src = p & (cap - 1);
         const run = Math.min(left, cap - src);
         const dst = p & (newCap - 1);
-        if (dst !== src) this.bytes.copyWithin(HEADER_BYTES + dst, HEADER_BYTES + src, HEADER_BYTES + src + run);
+        if (dst !== src)
+          this.bytes.copyWithin(HEADER_BYTES + dst, HEADER_BYTES + src, HEADER_BYTES + src + run);
         p = (p + run) >>> 0;
         left -= run;
       }
@@ -192,24 +221,31 @@ export class Ring {
 
   // ---------------------------------------------------------------- consumer side (consumer lock held)
 
-  /**
-   * The next frame's tag; its payload is `payloadLength()` bytes at `payloadOffset()`. Requires `size() > 0`.
-   */
+  /** Opens a batch of takes. */
+  beginTake(): void {
+    this.#takeHead = this.i32[HEAD];
+    this.#takeCount = this.i32[GET_COUNT];
+  }
+
+  /** Items published and not yet taken, counting the open batch's takes as taken. */
+  available(): number {
+    return (Atomics.load(this.i32, PUT_COUNT) - this.#takeCount) | 0;
+  }
+
+  /** The next frame's tag; its payload is `payloadLength()` bytes at `payloadOffset()`. Requires `available() > 0`. */
   peek(): number {
     const i32 = this.i32;
     const cap = i32[CAP];
-    let head = i32[HEAD] >>> 0;
+    let head = this.#takeHead >>> 0;
     let at = (HEADER_BYTES + (head & (cap - 1))) >> 2;
     if (i32[at + 1] === TAG_WRAP) {
       head = (head + i32[at]) >>> 0;
       at = (HEADER_BYTES + (head & (cap - 1))) >> 2;
     }
     this.#peekAt = at << 2;
-    this.#peekNext = (head + FRAME_HEADER + align8(i32[at])) >>> 0;
+    this.#peekNext = (head + FRAME_HEADER + align8(i32[at])) | 0;
     return i32[at + 1];
   }
-
-  #peekAt = 0;
 
   payloadOffset(): number {
     return this.#peekAt + FRAME_HEADER;
@@ -219,15 +255,34 @@ export class Ring {
     return this.i32[this.#peekAt >> 2];
   }
 
-  /** Commits the peeked frame as taken: the payload must have been copied out. */
-  take(): void {
+  /** Marks the peeked frame as taken (its payload copied out); it is released by `commitTake()`. */
+  next(): void {
+    this.#takeHead = this.#peekNext;
+    this.#takeCount = (this.#takeCount + 1) | 0;
+  }
+
+  /** Releases every frame taken since `beginTake()`, in one step. */
+  commitTake(): void {
     const i32 = this.i32;
-    const count = (i32[GET_COUNT] + 1) | 0;
-    i32[C_INTENT_CNT] = count;
-    Atomics.store(i32, C_INTENT_HEAD, this.#peekNext | 0);
-    Atomics.store(i32, HEAD, this.#peekNext | 0);
-    Atomics.store(i32, GET_COUNT, count); // the take point
+    if (this.#takeCount === i32[GET_COUNT]) return;
+    i32[C_INTENT_CNT] = this.#takeCount;
+    Atomics.store(i32, C_INTENT_HEAD, this.#takeHead);
+    Atomics.store(i32, HEAD, this.#takeHead);
+    Atomics.store(i32, GET_COUNT, this.#takeCount); // the take point
     Atomics.store(i32, C_INTENT_HEAD, NO_INTENT);
+  }
+
+  /** Discards every published item (immediate shutdown); returns how many. Consumer lock held. */
+  discardAll(): number {
+    this.beginTake();
+    let n = 0;
+    while (this.available() > 0) {
+      this.peek();
+      this.next();
+      n++;
+    }
+    this.commitTake();
+    return n;
   }
 
   /** Whether a putter sleeps on GET_COUNT (the caller wakes it after releasing the consumer lock). */

@@ -1,0 +1,182 @@
+/**
+ * How one item becomes one frame, and back. Strings, numbers, byte arrays and the small constants take fast
+ * paths written straight into (and read straight out of) shared memory; everything else is encoded by
+ * `encodeValue` (structured clone + procq handles) *before* the producer takes its lock, and decoded *after* the
+ * consumer releases its lock (as CPython pickles outside its locks).
+ */
+import {
+  TAG_ASCII,
+  TAG_BUFFER,
+  TAG_CUSTOM,
+  TAG_FALSE,
+  TAG_NULL,
+  TAG_NUMBER,
+  TAG_TRUE,
+  TAG_UINT8,
+  TAG_UNDEFINED,
+  TAG_UTF8,
+  TAG_V8,
+  TAG_V8_HANDLES,
+} from '../ring/layout.js';
+import { decodeValue, encodeValue } from './index.js';
+
+/**
+ * Node's Buffer has undocumented, stable, unchecked forms of `write`/`toString` (`utf8Write`, `utf8Slice`,
+ * `latin1Slice`) that skip argument normalisation; on the hot path that is a measurable part of a small put.
+ */
+export interface FastBuffer extends Buffer {
+  utf8Write(s: string, offset: number, maxLength: number): number;
+  utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
+}
+
+/** A user codec for a queue's items (`new Queue(0, { codec })`): replaces structured clone for every item. */
+export interface Codec<T> {
+  encode(item: T): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
+/** Strings up to this many UTF-16 units are written in place (worst case 3 bytes each); longer ones are encoded first. */
+export const INLINE_STRING_MAX = 1 << 14;
+
+/**
+ * An item prepared outside the lock: `tag` and the exact or maximal payload length, plus what to copy.
+ * One object is reused per queue handle for the fast paths, so a put allocates nothing for them.
+ */
+export class Prepared {
+  tag = 0;
+  /** Upper bound of payload bytes (exact except for inline strings). */
+  maxLength = 0;
+  str = '';
+  num = 0;
+  bytes: Uint8Array | null = null;
+}
+
+/** Fills `p` for `item`; throws TypeError (queue unchanged) for what cannot be cloned. */
+export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefined): void {
+  p.bytes = null;
+  if (codec !== undefined) {
+    const bytes = codec.encode(item);
+    if (!(bytes instanceof Uint8Array))
+      throw new TypeError('the queue codec must return a Uint8Array from encode()');
+    p.tag = TAG_CUSTOM;
+    p.bytes = bytes;
+    p.maxLength = bytes.byteLength;
+    return;
+  }
+  switch (typeof item) {
+    case 'string':
+      if (item.length <= INLINE_STRING_MAX) {
+        p.tag = TAG_UTF8;
+        p.str = item;
+        p.maxLength = item.length * 3;
+      } else {
+        const b = Buffer.from(item, 'utf8');
+        p.tag = b.length === item.length ? TAG_ASCII : TAG_UTF8;
+        p.bytes = b;
+        p.maxLength = b.length;
+      }
+      return;
+    case 'number':
+      p.tag = TAG_NUMBER;
+      p.num = item;
+      p.maxLength = 8;
+      return;
+    case 'undefined':
+      p.tag = TAG_UNDEFINED;
+      p.maxLength = 0;
+      return;
+    case 'boolean':
+      p.tag = item ? TAG_TRUE : TAG_FALSE;
+      p.maxLength = 0;
+      return;
+  }
+  if (item === null) {
+    p.tag = TAG_NULL;
+    p.maxLength = 0;
+    return;
+  }
+  if (item instanceof Uint8Array && (item.constructor === Uint8Array || item.constructor === Buffer)) {
+    p.tag = item instanceof Buffer ? TAG_BUFFER : TAG_UINT8;
+    p.bytes = item;
+    p.maxLength = item.byteLength;
+    return;
+  }
+  const wire = encodeValue(item);
+  if (wire.sabs.length > 0) {
+    throw new TypeError(
+      'a thread-only procq object (SharedArrayBuffer segment) cannot be put on a queue: build the native addon (npm run build:native) so procq uses shared memory that any thread or process can map',
+    );
+  }
+  p.tag = wire.handles ? TAG_V8_HANDLES : TAG_V8;
+  p.bytes = wire.bytes;
+  p.maxLength = wire.bytes.byteLength;
+}
+
+/** Writes the payload at `off` in `mem`; returns its exact length and tag (`[length, tag]` packed as length * 16 + tag). */
+export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p: Prepared): number {
+  const tag = p.tag;
+  if (p.bytes !== null) {
+    mem.set(p.bytes, off);
+    return p.bytes.byteLength * 16 + tag;
+  }
+  switch (tag) {
+    case TAG_UTF8: {
+      const s = p.str;
+      p.str = '';
+      const n = mem.utf8Write(s, off, p.maxLength);
+      return n * 16 + (n === s.length ? TAG_ASCII : TAG_UTF8);
+    }
+    case TAG_NUMBER:
+      f64[off >> 3] = p.num;
+      return 8 * 16 + tag;
+    default:
+      return tag; // constants: no payload
+  }
+}
+
+/** Bytes of a structured payload, copied out so the frame can be released before decoding. */
+export function copyOut(mem: Buffer, off: number, len: number): Uint8Array {
+  const out = Buffer.allocUnsafe(len);
+  mem.copy(out, 0, off, off + len);
+  return out;
+}
+
+/** Decodes a fast-path frame in place; returns `undefined` with `needsBytes` for the structured tags. */
+export function readFast(mem: FastBuffer, f64: Float64Array, tag: number, off: number, len: number): unknown {
+  switch (tag) {
+    case TAG_ASCII:
+      return mem.latin1Slice(off, off + len);
+    case TAG_UTF8:
+      return mem.utf8Slice(off, off + len);
+    case TAG_NUMBER:
+      return f64[off >> 3];
+    case TAG_UINT8:
+      return new Uint8Array(copyOut(mem, off, len));
+    case TAG_BUFFER:
+      return copyOut(mem, off, len);
+    case TAG_UNDEFINED:
+      return undefined;
+    case TAG_NULL:
+      return null;
+    case TAG_TRUE:
+      return true;
+    case TAG_FALSE:
+      return false;
+  }
+  return undefined;
+}
+
+export function isStructured(tag: number): boolean {
+  return tag === TAG_V8 || tag === TAG_V8_HANDLES || tag === TAG_CUSTOM;
+}
+
+/** Decodes bytes copied out of a structured frame (after the consumer lock is released). */
+export function decodeStructured(tag: number, bytes: Uint8Array, codec: Codec<any> | undefined): unknown {
+  if (tag === TAG_CUSTOM) {
+    if (codec === undefined)
+      throw new TypeError('this item was put with a custom codec; pass the same codec here');
+    return codec.decode(bytes);
+  }
+  return decodeValue({ bytes, sabs: [], handles: tag === TAG_V8_HANDLES });
+}

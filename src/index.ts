@@ -1,0 +1,29 @@
+/**
+ * procq: Python's `multiprocessing` for TypeScript and Node.js. Processes (and worker threads) that share
+ * nothing but what they are given, and queues between them over shared memory.
+ *
+ * Times are milliseconds everywhere (Python uses seconds).
+ */
+export type { Codec } from './codec/frames.js';
+export {
+  AbortError,
+  ClosedError,
+  Empty,
+  EOFError,
+  Full,
+  InvariantError,
+  NativeUnavailableError,
+  ProcessError,
+  ProcqError,
+  ShutDown,
+  TimeoutError,
+} from './errors.js';
+export * from './process/index.js';
+export type {
+  GetOptions,
+  PutOptions,
+  QueueOptions,
+  SyncGetOptions,
+  SyncPutOptions,
+} from './queue/options.js';
+export { JoinableQueue, Queue, SimpleQueue } from './queue/queue.js';

@@ -1,0 +1,449 @@
+/**
+ * The queue engine: the ring plus locks, waiting, shutdown and the codec. Private; `queue.ts` is its public face.
+ *
+ * Every public operation comes in three forms that share this code: `…Sync` blocks the thread, the async form
+ * awaits (never blocking the event loop), `…Nowait` is the sync form with a zero timeout.
+ */
+
+import {
+  type Codec,
+  copyOut,
+  decodeStructured,
+  type FastBuffer,
+  isStructured,
+  Prepared,
+  prepare,
+  readFast,
+  writePayload,
+} from '../codec/frames.js';
+import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
+import { createSegment, type Segment, type SegmentKind } from '../memory/index.js';
+import { GET_COUNT, GET_WAIT, JOIN_WAIT, PUT_COUNT, PUT_WAIT, SHUTDOWN, UNFINISHED } from '../ring/layout.js';
+import { ceilPow2, Ring } from '../ring/ring.js';
+import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
+
+const OK = 0;
+const FULL = 1; // maxsize reached
+const NO_ROOM = 2; // the ring is at its largest and has no room for this frame
+const SHUT = 3;
+
+const SHUTDOWN_OPEN = 0;
+const SHUTDOWN_DRAIN = 1;
+const SHUTDOWN_IMMEDIATE = 2;
+
+/** A structured item copied out under the consumer lock, decoded after it is released. */
+class Copied {
+  constructor(
+    readonly tag: number,
+    readonly bytes: Uint8Array,
+  ) {}
+}
+
+const NONE: unique symbol = Symbol('none');
+
+export class QueueEngine {
+  readonly seg: Segment;
+  readonly ring: Ring;
+  readonly i32: Int32Array;
+  readonly mem: FastBuffer;
+  readonly f64: Float64Array;
+  readonly codec: Codec<any> | undefined;
+  readonly joinable: boolean;
+  readonly #prepared = new Prepared(); // reused by the sync forms (which cannot interleave)
+
+  static create(
+    maxsize: number,
+    capacity: number,
+    capacityMax: number,
+    codec: Codec<any> | undefined,
+    joinable: boolean,
+    kind?: SegmentKind,
+  ): QueueEngine {
+    const cap = ceilPow2(capacity);
+    const seg = createSegment(Ring.segmentSize(capacityMax), kind);
+    Ring.initialize(seg, { maxsize: maxsize > 0 ? maxsize : 0, capacity: cap, capacityMax });
+    return new QueueEngine(seg, codec, joinable);
+  }
+
+  constructor(seg: Segment, codec: Codec<any> | undefined, joinable: boolean) {
+    this.seg = seg;
+    this.ring = new Ring(seg);
+    this.i32 = seg.i32;
+    this.mem = seg.bytes as FastBuffer;
+    this.f64 = new Float64Array(seg.bytes.buffer, seg.bytes.byteOffset, seg.byteLength >> 3);
+    this.codec = codec;
+    this.joinable = joinable;
+  }
+
+  // ------------------------------------------------------------------ state
+
+  shutdownState(): number {
+    return Atomics.load(this.i32, SHUTDOWN);
+  }
+
+  shutdown(immediate: boolean): void {
+    const i32 = this.i32;
+    if (immediate) {
+      Atomics.store(i32, SHUTDOWN, SHUTDOWN_IMMEDIATE);
+      const { producerLock, consumerLock } = this.ring;
+      producerLock.acquireSync();
+      consumerLock.acquireSync();
+      try {
+        const n = this.ring.discardAll();
+        if (n > 0 && Atomics.load(i32, UNFINISHED) > 0) {
+          Atomics.sub(i32, UNFINISHED, Math.min(n, Atomics.load(i32, UNFINISHED)));
+        }
+      } finally {
+        consumerLock.release();
+        producerLock.release();
+      }
+    } else {
+      Atomics.compareExchange(i32, SHUTDOWN, SHUTDOWN_OPEN, SHUTDOWN_DRAIN);
+    }
+    this.ring.wakeGetters();
+    this.ring.wakePutters();
+    this.seg.notify(UNFINISHED, Number.POSITIVE_INFINITY);
+  }
+
+  // ------------------------------------------------------------------ put
+
+  /** One attempt with the producer lock held. */
+  #putLocked(p: Prepared): number {
+    if (Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN) return SHUT;
+    const ring = this.ring;
+    ring.begin();
+    if (ring.maxsize > 0 && ring.sizeWithPending() >= ring.maxsize) return FULL;
+    const off = ring.reserve(p.maxLength);
+    if (off < 0) return NO_ROOM;
+    const r = writePayload(this.mem, this.f64, off, p);
+    if (this.joinable) Atomics.add(this.i32, UNFINISHED, 1);
+    ring.write(r % 16, Math.floor(r / 16));
+    ring.flush();
+    return OK;
+  }
+
+  #afterPut(): void {
+    if (this.ring.getterWaiting()) this.ring.wakeGetters();
+  }
+
+  /** Ready to retry a put: room, or shut down. `seen` is GET_COUNT when the attempt failed. */
+  #roomOrShut(result: number, seen: number): () => boolean {
+    const ring = this.ring;
+    const i32 = this.i32;
+    return result === FULL
+      ? () => !ring.isFull() || Atomics.load(i32, SHUTDOWN) !== SHUTDOWN_OPEN
+      : () => Atomics.load(i32, GET_COUNT) !== seen || Atomics.load(i32, SHUTDOWN) !== SHUTDOWN_OPEN;
+  }
+
+  putSync(item: unknown, timeoutMs: number): void {
+    const p = this.#prepared;
+    prepare(item, p, this.codec);
+    const deadline = deadlineOf(timeoutMs);
+    const lock = this.ring.producerLock;
+    for (;;) {
+      lock.acquireSync();
+      let r: number;
+      const seen = Atomics.load(this.i32, GET_COUNT);
+      try {
+        r = this.#putLocked(p);
+      } finally {
+        lock.release();
+      }
+      if (r === OK) {
+        this.#afterPut();
+        return;
+      }
+      if (r === SHUT) throw new ShutDown();
+      if (!waitSync(this.seg, GET_COUNT, PUT_WAIT, this.#roomOrShut(r, seen), deadline)) throw new Full();
+    }
+  }
+
+  async put(item: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) throw abortErrorFrom(signal);
+    const p = new Prepared();
+    prepare(item, p, this.codec);
+    const deadline = deadlineOf(timeoutMs);
+    const lock = this.ring.producerLock;
+    for (;;) {
+      if (!lock.tryAcquire()) await lock.acquire(signal);
+      let r: number;
+      const seen = Atomics.load(this.i32, GET_COUNT);
+      try {
+        r = this.#putLocked(p);
+      } finally {
+        lock.release();
+      }
+      if (r === OK) return this.#afterPut();
+      if (r === SHUT) throw new ShutDown();
+      if (!(await waitAsync(this.seg, GET_COUNT, PUT_WAIT, this.#roomOrShut(r, seen), deadline, signal))) {
+        throw new Full();
+      }
+    }
+  }
+
+  /** Puts many items with as few lock round trips and publishes as room allows. Returns how many were put. */
+  #putManyLocked(ps: Prepared[], from: number): { n: number; r: number } {
+    if (Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN) return { n: 0, r: SHUT };
+    const ring = this.ring;
+    ring.begin();
+    let i = from;
+    let r = OK;
+    for (; i < ps.length; i++) {
+      if (ring.maxsize > 0 && ring.sizeWithPending() >= ring.maxsize) {
+        r = FULL;
+        break;
+      }
+      const off = ring.reserve(ps[i].maxLength);
+      if (off < 0) {
+        r = NO_ROOM;
+        break;
+      }
+      const w = writePayload(this.mem, this.f64, off, ps[i]);
+      ring.write(w % 16, Math.floor(w / 16));
+    }
+    if (this.joinable && i > from) Atomics.add(this.i32, UNFINISHED, i - from);
+    ring.flush();
+    return { n: i - from, r };
+  }
+
+  async putMany(
+    items: Iterable<unknown>,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    if (signal?.aborted) throw abortErrorFrom(signal);
+    const ps: Prepared[] = [];
+    for (const item of items) {
+      const p = new Prepared();
+      prepare(item, p, this.codec);
+      ps.push(p);
+    }
+    const deadline = deadlineOf(timeoutMs);
+    const lock = this.ring.producerLock;
+    let done = 0;
+    while (done < ps.length) {
+      if (!lock.tryAcquire()) await lock.acquire(signal);
+      let res: { n: number; r: number };
+      const seen = Atomics.load(this.i32, GET_COUNT);
+      try {
+        res = this.#putManyLocked(ps, done);
+      } finally {
+        lock.release();
+      }
+      done += res.n;
+      if (res.n > 0) this.#afterPut();
+      if (done === ps.length) break;
+      if (res.r === SHUT) throw Object.assign(new ShutDown(), { putCount: done });
+      if (
+        !(await waitAsync(this.seg, GET_COUNT, PUT_WAIT, this.#roomOrShut(res.r, seen), deadline, signal))
+      ) {
+        throw Object.assign(new Full(`the queue is full: ${done} of ${ps.length} items were put`), {
+          putCount: done,
+        });
+      }
+    }
+    return done;
+  }
+
+  putManySync(items: Iterable<unknown>, timeoutMs: number): number {
+    const ps: Prepared[] = [];
+    for (const item of items) {
+      const p = new Prepared();
+      prepare(item, p, this.codec);
+      ps.push(p);
+    }
+    const deadline = deadlineOf(timeoutMs);
+    const lock = this.ring.producerLock;
+    let done = 0;
+    while (done < ps.length) {
+      lock.acquireSync();
+      let res: { n: number; r: number };
+      const seen = Atomics.load(this.i32, GET_COUNT);
+      try {
+        res = this.#putManyLocked(ps, done);
+      } finally {
+        lock.release();
+      }
+      done += res.n;
+      if (res.n > 0) this.#afterPut();
+      if (done === ps.length) break;
+      if (res.r === SHUT) throw Object.assign(new ShutDown(), { putCount: done });
+      if (!waitSync(this.seg, GET_COUNT, PUT_WAIT, this.#roomOrShut(res.r, seen), deadline)) {
+        throw Object.assign(new Full(`the queue is full: ${done} of ${ps.length} items were put`), {
+          putCount: done,
+        });
+      }
+    }
+    return done;
+  }
+
+  // ------------------------------------------------------------------ get
+
+  /** Takes up to `max` items into `out` with the consumer lock held. */
+  #takeLocked(out: unknown[], max: number): void {
+    const ring = this.ring;
+    const mem = this.mem;
+    ring.beginTake();
+    while (out.length < max && ring.available() > 0) {
+      const tag = ring.peek();
+      const off = ring.payloadOffset();
+      const len = ring.payloadLength();
+      out.push(
+        isStructured(tag) ? new Copied(tag, copyOut(mem, off, len)) : readFast(mem, this.f64, tag, off, len),
+      );
+      ring.next();
+    }
+    ring.commitTake();
+  }
+
+  /** One item with the consumer lock held, or NONE. The hot path of get: no array. */
+  #takeOneLocked(): unknown {
+    const ring = this.ring;
+    ring.beginTake();
+    if (ring.available() <= 0) return NONE;
+    const tag = ring.peek();
+    const off = ring.payloadOffset();
+    const len = ring.payloadLength();
+    const v = isStructured(tag)
+      ? new Copied(tag, copyOut(this.mem, off, len))
+      : readFast(this.mem, this.f64, tag, off, len);
+    ring.next();
+    ring.commitTake();
+    return v;
+  }
+
+  #finish(v: unknown): unknown {
+    if (this.ring.putterWaiting()) this.ring.wakePutters();
+    return v instanceof Copied ? decodeStructured(v.tag, v.bytes, this.codec) : v;
+  }
+
+  #itemOrShut = (): boolean => this.ring.size() > 0 || Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN;
+
+  /** Throws ShutDown when gets must fail now: immediate shutdown, or shut down and drained. */
+  #checkShut(): void {
+    const s = Atomics.load(this.i32, SHUTDOWN);
+    if (s === SHUTDOWN_IMMEDIATE || (s === SHUTDOWN_DRAIN && this.ring.size() <= 0)) throw new ShutDown();
+  }
+
+  getSync(timeoutMs: number): unknown {
+    const deadline = deadlineOf(timeoutMs);
+    const lock = this.ring.consumerLock;
+    for (;;) {
+      this.#checkShut();
+      if (this.ring.size() > 0) {
+        lock.acquireSync();
+        let v: unknown;
+        try {
+          v = this.#takeOneLocked();
+        } finally {
+          lock.release();
+        }
+        if (v !== NONE) return this.#finish(v);
+        continue;
+      }
+      if (!waitSync(this.seg, PUT_COUNT, GET_WAIT, this.#itemOrShut, deadline)) throw new Empty();
+    }
+  }
+
+  async get(timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    if (signal?.aborted) throw abortErrorFrom(signal);
+    const deadline = deadlineOf(timeoutMs);
+    const lock = this.ring.consumerLock;
+    for (;;) {
+      this.#checkShut();
+      if (this.ring.size() > 0) {
+        if (!lock.tryAcquire()) await lock.acquire(signal);
+        let v: unknown;
+        try {
+          v = this.#takeOneLocked();
+        } finally {
+          lock.release();
+        }
+        if (v !== NONE) return this.#finish(v);
+        continue;
+      }
+      if (!(await waitAsync(this.seg, PUT_COUNT, GET_WAIT, this.#itemOrShut, deadline, signal)))
+        throw new Empty();
+    }
+  }
+
+  #finishMany(out: unknown[]): unknown[] {
+    if (this.ring.putterWaiting()) this.ring.wakePutters();
+    for (let i = 0; i < out.length; i++) {
+      const v = out[i];
+      if (v instanceof Copied) out[i] = decodeStructured(v.tag, v.bytes, this.codec);
+    }
+    return out;
+  }
+
+  getManySync(max: number, timeoutMs: number): unknown[] {
+    const deadline = deadlineOf(timeoutMs);
+    const lock = this.ring.consumerLock;
+    const out: unknown[] = [];
+    for (;;) {
+      this.#checkShut();
+      if (this.ring.size() > 0) {
+        lock.acquireSync();
+        try {
+          this.#takeLocked(out, max);
+        } finally {
+          lock.release();
+        }
+        if (out.length > 0) return this.#finishMany(out);
+        continue;
+      }
+      if (!waitSync(this.seg, PUT_COUNT, GET_WAIT, this.#itemOrShut, deadline)) throw new Empty();
+    }
+  }
+
+  async getMany(max: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown[]> {
+    if (signal?.aborted) throw abortErrorFrom(signal);
+    const deadline = deadlineOf(timeoutMs);
+    const lock = this.ring.consumerLock;
+    const out: unknown[] = [];
+    for (;;) {
+      this.#checkShut();
+      if (this.ring.size() > 0) {
+        if (!lock.tryAcquire()) await lock.acquire(signal);
+        try {
+          this.#takeLocked(out, max);
+        } finally {
+          lock.release();
+        }
+        if (out.length > 0) return this.#finishMany(out);
+        continue;
+      }
+      if (!(await waitAsync(this.seg, PUT_COUNT, GET_WAIT, this.#itemOrShut, deadline, signal)))
+        throw new Empty();
+    }
+  }
+
+  // ------------------------------------------------------------------ JoinableQueue
+
+  unfinished(): number {
+    return Atomics.load(this.i32, UNFINISHED);
+  }
+
+  taskDone(): void {
+    const i32 = this.i32;
+    for (;;) {
+      const n = Atomics.load(i32, UNFINISHED);
+      if (n <= 0) throw new RangeError('taskDone() called more times than there were items put');
+      if (Atomics.compareExchange(i32, UNFINISHED, n, n - 1) === n) {
+        if (n === 1 && Atomics.load(i32, JOIN_WAIT) > 0)
+          this.seg.notify(UNFINISHED, Number.POSITIVE_INFINITY);
+        return;
+      }
+    }
+  }
+
+  #noneUnfinished = (): boolean => Atomics.load(this.i32, UNFINISHED) <= 0;
+
+  joinSync(timeoutMs: number): boolean {
+    return waitSync(this.seg, UNFINISHED, JOIN_WAIT, this.#noneUnfinished, deadlineOf(timeoutMs));
+  }
+
+  join(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+    return waitAsync(this.seg, UNFINISHED, JOIN_WAIT, this.#noneUnfinished, deadlineOf(timeoutMs), signal);
+  }
+}

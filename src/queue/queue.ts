@@ -1,0 +1,333 @@
+/**
+ * `Queue<T>`: Python's `multiprocessing.Queue`, over shared memory, for threads and processes alike.
+ *
+ * ```ts
+ * const q = new Queue<string>(3);          // bounded: at most 3 items (no bound when maxsize <= 0 or omitted)
+ * await q.put('message 1');                // waits for room when full
+ * q.putNowait('message 2');                // Full at once when full
+ * const item = await q.get({ timeout: 2000 });  // milliseconds; Empty when the timeout passes
+ * ```
+ *
+ * Times are **milliseconds** (Python uses seconds). Each blocking call has three forms: async (a Promise; never
+ * blocks the event loop), `…Sync` (blocks the calling thread, for workers and child processes), `…Nowait`.
+ * Async forms never throw synchronously: argument errors come as rejections too.
+ *
+ * A `Queue` passed to a `Process` (in `args`) or put inside an item on another queue arrives attached to the same
+ * shared memory. Items are anything structured clone accepts; strings, numbers and byte arrays take fast paths.
+ */
+
+import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { ClosedError } from '../errors.js';
+import { attachSegment, type SegmentHandle } from '../memory/index.js';
+import { QueueEngine } from './engine.js';
+import {
+  checkCapacity,
+  checkMaxsize,
+  checkWaitOptions,
+  describe,
+  type GetOptions,
+  MAX_CAPACITY,
+  type PutOptions,
+  type QueueOptions,
+  type SyncGetOptions,
+  type SyncPutOptions,
+} from './options.js';
+
+const kAttach = Symbol('procq.attach');
+
+interface QueueState {
+  segment: SegmentHandle;
+  maxsize: number;
+}
+
+/** Rejections for async forms: every error, argument errors included, comes as a rejected Promise. */
+function rejecting<R>(fn: () => Promise<R>): Promise<R> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
+  /** @internal */
+  readonly _engine: QueueEngine;
+  readonly #maxsize: number;
+  #closed = false;
+
+  /**
+   * @param maxsize Most items the queue holds; `<= 0` or omitted: no bound (a put never blocks, never throws `Full`).
+   * @throws TypeError / RangeError when `maxsize` is not an integer, or options are invalid.
+   */
+  constructor(maxsize?: number, options?: QueueOptions<T>);
+  /** @internal */
+  constructor(attach: typeof kAttach, state: QueueState, options?: QueueOptions<T>);
+  constructor(
+    maxsize?: number | typeof kAttach,
+    options?: QueueOptions<T> | QueueState,
+    more?: QueueOptions<T>,
+  ) {
+    if (maxsize === kAttach) {
+      const state = options as QueueState;
+      this.#maxsize = state.maxsize;
+      this._engine = new QueueEngine(attachSegment(state.segment), more?.codec, this._joinable());
+      return;
+    }
+    const size = checkMaxsize(maxsize);
+    const opts = options as QueueOptions<T> | undefined;
+    if (opts !== undefined && (typeof opts !== 'object' || opts === null)) {
+      throw new TypeError(`Expected \`options\` to be an object, got ${describe(opts)}`);
+    }
+    const capacity = checkCapacity(opts?.capacityBytes);
+    this.#maxsize = size;
+    this._engine = QueueEngine.create(size, capacity, MAX_CAPACITY, opts?.codec, this._joinable());
+  }
+
+  /** @internal */
+  protected _joinable(): boolean {
+    return false;
+  }
+
+  /** The bound given at construction (`<= 0`: none). */
+  get maxsize(): number {
+    return this.#maxsize;
+  }
+
+  /** Items in the queue, exact at the instant it is read, across every thread and process. */
+  qsize(): number {
+    return this._engine.ring.size();
+  }
+
+  empty(): boolean {
+    return this.qsize() <= 0;
+  }
+
+  /** True when `maxsize` items are queued; never for an unbounded queue. */
+  full(): boolean {
+    return this._engine.ring.isFull();
+  }
+
+  /**
+   * Puts `item`, waiting for room when the queue is full (unless `block: false`).
+   * Rejects with `Full` (timeout or `block: false`), `ShutDown`, `TypeError` (the item cannot be cloned; the queue
+   * is unchanged), or `AbortError`.
+   *
+   * Abort safety: when the signal aborts, the item has not been put.
+   */
+  put(item: T, options?: PutOptions): Promise<void> {
+    return rejecting(() => {
+      const { timeoutMs, signal } = checkWaitOptions(options, true);
+      this.#checkOpen();
+      return this._engine.put(item, timeoutMs, signal);
+    });
+  }
+
+  /** Like `put`, blocking the calling thread. Throws instead of rejecting. */
+  putSync(item: T, options?: SyncPutOptions): void {
+    const { timeoutMs } = checkWaitOptions(options, false);
+    this.#checkOpen();
+    this._engine.putSync(item, timeoutMs);
+  }
+
+  /** `put` with `block: false`: throws `Full` at once when the queue is full. */
+  putNowait(item: T): void {
+    this.#checkOpen();
+    this._engine.putSync(item, 0);
+  }
+
+  /**
+   * Takes the oldest item, waiting for one when the queue is empty (unless `block: false`).
+   * Rejects with `Empty` (timeout or `block: false`), `ShutDown` (shut down and drained), or `AbortError`.
+   *
+   * Abort safety: when the signal aborts, no item has been taken.
+   */
+  get(options?: GetOptions): Promise<T> {
+    return rejecting(() => {
+      const { timeoutMs, signal } = checkWaitOptions(options, true);
+      this.#checkOpen();
+      return this._engine.get(timeoutMs, signal) as Promise<T>;
+    });
+  }
+
+  /** Like `get`, blocking the calling thread. Throws instead of rejecting. */
+  getSync(options?: SyncGetOptions): T {
+    const { timeoutMs } = checkWaitOptions(options, false);
+    this.#checkOpen();
+    return this._engine.getSync(timeoutMs) as T;
+  }
+
+  /** `get` with `block: false`: throws `Empty` at once when the queue is empty. */
+  getNowait(): T {
+    this.#checkOpen();
+    return this._engine.getSync(0) as T;
+  }
+
+  /**
+   * Puts every item, in order, publishing many per lock round trip: the batch fast path. Resolves with the count.
+   * Items are all encoded first, so one that cannot be cloned rejects with `TypeError` before any is put.
+   * On timeout it rejects with `Full` whose `putCount` says how many were put (the first `putCount` items).
+   *
+   * Abort safety: the first `putCount` items (on the error) have been put, the rest have not.
+   */
+  putMany(items: Iterable<T>, options?: PutOptions): Promise<number> {
+    return rejecting(() => {
+      const { timeoutMs, signal } = checkWaitOptions(options, true);
+      this.#checkOpen();
+      return this._engine.putMany(items, timeoutMs, signal);
+    });
+  }
+
+  putManySync(items: Iterable<T>, options?: SyncPutOptions): number {
+    const { timeoutMs } = checkWaitOptions(options, false);
+    this.#checkOpen();
+    return this._engine.putManySync(items, timeoutMs);
+  }
+
+  /**
+   * Takes between 1 and `max` items (oldest first), waiting for the first like `get`, never for the rest.
+   *
+   * Abort safety: when the signal aborts, no item has been taken.
+   */
+  getMany(max: number, options?: GetOptions): Promise<T[]> {
+    return rejecting(() => {
+      const n = checkMax(max);
+      const { timeoutMs, signal } = checkWaitOptions(options, true);
+      this.#checkOpen();
+      return this._engine.getMany(n, timeoutMs, signal) as Promise<T[]>;
+    });
+  }
+
+  getManySync(max: number, options?: SyncGetOptions): T[] {
+    const n = checkMax(max);
+    const { timeoutMs } = checkWaitOptions(options, false);
+    this.#checkOpen();
+    return this._engine.getManySync(n, timeoutMs) as T[];
+  }
+
+  /**
+   * Python 3.13's `shutdown`, across every thread and process: puts then throw `ShutDown` (blocked ones too);
+   * gets drain what is left, then throw `ShutDown`. With `immediate: true`, what is left is discarded and gets
+   * throw at once (and a `JoinableQueue`'s `join()` returns).
+   */
+  shutdown(options?: { immediate?: boolean }): void {
+    this._engine.shutdown(options?.immediate === true);
+  }
+
+  /** Whether `shutdown()` was called (anywhere). */
+  get isShutDown(): boolean {
+    return this._engine.shutdownState() !== 0;
+  }
+
+  /**
+   * This process (or thread) will use the queue no more: later `put`/`get` here throw an error that says the
+   * queue is closed. Other processes are unaffected. Items already put stay in shared memory: nothing is lost.
+   */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /**
+   * Python's `join_thread()`: waits for buffered items to be flushed. procq writes items straight into shared
+   * memory, so nothing is ever buffered: this resolves at once (after `close()`, as in Python).
+   */
+  joinThread(): Promise<void> {
+    return rejecting(async () => {
+      if (!this.#closed) throw new Error('joinThread() can only be called after close(), as in Python');
+    });
+  }
+
+  /** For compatibility: there is no feeder thread to cancel. */
+  cancelJoinThread(): void {}
+
+  /** Yields items until the queue is shut down and drained. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      let item: T;
+      try {
+        item = await this.get();
+      } catch (err) {
+        if ((err as { code?: string })?.code === 'PROCQ_SHUTDOWN') return;
+        throw err;
+      }
+      yield item;
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ClosedError('queue');
+  }
+
+  /** @internal the description another thread or process attaches from. */
+  [kHandle](): HandleDescriptor {
+    const state: QueueState = { segment: this._engine.seg.handle(), maxsize: this.#maxsize };
+    return { type: this._joinable() ? 'JoinableQueue' : 'Queue', state };
+  }
+
+  /** @internal */
+  static _attach<T>(state: QueueState): Queue<T> {
+    return new Queue<T>(kAttach, state);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Queue';
+  }
+}
+
+function checkMax(max: unknown): number {
+  if (typeof max !== 'number')
+    throw new TypeError(`Expected \`max\` to be a positive integer, got ${describe(max)}`);
+  if (!Number.isInteger(max) || max < 1) {
+    throw new RangeError(`Expected \`max\` to be a positive integer, got ${describe(max)}`);
+  }
+  return max;
+}
+
+/**
+ * A `Queue` that counts unfinished tasks: each `put` adds one, each `taskDone()` removes one, and `join()` waits
+ * until none are left (Python's `JoinableQueue`).
+ */
+export class JoinableQueue<T = unknown> extends Queue<T> {
+  protected override _joinable(): boolean {
+    return true;
+  }
+
+  /** Marks one item taken with `get` as processed. Throws RangeError when called more times than items were put. */
+  taskDone(): void {
+    this._engine.taskDone();
+  }
+
+  /**
+   * Resolves when every item put has been marked done with `taskDone()`. With `timeout` (ms), resolves `false`
+   * when it passes first, else `true`.
+   */
+  join(options?: { timeout?: number; signal?: AbortSignal }): Promise<boolean> {
+    return rejecting(() => {
+      const { timeoutMs, signal } = checkWaitOptions(options, true);
+      return this._engine.join(timeoutMs, signal);
+    });
+  }
+
+  joinSync(options?: { timeout?: number }): boolean {
+    const { timeoutMs } = checkWaitOptions(options, false);
+    return this._engine.joinSync(timeoutMs);
+  }
+
+  /** @internal */
+  static override _attach<T>(state: QueueState): JoinableQueue<T> {
+    return new JoinableQueue<T>(kAttach, state);
+  }
+
+  override get [Symbol.toStringTag](): string {
+    return 'JoinableQueue';
+  }
+}
+
+/** Python's `SimpleQueue`: an unbounded queue with just `put`, `get`, `empty` and `close`. */
+export class SimpleQueue<T = unknown> extends Queue<T> {
+  constructor(options?: QueueOptions<T>) {
+    super(0, options);
+  }
+}
+
+registerHandle('Queue', (state: QueueState) => Queue._attach(state));
+registerHandle('JoinableQueue', (state: QueueState) => JoinableQueue._attach(state));
