@@ -7,10 +7,28 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import { boundingCost, ratios, ratioTables, targets } from '../../bench/analysis.js';
-import { pythonVersion } from '../../bench/impl/python.js';
-import { renderSvg } from '../../bench/report.js';
-import { runAll } from '../../bench/runner.js';
+
+/**
+ * The harness lives in `bench/` (compiled to `dist/bench/`), outside the package's `dist/src`: loaded only when the
+ * command runs, so the rest of the CLI works where it is not shipped.
+ */
+async function loadHarness() {
+  try {
+    const [analysis, python, report, runner] = await Promise.all([
+      import('../../bench/analysis.js'),
+      import('../../bench/impl/python.js'),
+      import('../../bench/report.js'),
+      import('../../bench/runner.js'),
+    ]);
+    return { ...analysis, ...python, ...report, ...runner };
+  } catch (e) {
+    throw new Error(
+      'procq bench needs the benchmark harness (dist/bench, bench/python_baseline.py): run it from a checkout of ' +
+        'the procq repository after `npm run build`',
+      { cause: e },
+    );
+  }
+}
 
 export interface BenchOptions {
   /** Small counts; finishes in well under a minute (CI). Checks every item, never speed. */
@@ -23,7 +41,7 @@ export interface BenchOptions {
   filter?: string;
 }
 
-function machine() {
+function machine(pythonVersion: () => string | undefined) {
   const cpus = os.cpus();
   return {
     cpu: cpus[0]?.model ?? 'unknown',
@@ -40,7 +58,9 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
   const out = (s = '') => {
     if (!options.json) process.stdout.write(`${s}\n`);
   };
-  const m = machine();
+  const { boundingCost, ratios, ratioTables, targets, pythonVersion, renderSvg, runAll } =
+    await loadHarness();
+  const m = machine(pythonVersion);
   out(
     `# procq bench${options.quick ? ' --quick' : ''}: ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GB, ${m.os}, node ${m.node}` +
       `${m.python ? `, python ${m.python}` : ''}`,
