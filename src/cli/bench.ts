@@ -60,6 +60,11 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
   };
   const { boundingCost, ratios, ratioTables, targets, pythonVersion, renderSvg, runAll } =
     await loadHarness();
+  // `procq bench | head`: a closed pipe ends the output, not with a stack trace.
+  process.stdout.once('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   const m = machine(pythonVersion);
   out(
     `# procq bench${options.quick ? ' --quick' : ''}: ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GB, ${m.os}, node ${m.node}` +
