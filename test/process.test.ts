@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { kHandle } from '../src/codec/index.js';
@@ -25,6 +27,7 @@ import { findExport, findImport } from '../src/process/target.js';
 import * as targets from './fixtures/process-targets.js';
 import { exitsWith } from './fixtures/process-targets.js';
 
+const require = createRequire(import.meta.url);
 const TARGETS = new URL('./fixtures/process-targets.js', import.meta.url);
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const sourceFixture = (name: string) =>
@@ -407,9 +410,14 @@ for (const method of ['thread', 'spawn'] as const) {
       assert.equal(await endsWithin(pid, 1000), true, 'the daemon child outlived its parent');
     });
 
-    test('a loader given to the parent (--import tsx) runs in the child: a .ts target', () => {
+    test('a loader given to the parent runs in the child: a .ts target (node --import tsx, and the tsx command)', () => {
       const r = runParent([sourceFixture('process-parent.ts'), method, 'tsx'], ['--import', 'tsx']);
       assert.equal(r.stdout, 'typed 42\nexit 0\n', r.stderr);
+      const tsxDir = dirname(require.resolve('tsx/package.json'));
+      const bin = JSON.parse(readFileSync(join(tsxDir, 'package.json'), 'utf8')).bin;
+      const cli = join(tsxDir, typeof bin === 'string' ? bin : bin.tsx);
+      const viaCli = runParent([cli, sourceFixture('process-parent.ts'), method, 'tsx']);
+      assert.equal(viaCli.stdout, 'typed 42\nexit 0\n', viaCli.stderr);
     });
 
     if (method === 'spawn') {

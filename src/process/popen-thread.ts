@@ -11,6 +11,7 @@
  */
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import * as workerThreads from 'node:worker_threads';
 import { Worker } from 'node:worker_threads';
 import type { Popen, PopenOptions } from './popen.js';
@@ -22,15 +23,22 @@ export interface ThreadBoot {
   readonly args: PopenOptions['args'];
 }
 
-/** Whether the worker must register tsx itself: `--import tsx` in execArgv and a Node that will not do it. */
-function needsTsx(): boolean {
+/**
+ * What the worker must import to register tsx itself (`undefined`: nothing): when this process runs under tsx
+ * (`node --import tsx`, or the `tsx` command, which passes `--import <tsx>/dist/loader.mjs`) on a Node whose tsx
+ * does not register in workers (those without `worker_threads.isInternalThread`).
+ */
+function tsxApi(): string | undefined {
+  if ('isInternalThread' in workerThreads) return undefined;
   const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const spec = arg === '--import' ? argv[i + 1] : arg.startsWith('--import=') ? arg.slice(9) : undefined;
-    if (spec === 'tsx' || spec === 'tsx/esm') return !('isInternalThread' in workerThreads);
+    if (spec === 'tsx' || spec === 'tsx/esm') return 'tsx/esm/api';
+    const dist = spec && /^(.*[\\/]tsx[\\/]dist[\\/])(?:loader|esm[\\/]index)\.mjs$/.exec(spec)?.[1];
+    if (dist) return new URL('esm/api/index.mjs', dist.startsWith('file:') ? dist : pathToFileURL(dist)).href;
   }
-  return false;
+  return undefined;
 }
 
 async function ended(stream: Readable): Promise<void> {
@@ -49,9 +57,10 @@ export class ThreadPopen implements Popen {
   constructor({ spec, args }: PopenOptions) {
     const boot: ThreadBoot = { spec, args };
     const entry = siblingUrl('bootstrap-thread');
-    const worker = needsTsx()
+    const tsx = tsxApi();
+    const worker = tsx
       ? new Worker(
-          `import('tsx/esm/api').then((m) => m.register()).then(() => import(${JSON.stringify(entry.href)}))`,
+          `import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(entry.href)}))`,
           { eval: true, workerData: boot },
         )
       : new Worker(entry, { workerData: boot });
