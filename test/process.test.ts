@@ -366,6 +366,13 @@ for (const method of ['thread', 'spawn'] as const) {
       assert.match(broken.stderr, /broken-module-marker/);
     });
 
+    test('a module that starts processes without an isMainProcess() guard does not start them without end', () => {
+      const r = runParent([fixture('process-unguarded.js'), method]);
+      assert.equal(r.stdout, 'MainProcess: child exit 1\n', r.stderr);
+      assert.match(r.stderr, /ProcessError: An attempt has been made to start a new process \(Process-1:1\)/);
+      assert.match(r.stderr, /if \(isMainProcess\(\)\)/);
+    });
+
     test("a throwing target prints the error and its stack to the child's stderr", () => {
       const r = runParent([fixture('process-parent.js'), method, 'throw']);
       assert.equal(r.stdout, 'exit 1\n');

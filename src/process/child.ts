@@ -5,7 +5,7 @@
  */
 import { inspect } from 'node:util';
 import { decodeValue, type Wire } from '../codec/index.js';
-import { type ChildIdentity, setChildIdentity } from './current.js';
+import { type ChildIdentity, setBootstrapping, setChildIdentity } from './current.js';
 import { moduleExt } from './popen.js';
 import type { TargetSpec } from './target.js';
 
@@ -58,7 +58,9 @@ async function findTarget(spec: ChildSpec): Promise<Function> {
 export async function runChild(spec: ChildSpec, wire: Wire): Promise<never> {
   setChildIdentity(spec.self);
   process.argv = [process.argv[0]!, ...spec.argv];
+  setBootstrapping(true);
   const fn = await findTarget(spec);
+  setBootstrapping(false);
   let args: unknown;
   try {
     if (wire.handles) await import(new URL(`../index${moduleExt}`, import.meta.url).href);

@@ -42,7 +42,8 @@ export interface ParentInfo {
 
 const SELF = Symbol.for('procq.process.self');
 const COUNTER = Symbol.for('procq.process.counter');
-type Slots = { [SELF]?: ChildIdentity; [COUNTER]?: number };
+const BOOTSTRAPPING = Symbol.for('procq.process.bootstrapping');
+type Slots = { [SELF]?: ChildIdentity; [COUNTER]?: number; [BOOTSTRAPPING]?: boolean };
 const slots = globalThis as typeof globalThis & Slots;
 
 /** Called by a child bootstrap, once, before the user's module is imported. */
@@ -52,6 +53,18 @@ export function setChildIdentity(identity: ChildIdentity): void {
 
 export function childIdentity(): ChildIdentity | undefined {
   return slots[SELF];
+}
+
+/**
+ * True while a child imports its target's module. Starting a process then means the module's top level starts
+ * processes without an `isMainProcess()` guard: every child would start children of its own, without end.
+ */
+export function setBootstrapping(value: boolean): void {
+  slots[BOOTSTRAPPING] = value;
+}
+
+export function isBootstrapping(): boolean {
+  return slots[BOOTSTRAPPING] === true;
 }
 
 /**

@@ -23,7 +23,7 @@
 
 import { encodeValue } from '../codec/index.js';
 import { ProcessError } from '../errors.js';
-import { currentProcess, nextChildIdentity, type StartMethod } from './current.js';
+import { currentProcess, isBootstrapping, nextChildIdentity, type StartMethod } from './current.js';
 import { waitExitedSync } from './exit-sync.js';
 import type { Popen } from './popen.js';
 import { SpawnPopen } from './popen-spawn.js';
@@ -148,6 +148,12 @@ export class Process {
   start(): void {
     this.#checkOpen();
     if (this.#popen) throw new ProcessError(`cannot start a process twice (${this.#name})`);
+    if (isBootstrapping()) {
+      // CPython's spawn raises the same error for the same mistake.
+      throw new ProcessError(
+        `An attempt has been made to start a new process (${this.#name}) before the current process has finished its bootstrapping phase: this child is still importing its target's module, whose top level starts processes. Guard the parent's code in that module with \`if (isMainProcess()) { … }\` (Python's \`if __name__ == "__main__":\`), or every child would start children of its own.`,
+      );
+    }
     const target = resolveTarget(this.#target, this.#module, this.#callerUrl);
     const args = encodeValue(this.#args);
     const method = this.#startMethod;
