@@ -121,6 +121,18 @@ test('start method: spawn by default; setStartMethod and getContext', () => {
   );
 });
 
+test('new Process without `module` outside a module file (node -e) fails in start() and says what to do', () => {
+  const index = new URL('../src/process/index.js', import.meta.url).href;
+  const code = `import { Process } from ${JSON.stringify(index)};
+export function f() {}
+try { new Process({ target: f }).start(); } catch (e) { console.log(e.name, e.message); }`;
+  const r = runParent(['--input-type=module', '-e', code]);
+  assert.match(
+    r.stdout,
+    /^ProcessError cannot tell which module exports the target function 'f'.*pass `module`/,
+  );
+});
+
 test('the parent reads a module source for an export only as far as it can be sure', () => {
   const cases: Array<[string, string, string | null | undefined]> = [
     ['export function f() {}', 'f', 'f'],

@@ -33,7 +33,7 @@ export function callerModuleUrl(ctor: Function): string | undefined {
     Error.prepareStackTrace = (_error, sites) => sites;
     Error.captureStackTrace(holder, ctor);
     const file = holder.stack?.[0]?.getFileName();
-    if (!file) return undefined;
+    if (!file || /[\\/]\[eval\d*\]$/.test(file)) return undefined; // no file: `node -e`, the REPL
     if (file.startsWith('file:')) return file;
     return isAbsolute(file) ? pathToFileURL(file).href : undefined;
   } finally {
