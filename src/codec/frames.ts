@@ -113,6 +113,19 @@ export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefine
   p.maxLength = wire.bytes.byteLength;
 }
 
+/** Strings up to this length are tried as ASCII in JavaScript: 3-4x cheaper than the native `utf8Write` call. */
+const SHORT_STRING = 64;
+
+/** Writes `s` as ASCII bytes at `off`; false (bytes written so far are garbage) at the first non-ASCII unit. */
+function writeAscii(mem: Uint8Array, s: string, off: number): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return false;
+    mem[off + i] = c;
+  }
+  return true;
+}
+
 /** Writes the payload at `off` in `mem`; returns its exact length and tag (`[length, tag]` packed as length * 16 + tag). */
 export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p: Prepared): number {
   const tag = p.tag;
@@ -124,6 +137,7 @@ export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p:
     case TAG_UTF8: {
       const s = p.str;
       p.str = '';
+      if (s.length <= SHORT_STRING && writeAscii(mem, s, off)) return s.length * 16 + TAG_ASCII;
       const n = mem.utf8Write(s, off, p.maxLength);
       return n * 16 + (n === s.length ? TAG_ASCII : TAG_UTF8);
     }

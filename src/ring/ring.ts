@@ -175,11 +175,13 @@ export class Ring {
   flush(): void {
     const i32 = this.i32;
     if (this.#pendCount === i32[PUT_COUNT]) return;
+    // Plain stores are enough for the journal: the seq-cst store of PUT_COUNT orders them (V8 does not move plain
+    // stores across an atomic one, and x86 keeps stores in order), and a lock taken over is taken by a CAS.
     i32[P_INTENT_CNT] = this.#pendCount;
-    Atomics.store(i32, P_INTENT_TAIL, this.#pendTail); // the journal: replayed if this producer dies from here on
+    i32[P_INTENT_TAIL] = this.#pendTail; // the journal: replayed if this producer dies from here on
     i32[TAIL] = this.#pendTail;
     Atomics.store(i32, PUT_COUNT, this.#pendCount); // the publish point
-    Atomics.store(i32, P_INTENT_TAIL, NO_INTENT);
+    i32[P_INTENT_TAIL] = NO_INTENT;
   }
 
   /** Whether a getter sleeps on PUT_COUNT (the caller wakes it after releasing the producer lock). */
@@ -266,10 +268,10 @@ export class Ring {
     const i32 = this.i32;
     if (this.#takeCount === i32[GET_COUNT]) return;
     i32[C_INTENT_CNT] = this.#takeCount;
-    Atomics.store(i32, C_INTENT_HEAD, this.#takeHead);
+    i32[C_INTENT_HEAD] = this.#takeHead; // the journal (plain stores: see flush)
     Atomics.store(i32, HEAD, this.#takeHead);
     Atomics.store(i32, GET_COUNT, this.#takeCount); // the take point
-    Atomics.store(i32, C_INTENT_HEAD, NO_INTENT);
+    i32[C_INTENT_HEAD] = NO_INTENT;
   }
 
   /** Discards every published item (immediate shutdown); returns how many. Consumer lock held. */
