@@ -52,6 +52,24 @@ export class Prepared {
   bytes: Uint8Array | null = null;
 }
 
+/** Whether `item` takes a fast path (no structured clone): preparing it cannot throw and allocates nothing. */
+export function isFastItem(item: unknown): boolean {
+  switch (typeof item) {
+    case 'string':
+      return item.length <= INLINE_STRING_MAX;
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'object':
+      return (
+        item === null ||
+        (item instanceof Uint8Array && (item.constructor === Uint8Array || item.constructor === Buffer))
+      );
+  }
+  return false;
+}
+
 /** Fills `p` for `item`; throws TypeError (queue unchanged) for what cannot be cloned. */
 export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefined): void {
   p.bytes = null;

@@ -10,6 +10,7 @@ import {
   copyOut,
   decodeStructured,
   type FastBuffer,
+  isFastItem,
   isStructured,
   Prepared,
   prepare,
@@ -49,7 +50,11 @@ export class QueueEngine {
   readonly f64: Float64Array;
   readonly codec: Codec<any> | undefined;
   readonly joinable: boolean;
-  readonly #prepared = new Prepared(); // reused by the sync forms (which cannot interleave)
+  /**
+   * Reused for fast-path items, which are prepared inside the producer lock region (no await there, so calls
+   * cannot interleave); structured items get their own `Prepared`, encoded before the lock.
+   */
+  readonly #scratch = new Prepared();
 
   static create(
     maxsize: number,
@@ -61,7 +66,7 @@ export class QueueEngine {
   ): QueueEngine {
     const cap = ceilPow2(capacity);
     const seg = createSegment(Ring.segmentSize(capacityMax), kind);
-    Ring.initialize(seg, { maxsize: maxsize > 0 ? maxsize : 0, capacity: cap, capacityMax });
+    Ring.initialize(seg, { maxsize: Math.max(maxsize, 0), capacity: cap, capacityMax });
     return new QueueEngine(seg, codec, joinable);
   }
 
@@ -135,9 +140,21 @@ export class QueueEngine {
       : () => Atomics.load(i32, GET_COUNT) !== seen || Atomics.load(i32, SHUTDOWN) !== SHUTDOWN_OPEN;
   }
 
-  putSync(item: unknown, timeoutMs: number): void {
-    const p = this.#prepared;
+  /** The item prepared outside the lock when it is structured, else null (prepared in the lock region). */
+  #prepareOutside(item: unknown): Prepared | null {
+    if (this.codec === undefined && isFastItem(item)) return null;
+    const p = new Prepared();
     prepare(item, p, this.codec);
+    return p;
+  }
+
+  #scratchFor(item: unknown): Prepared {
+    prepare(item, this.#scratch, undefined);
+    return this.#scratch;
+  }
+
+  putSync(item: unknown, timeoutMs: number): void {
+    const pre = this.#prepareOutside(item);
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     for (;;) {
@@ -145,7 +162,7 @@ export class QueueEngine {
       let r: number;
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        r = this.#putLocked(p);
+        r = this.#putLocked(pre ?? this.#scratchFor(item));
       } finally {
         lock.release();
       }
@@ -160,8 +177,7 @@ export class QueueEngine {
 
   async put(item: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) throw abortErrorFrom(signal);
-    const p = new Prepared();
-    prepare(item, p, this.codec);
+    const pre = this.#prepareOutside(item);
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     for (;;) {
@@ -169,7 +185,7 @@ export class QueueEngine {
       let r: number;
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        r = this.#putLocked(p);
+        r = this.#putLocked(pre ?? this.#scratchFor(item));
       } finally {
         lock.release();
       }
@@ -182,7 +198,7 @@ export class QueueEngine {
   }
 
   /** Puts many items with as few lock round trips and publishes as room allows. Returns how many were put. */
-  #putManyLocked(ps: Prepared[], from: number): { n: number; r: number } {
+  #putManyLocked(items: unknown[], ps: (Prepared | null)[], from: number): { n: number; r: number } {
     if (Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN) return { n: 0, r: SHUT };
     const ring = this.ring;
     ring.begin();
@@ -193,12 +209,13 @@ export class QueueEngine {
         r = FULL;
         break;
       }
-      const off = ring.reserve(ps[i].maxLength);
+      const p = ps[i] ?? this.#scratchFor(items[i]);
+      const off = ring.reserve(p.maxLength);
       if (off < 0) {
         r = NO_ROOM;
         break;
       }
-      const w = writePayload(this.mem, this.f64, off, ps[i]);
+      const w = writePayload(this.mem, this.f64, off, p);
       ring.write(w % 16, Math.floor(w / 16));
     }
     if (this.joinable && i > from) Atomics.add(this.i32, UNFINISHED, i - from);
@@ -212,12 +229,8 @@ export class QueueEngine {
     signal: AbortSignal | undefined,
   ): Promise<number> {
     if (signal?.aborted) throw abortErrorFrom(signal);
-    const ps: Prepared[] = [];
-    for (const item of items) {
-      const p = new Prepared();
-      prepare(item, p, this.codec);
-      ps.push(p);
-    }
+    const list = Array.isArray(items) ? items : [...items];
+    const ps = list.map((item) => this.#prepareOutside(item));
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     let done = 0;
@@ -226,7 +239,7 @@ export class QueueEngine {
       let res: { n: number; r: number };
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        res = this.#putManyLocked(ps, done);
+        res = this.#putManyLocked(list, ps, done);
       } finally {
         lock.release();
       }
@@ -246,12 +259,8 @@ export class QueueEngine {
   }
 
   putManySync(items: Iterable<unknown>, timeoutMs: number): number {
-    const ps: Prepared[] = [];
-    for (const item of items) {
-      const p = new Prepared();
-      prepare(item, p, this.codec);
-      ps.push(p);
-    }
+    const list = Array.isArray(items) ? items : [...items];
+    const ps = list.map((item) => this.#prepareOutside(item));
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     let done = 0;
@@ -260,7 +269,7 @@ export class QueueEngine {
       let res: { n: number; r: number };
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        res = this.#putManyLocked(ps, done);
+        res = this.#putManyLocked(list, ps, done);
       } finally {
         lock.release();
       }
