@@ -3,6 +3,7 @@
  * Everything a context exposes is listed in `buildContext`, the one place to extend (queues, locks, pools …).
  */
 import { availableParallelism } from 'node:os';
+import { JoinableQueue, Queue, SimpleQueue } from '../queue/queue.js';
 import { currentProcess, isMainProcess, parentProcess, type StartMethod } from './current.js';
 import { activeChildren, Process, type ProcessOptions } from './process.js';
 import { checkStartMethod, getStartMethod } from './start-method.js';
@@ -28,6 +29,9 @@ function buildContext(method: StartMethod) {
     activeChildren,
     cpuCount,
     isMainProcess,
+    Queue,
+    JoinableQueue,
+    SimpleQueue,
   });
 }
 
