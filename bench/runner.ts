@@ -16,8 +16,10 @@ export interface RunOptions {
   filter?: RegExp;
   /** Called with each result line as it comes (the text output); not called for --json. */
   onLine?: (line: string) => void;
-  /** Called once before the first case, with the notes on what is skipped and the number of cases. */
-  onStart?: (notes: string[], cases: number) => void;
+  /** Runs of each case (rounds over the whole matrix); each case reports its median run. @default 1 */
+  repeat?: number;
+  /** Called once before the first case, with the notes on what is skipped, the number of cases and of rounds. */
+  onStart?: (notes: string[], cases: number, repeat: number) => void;
   /** Show a progress bar on stderr (only done when stderr is a TTY). */
   progress: boolean;
 }
@@ -76,46 +78,80 @@ export function caseLabel(s: { bench: string; impl: string; size: number }): str
   return `${s.bench} ${s.impl} ${s.size}`;
 }
 
+/**
+ * The run of a case that represents it: the median by its metric (msgs/s; p50 for latency workloads), with the
+ * spread of all its runs attached for --json.
+ */
+function medianRun(runs: CaseResult[]): CaseResult {
+  const latency = runs[0]!.bench === 'pingpong' || runs[0]!.bench === 'startup';
+  const metric = (r: CaseResult) => (latency ? r.p50_us! : r.msgs_per_s);
+  // Best first; with an even count, the better of the two middle runs.
+  const sorted = [...runs].sort((a, b) => (latency ? metric(a) - metric(b) : metric(b) - metric(a)));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return runs.length > 1 ? { ...median, runs: runs.map(metric) } : median;
+}
+
 export async function runAll(opts: RunOptions): Promise<RunOutcome> {
   const avail = await detect();
   const { cases: all, notes } = buildCases(opts.quick, avail);
   const cases = opts.filter ? all.filter((c) => opts.filter!.test(caseLabel(c))) : all;
+  const repeat = Math.max(1, opts.repeat ?? 1);
   const results: CaseResult[] = [];
   const problems: CaseProblem[] = [];
-  opts.onStart?.(notes, cases.length);
+  opts.onStart?.(notes, cases.length, repeat);
+  const total = cases.length * repeat;
+  let done = 0;
   const bar =
     opts.progress && process.stderr.isTTY
       ? new cliProgress.SingleBar(
           {
-            format: ' {bar} {value}/{total} cases | {eta_formatted} left | {label}',
+            format: ' {bar} {value}/{total} runs | {eta_formatted} left | {label}',
             stream: process.stderr,
             hideCursor: true,
             clearOnComplete: true,
-            etaBuffer: 20,
+            etaBuffer: 40,
           },
           cliProgress.Presets.shades_classic,
         )
       : undefined;
-  bar?.start(cases.length, 0, { label: '' });
+  bar?.start(total, 0, { label: '' });
   /** Prints a line above the bar: erase the bar's line, print, redraw the bar. */
   const emit = (line: string) => {
     if (bar) process.stderr.write('\r\x1b[2K');
     opts.onLine?.(line);
-    bar?.update(results.length + problems.length);
+    bar?.update(done);
   };
-  for (const spec of cases) {
-    bar?.update(results.length + problems.length, { label: caseLabel(spec) });
-    try {
-      const r = spec.family === 'python' ? await runPythonCase(spec) : await runNodeCase(spec);
-      results.push(r);
-      emit(formatLine(r));
-    } catch (e) {
-      const reason = (e as Error).message;
-      problems.push({ bench: spec.bench, impl: spec.impl, size: spec.size, status: 'failed', reason });
-      emit(`FAILED bench=${spec.bench} impl=${spec.impl} size=${spec.size}: ${reason.split('\n')[0]}`);
+  // Rounds over the whole matrix rather than back-to-back repeats: a disturbance on a shared machine then hits
+  // one run of many cases, not every run of one case. A case's line comes with its last round.
+  const runs: CaseResult[][] = cases.map(() => []);
+  const failed = new Set<number>();
+  for (let round = 1; round <= repeat; round++) {
+    for (const [idx, spec] of cases.entries()) {
+      if (failed.has(idx)) {
+        done++;
+        continue;
+      }
+      const label = `${caseLabel(spec)}${repeat > 1 ? ` (round ${round}/${repeat})` : ''}`;
+      bar?.update(done, { label });
+      try {
+        const r = spec.family === 'python' ? await runPythonCase(spec) : await runNodeCase(spec);
+        runs[idx]!.push(r);
+        done++;
+        if (round === repeat) {
+          const m = medianRun(runs[idx]!);
+          results.push(m);
+          emit(formatLine(m));
+        }
+      } catch (e) {
+        done++;
+        failed.add(idx);
+        const reason = (e as Error).message;
+        problems.push({ bench: spec.bench, impl: spec.impl, size: spec.size, status: 'failed', reason });
+        emit(`FAILED bench=${spec.bench} impl=${spec.impl} size=${spec.size}: ${reason.split('\n')[0]}`);
+      }
     }
   }
-  bar?.update(cases.length, { label: 'done' });
+  bar?.update(total, { label: 'done' });
   bar?.stop();
   return { results, problems, notes, avail };
 }

@@ -14,6 +14,8 @@ export interface CaseResult {
   p50_us?: number;
   p99_us?: number;
   peak_rss_mb?: number;
+  /** With --repeat: the metric (msgs/s, or p50 for latency) of every run; the line shows the median run. */
+  runs?: number[];
 }
 
 /** A case that did not produce a measurement: skipped (not applicable here) or failed (a correctness error). */

@@ -39,6 +39,11 @@ export interface BenchOptions {
   report?: string;
   /** Run only cases whose `"<bench> <impl> <size>"` matches this regular expression. */
   filter?: string;
+  /**
+   * Rounds over all cases; each case reports its median run (shared machines are noisy, and one round measures
+   * procq and its alternatives at different moments). @default 3, or 1 with `quick`
+   */
+  repeat?: number | string;
 }
 
 function machine(pythonVersion: () => string | undefined) {
@@ -65,6 +70,10 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw e;
   });
+  const repeat = options.repeat === undefined ? (options.quick ? 1 : 3) : Number(options.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) {
+    throw new RangeError(`Expected \`--repeat\` to be an integer from 1 and up, got ${options.repeat}`);
+  }
   const m = machine(pythonVersion);
   out(
     `# procq bench${options.quick ? ' --quick' : ''}: ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GB, ${m.os}, node ${m.node}` +
@@ -73,9 +82,12 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
   const run = await runAll({
     quick: options.quick ?? false,
     filter: options.filter ? new RegExp(options.filter) : undefined,
-    onStart: (notes, count) => {
+    repeat,
+    onStart: (notes, count, rounds) => {
       for (const note of notes) out(`# note: ${note}`);
-      out(`# ${count} cases, each in a fresh process; one line per case:`);
+      out(
+        `# ${count} cases, each run in a fresh process${rounds > 1 ? `, ${rounds} rounds over all cases; each line is the case's median run` : ''}:`,
+      );
     },
     onLine: (line) => out(line),
     progress: true,
@@ -114,6 +126,7 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
     const doc = {
       machine: m,
       quick: options.quick ?? false,
+      repeat,
       results: run.results,
       problems: run.problems,
       notes: run.notes,
@@ -142,6 +155,7 @@ export function registerBenchCommand(program: Command): Command {
     .option('--json', 'print one JSON document on stdout instead of text')
     .option('--report <file.svg>', 'write a bar chart of the results (SVG)')
     .option('--filter <regex>', 'only cases whose "<bench> <impl> <size>" matches')
+    .option('--repeat <n>', 'rounds over all cases; each line is the median run (default 3; 1 with --quick)')
     .action(async (opts: BenchOptions) => {
       process.exitCode = await runBench(opts);
     });
