@@ -1,0 +1,299 @@
+/**
+ * Jobs: what one pool call asks for, cut into chunks (one task message each) and put back together.
+ *
+ * 1. `ListJob`: `map`, `starmap`, `apply` and their `…Async` forms. Every item is known up front; the job settles
+ *    once, with every result in order or with the first error.
+ * 2. `IterJob`: `imap` and `imapUnordered`. Items are read from the iterable only as chunks are handed out, and
+ *    at most `ahead` chunks are read beyond what the consumer has taken (back-pressure), so an endless iterable
+ *    works and a slow consumer does not fill memory. `return()` (a `break` out of `for await`) stops it.
+ *
+ * The engine calls `take()` to get the next chunk (none when the job is exhausted or paused), then `done()` or
+ * `failed()` once per chunk it handed out, and `cancel()` when the pool is terminated.
+ */
+import type { FunctionEntry } from './functions.js';
+
+export interface Chunk {
+  /** The chunk's number within its job, from 0. */
+  readonly index: number;
+  readonly items: unknown[];
+}
+
+export abstract class Job {
+  /** Set by the engine: asks it to hand out chunks again (a paused job has room now). */
+  wake: () => void = () => {};
+
+  constructor(
+    readonly fn: FunctionEntry,
+    /** `true`: each item is an argument list. */
+    readonly star: boolean,
+  ) {}
+
+  /** The next chunk to run, or `undefined` when there is none now. `unbounded` lifts back-pressure (close()). */
+  abstract take(unbounded: boolean): Chunk | undefined;
+  /** `true` once `take()` will never return a chunk again. */
+  abstract get exhausted(): boolean;
+  abstract done(index: number, values: unknown[]): void;
+  abstract failed(index: number, error: unknown): void;
+  /** The pool is going away: every chunk not done fails with `error`. */
+  abstract cancel(error: unknown): void;
+}
+
+/** A function entry for jobs that fail before they run. */
+export const NO_FUNCTION: FunctionEntry = Object.freeze({
+  id: 0,
+  spec: Object.freeze({ moduleUrl: '', exportName: '' }),
+});
+
+export class ListJob<R> extends Job {
+  readonly promise: Promise<R>;
+  readonly #items: readonly unknown[];
+  readonly #chunksize: number;
+  readonly #chunks: number;
+  readonly #values: unknown[];
+  readonly #single: boolean;
+  #next = 0;
+  #left: number;
+  #settled = false;
+  #resolve!: (value: R) => void;
+  #reject!: (error: unknown) => void;
+
+  /** @param single resolve with the one result instead of an array (`apply`) */
+  constructor(
+    fn: FunctionEntry,
+    star: boolean,
+    items: readonly unknown[],
+    chunksize: number,
+    single = false,
+  ) {
+    super(fn, star);
+    this.promise = new Promise<R>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#items = items;
+    this.#chunksize = chunksize;
+    this.#chunks = Math.ceil(items.length / chunksize);
+    this.#left = this.#chunks;
+    this.#values = new Array(items.length);
+    this.#single = single;
+    if (this.#chunks === 0) this.#settle(true, []);
+  }
+
+  static rejected<R>(error: unknown): ListJob<R> {
+    const job = new ListJob<R>(NO_FUNCTION, false, [undefined], 1);
+    job.failed(0, error);
+    return job;
+  }
+
+  take(): Chunk | undefined {
+    if (this.exhausted) return undefined;
+    const index = this.#next++;
+    const start = index * this.#chunksize;
+    return { index, items: this.#items.slice(start, start + this.#chunksize) };
+  }
+
+  get exhausted(): boolean {
+    return this.#settled || this.#next >= this.#chunks;
+  }
+
+  done(index: number, values: unknown[]): void {
+    if (this.#settled) return;
+    const start = index * this.#chunksize;
+    for (let i = 0; i < values.length; i++) this.#values[start + i] = values[i];
+    if (--this.#left === 0) this.#settle(true, this.#single ? this.#values[0] : this.#values);
+  }
+
+  failed(_index: number, error: unknown): void {
+    if (!this.#settled) this.#settle(false, error);
+  }
+
+  cancel(error: unknown): void {
+    this.failed(0, error);
+  }
+
+  #settle(ok: boolean, value: unknown): void {
+    this.#settled = true;
+    if (ok) this.#resolve(value as R);
+    else this.#reject(value);
+  }
+}
+
+type Outcome =
+  | { readonly ok: true; readonly values: unknown[] }
+  | { readonly ok: false; readonly error: unknown };
+
+interface Waiter<R> {
+  resolve(result: IteratorResult<R, undefined>): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * `imap` / `imapUnordered`: an async iterator over the results. An error (the function threw, or the iterable
+ * did) is thrown by `next()` at its place, and ends the iteration, as a throwing async generator does.
+ */
+export class IterJob<R> extends Job implements AsyncIterableIterator<R, undefined> {
+  readonly #source: Iterator<unknown> | undefined;
+  readonly #chunksize: number;
+  readonly #ordered: boolean;
+  readonly #ahead: number;
+  /** Chunks read from the source. */
+  #issued = 0;
+  /** Chunks handed to the consumer (ordered: the index of the next one to hand over). */
+  #delivered = 0;
+  /** Chunks read whose outcome has not come in. */
+  readonly #pending = new Set<number>();
+  #sourceDone = false;
+  /** `return()` was called, or an error was handed over: nothing more is read, run or yielded. */
+  #closed = false;
+  /** Ordered: outcomes by chunk index. Unordered: outcomes in the order they came in. */
+  readonly #byIndex = new Map<number, Outcome>();
+  readonly #arrived: Outcome[] = [];
+  /** The chunk being yielded, item by item. */
+  #values: unknown[] = [];
+  #at = 0;
+  readonly #waiters: Waiter<R>[] = [];
+
+  /**
+   * @param ahead most chunks read from the iterable and not yet taken by the consumer
+   */
+  constructor(
+    fn: FunctionEntry,
+    iterable: Iterable<unknown> | undefined,
+    chunksize: number,
+    ordered: boolean,
+    ahead: number,
+  ) {
+    super(fn, false);
+    this.#chunksize = chunksize;
+    this.#ordered = ordered;
+    this.#ahead = ahead;
+    this.#source = iterable?.[Symbol.iterator]();
+    if (iterable === undefined) this.#sourceDone = true;
+  }
+
+  /** An iterator whose first `next()` rejects with `error`. */
+  static rejected<R>(error: unknown, ordered: boolean): IterJob<R> {
+    const job = new IterJob<R>(NO_FUNCTION, undefined, 1, ordered, 1);
+    job.#outcome(job.#issued++, { ok: false, error });
+    return job;
+  }
+
+  take(unbounded: boolean): Chunk | undefined {
+    if (this.exhausted) return undefined;
+    if (!unbounded && this.#issued - this.#delivered >= this.#ahead) return undefined;
+    const items: unknown[] = [];
+    try {
+      while (items.length < this.#chunksize) {
+        const step = this.#source!.next();
+        if (step.done) {
+          this.#sourceDone = true;
+          break;
+        }
+        items.push(step.value);
+      }
+    } catch (error) {
+      // Python's imap raises the iterable's error in the place of the items it was reading.
+      this.#sourceDone = true;
+      this.#outcome(this.#issued++, { ok: false, error });
+      return undefined;
+    }
+    if (items.length === 0) {
+      this.#serve(); // the end may be reached now
+      return undefined;
+    }
+    const index = this.#issued++;
+    this.#pending.add(index);
+    return { index, items };
+  }
+
+  get exhausted(): boolean {
+    return this.#closed || this.#sourceDone;
+  }
+
+  done(index: number, values: unknown[]): void {
+    this.#outcome(index, { ok: true, values });
+  }
+
+  failed(index: number, error: unknown): void {
+    this.#outcome(index, { ok: false, error });
+  }
+
+  cancel(error: unknown): void {
+    this.#sourceDone = true;
+    for (const index of [...this.#pending]) this.#outcome(index, { ok: false, error });
+  }
+
+  next(): Promise<IteratorResult<R, undefined>> {
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#serve();
+    });
+  }
+
+  /** Stops the iteration: nothing more is read from the iterable; results still being computed are dropped. */
+  return(): Promise<IteratorResult<R, undefined>> {
+    this.#close();
+    this.#serve();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  #outcome(index: number, outcome: Outcome): void {
+    if (this.#closed) return;
+    this.#pending.delete(index);
+    if (this.#ordered) this.#byIndex.set(index, outcome);
+    else this.#arrived.push(outcome);
+    this.#serve();
+  }
+
+  #close(): void {
+    this.#closed = true;
+    this.#values = [];
+    this.#byIndex.clear();
+    this.#arrived.length = 0;
+    this.#pending.clear();
+  }
+
+  /** Hands values (or the end, or an error) to the waiting `next()` calls, in order. */
+  #serve(): void {
+    while (this.#waiters.length > 0) {
+      if (this.#at < this.#values.length) {
+        this.#waiters.shift()!.resolve({ done: false, value: this.#values[this.#at++] as R });
+        continue;
+      }
+      if (this.#closed) {
+        this.#waiters.shift()!.resolve({ done: true, value: undefined });
+        continue;
+      }
+      const outcome = this.#nextOutcome();
+      if (outcome === undefined) {
+        if (this.#sourceDone && this.#delivered === this.#issued) this.#close();
+        else return;
+        continue;
+      }
+      this.#delivered++;
+      this.wake();
+      if (outcome.ok) {
+        this.#values = outcome.values;
+        this.#at = 0;
+      } else {
+        this.#close();
+        this.#waiters.shift()!.reject(outcome.error);
+      }
+    }
+  }
+
+  #nextOutcome(): Outcome | undefined {
+    if (!this.#ordered) return this.#arrived.shift();
+    const outcome = this.#byIndex.get(this.#delivered);
+    if (outcome !== undefined) this.#byIndex.delete(this.#delivered);
+    return outcome;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return this.#ordered ? 'IMapIterator' : 'IMapUnorderedIterator';
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The loop a pool worker runs: a `Process` whose target is `poolWorker`, in a worker thread or another OS process.
+ *
+ * It runs the initializer, says it is ready, then takes one task message at a time from its own inbox, calls the
+ * function on each item (awaiting what returns a promise), and puts one result message per task. One message at a
+ * time, so that when a worker dies the pool knows what it was doing: the task it had taken (failed), and the tasks
+ * still in its inbox (never seen; given to another worker). `null` in the inbox means "exit".
+ *
+ * A function is imported once per worker, on its first task, while the child counts as bootstrapping: a module
+ * whose top level starts processes without an `isMainProcess()` guard fails that task instead of starting
+ * workers without end.
+ */
+
+import { InvariantError } from '../errors.js';
+import { setBootstrapping } from '../process/current.js';
+import type { Queue } from '../queue/queue.js';
+import {
+  type FunctionSpec,
+  type InitMessage,
+  packError,
+  type ResultMessage,
+  type TaskMessage,
+} from './protocol.js';
+
+export async function poolWorker(
+  inbox: Queue<TaskMessage | null>,
+  results: Queue<ResultMessage>,
+  worker: number,
+  init: InitMessage | null,
+): Promise<void> {
+  if (init !== null) {
+    try {
+      const fn = await loadFunction(init.spec);
+      await fn(...init.args);
+    } catch (error) {
+      results.putSync({ kind: 'init-failed', worker, error: packError(error) });
+      return;
+    }
+  }
+  results.putSync({ kind: 'ready', worker });
+  const functions = new Map<number, Promise<Function>>();
+  for (;;) {
+    const task = await inbox.get();
+    if (task === null) return;
+    const result = await run(task, functions, worker);
+    try {
+      results.putSync(result);
+    } catch (error) {
+      // Python's MaybeEncodingError: the results do not clone. The task fails; the worker goes on.
+      const message = `the result of this task cannot be sent back to the pool: ${(error as Error)?.message}`;
+      results.putSync({ kind: 'failed', worker, id: task.id, error: packError(new TypeError(message)) });
+    }
+  }
+}
+
+async function run(
+  task: TaskMessage,
+  functions: Map<number, Promise<Function>>,
+  worker: number,
+): Promise<ResultMessage> {
+  try {
+    let loading = functions.get(task.fn);
+    if (loading === undefined) {
+      if (task.spec === undefined) {
+        throw new InvariantError(`pool worker got function ${task.fn} without its spec`);
+      }
+      loading = loadFunction(task.spec);
+      loading.catch(() => {}); // awaited below; a failure is kept and fails every task of that function
+      functions.set(task.fn, loading);
+    }
+    const fn = await loading;
+    const { items, star } = task;
+    const values = new Array<unknown>(items.length);
+    for (let i = 0; i < items.length; i++) {
+      let value: unknown = star ? fn(...(items[i] as unknown[])) : fn(items[i]);
+      if (isThenable(value)) value = await value;
+      values[i] = value;
+    }
+    return { kind: 'done', worker, id: task.id, values };
+  } catch (error) {
+    return { kind: 'failed', worker, id: task.id, error: packError(error) };
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/** Imports the module and finds the export, as a `Process` child finds its target; throws what to export. */
+async function loadFunction(spec: FunctionSpec): Promise<Function> {
+  const { moduleUrl, exportName, source } = spec;
+  let ns: Record<string, unknown>;
+  setBootstrapping(true);
+  try {
+    ns = await import(moduleUrl);
+  } catch (error) {
+    throw new Error(
+      `a pool worker cannot import ${moduleUrl}: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error },
+    );
+  } finally {
+    setBootstrapping(false);
+  }
+  let fn = exportName === '' ? undefined : ns[exportName];
+  if (typeof fn !== 'function' && source !== undefined) {
+    const same = Object.keys(ns).filter((key) => typeof ns[key] === 'function' && String(ns[key]) === source);
+    if (same.length === 1) fn = ns[same[0]!];
+  }
+  if (typeof fn === 'function') return fn;
+  if (exportName !== '' && exportName in ns) {
+    throw new TypeError(
+      `'${exportName}' exported by ${moduleUrl} is a ${typeof fn}, not a function: pass the pool a function exported from an ES module`,
+    );
+  }
+  const what = exportName === '' ? 'the (anonymous) function given to the pool' : `'${exportName}'`;
+  throw new TypeError(
+    `${moduleUrl} does not export ${what}: pool workers import the module and call the export, so export the function (\`export function ${exportName || 'work'}(…)\`), or pass { module, name } when it lives elsewhere`,
+  );
+}
