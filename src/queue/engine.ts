@@ -41,6 +41,7 @@ class Copied {
 }
 
 const NONE: unique symbol = Symbol('none');
+const RESOLVED: Promise<void> = Promise.resolve();
 
 export class QueueEngine {
   readonly seg: Segment;
@@ -175,9 +176,41 @@ export class QueueEngine {
     }
   }
 
-  async put(item: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
-    if (signal?.aborted) throw abortErrorFrom(signal);
-    const pre = this.#prepareOutside(item);
+  /**
+   * The async put. When the producer lock is free and there is room, the whole put happens synchronously and an
+   * already-settled Promise is returned: no async frame, no extra turn of the event loop.
+   */
+  put(item: unknown, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abortErrorFrom(signal));
+    let pre: Prepared | null;
+    try {
+      pre = this.#prepareOutside(item);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const lock = this.ring.producerLock;
+    if (lock.tryAcquire()) {
+      let r: number;
+      try {
+        r = this.#putLocked(pre ?? this.#scratchFor(item));
+      } finally {
+        lock.release();
+      }
+      if (r === OK) {
+        this.#afterPut();
+        return RESOLVED;
+      }
+      if (r === SHUT) return Promise.reject(new ShutDown());
+    }
+    return this.#putSlow(item, pre, timeoutMs, signal);
+  }
+
+  async #putSlow(
+    item: unknown,
+    pre: Prepared | null,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     for (;;) {
@@ -354,8 +387,35 @@ export class QueueEngine {
     }
   }
 
-  async get(timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
-    if (signal?.aborted) throw abortErrorFrom(signal);
+  /**
+   * The async get. When an item is there and the consumer lock is free, it is taken synchronously and an
+   * already-settled Promise is returned.
+   */
+  get(timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+    if (signal?.aborted) return Promise.reject(abortErrorFrom(signal));
+    const s = Atomics.load(this.i32, SHUTDOWN);
+    if (s === SHUTDOWN_OPEN && this.ring.size() > 0) {
+      const lock = this.ring.consumerLock;
+      if (lock.tryAcquire()) {
+        let v: unknown;
+        try {
+          v = this.#takeOneLocked();
+        } finally {
+          lock.release();
+        }
+        if (v !== NONE) {
+          try {
+            return Promise.resolve(this.#finish(v));
+          } catch (err) {
+            return Promise.reject(err);
+          }
+        }
+      }
+    }
+    return this.#getSlow(timeoutMs, signal);
+  }
+
+  async #getSlow(timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.consumerLock;
     for (;;) {

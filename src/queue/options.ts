@@ -78,8 +78,10 @@ export interface WaitSpec {
   signal: AbortSignal | undefined;
 }
 
+const WAIT_FOREVER: WaitSpec = Object.freeze({ timeoutMs: Number.POSITIVE_INFINITY, signal: undefined });
+
 export function checkWaitOptions(opts: unknown, allowSignal: boolean): WaitSpec {
-  if (opts === undefined || opts === null) return { timeoutMs: Number.POSITIVE_INFINITY, signal: undefined };
+  if (opts === undefined || opts === null) return WAIT_FOREVER;
   if (typeof opts !== 'object') throw new TypeError(`Expected an options object, got ${describe(opts)}`);
   const { block, timeout, signal } = opts as { block?: unknown; timeout?: unknown; signal?: unknown };
   if (block !== undefined && typeof block !== 'boolean') {

@@ -31,6 +31,7 @@ import {
   type QueueOptions,
   type SyncGetOptions,
   type SyncPutOptions,
+  type WaitSpec,
 } from './options.js';
 
 const kAttach = Symbol('procq.attach');
@@ -115,11 +116,14 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
    * Abort safety: when the signal aborts, the item has not been put.
    */
   put(item: T, options?: PutOptions): Promise<void> {
-    return rejecting(() => {
-      const { timeoutMs, signal } = checkWaitOptions(options, true);
+    let spec: WaitSpec;
+    try {
+      spec = checkWaitOptions(options, true);
       this.#checkOpen();
-      return this._engine.put(item, timeoutMs, signal);
-    });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this._engine.put(item, spec.timeoutMs, spec.signal);
   }
 
   /** Like `put`, blocking the calling thread. Throws instead of rejecting. */
@@ -142,11 +146,14 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
    * Abort safety: when the signal aborts, no item has been taken.
    */
   get(options?: GetOptions): Promise<T> {
-    return rejecting(() => {
-      const { timeoutMs, signal } = checkWaitOptions(options, true);
+    let spec: WaitSpec;
+    try {
+      spec = checkWaitOptions(options, true);
       this.#checkOpen();
-      return this._engine.get(timeoutMs, signal) as Promise<T>;
-    });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this._engine.get(spec.timeoutMs, spec.signal) as Promise<T>;
   }
 
   /** Like `get`, blocking the calling thread. Throws instead of rejecting. */

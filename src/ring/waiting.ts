@@ -11,8 +11,21 @@
 import { abortErrorFrom } from '../errors.js';
 import type { Segment } from '../memory/segment.js';
 
-/** Spins before sleeping: a wake-up through the kernel costs microseconds; a short spin often avoids it. */
-const SPIN_ITERATIONS = 200;
+/**
+ * Spin before sleeping: a wake-up through the kernel costs 5-80 µs (far more for an async wait, which hands over to
+ * a native thread and back to the event loop), so a peer that answers within a few microseconds is better caught
+ * spinning. Bounded in time, so a spinning waiter cannot starve its peer of a core for long.
+ */
+const SPIN_MS = 0.02;
+
+function spin(ready: Ready): boolean {
+  for (let i = 0; i < 64; i++) if (ready()) return true;
+  const until = performance.now() + SPIN_MS;
+  do {
+    for (let i = 0; i < 32; i++) if (ready()) return true;
+  } while (performance.now() < until);
+  return false;
+}
 
 export function deadlineOf(timeoutMs: number | undefined): number {
   return timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY
@@ -37,7 +50,7 @@ export function waitSync(
   onSlice?: () => void,
 ): boolean {
   const i32 = seg.i32;
-  for (let i = 0; i < SPIN_ITERATIONS; i++) if (ready()) return true;
+  if (spin(ready)) return true;
   for (;;) {
     Atomics.add(i32, waiters, 1);
     const seen = Atomics.load(i32, word);
@@ -68,7 +81,7 @@ export async function waitAsync(
   onSlice?: () => void,
 ): Promise<boolean> {
   const i32 = seg.i32;
-  for (let i = 0; i < SPIN_ITERATIONS; i++) if (ready()) return true;
+  if (spin(ready)) return true;
   for (;;) {
     if (signal?.aborted) throw abortErrorFrom(signal);
     Atomics.add(i32, waiters, 1);
