@@ -11,14 +11,17 @@ import {
   TAG_FALSE,
   TAG_NULL,
   TAG_NUMBER,
+  TAG_PLAIN,
   TAG_TRUE,
   TAG_UINT8,
   TAG_UNDEFINED,
   TAG_UTF8,
+  TAG_UTF16,
   TAG_V8,
   TAG_V8_HANDLES,
 } from '../ring/layout.js';
 import { decodeValue, encodeValue } from './index.js';
+import { decodePlain, encodePlain } from './plain.js';
 
 /**
  * Node's Buffer has undocumented, stable, unchecked forms of `write`/`toString` (`utf8Write`, `utf8Slice`,
@@ -26,7 +29,10 @@ import { decodeValue, encodeValue } from './index.js';
  */
 export interface FastBuffer extends Buffer {
   utf8Write(s: string, offset: number, maxLength: number): number;
+  ucs2Write(s: string, offset: number, maxLength: number): number;
+  ucs2Slice(start: number, end: number): string;
   utf8Slice(start: number, end: number): string;
+  latin1Write(s: string, offset: number, maxLength: number): number;
   latin1Slice(start: number, end: number): string;
 }
 
@@ -84,13 +90,15 @@ export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefine
   }
   switch (typeof item) {
     case 'string':
+      // Non-ASCII strings travel as UTF-16 code units, so lone surrogates survive as with structured clone.
       if (item.length <= INLINE_STRING_MAX) {
-        p.tag = TAG_UTF8;
+        p.tag = TAG_UTF16;
         p.str = item;
-        p.maxLength = item.length * 3;
+        p.maxLength = item.length * 2;
       } else {
-        const b = Buffer.from(item, 'utf8');
-        p.tag = b.length === item.length ? TAG_ASCII : TAG_UTF8;
+        const ascii = Buffer.byteLength(item, 'utf8') === item.length;
+        const b = Buffer.from(item, ascii ? 'latin1' : 'utf16le');
+        p.tag = ascii ? TAG_ASCII : TAG_UTF16;
         p.bytes = b;
         p.maxLength = b.length;
       }
@@ -119,6 +127,15 @@ export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefine
     p.bytes = item;
     p.maxLength = item.byteLength;
     return;
+  }
+  if (typeof item === 'object') {
+    const plain = encodePlain(item);
+    if (plain !== null) {
+      p.tag = TAG_PLAIN;
+      p.bytes = plain;
+      p.maxLength = plain.length;
+      return;
+    }
   }
   const wire = encodeValue(item);
   if (wire.sabs.length > 0) {
@@ -152,12 +169,14 @@ export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p:
     return p.bytes.byteLength * 16 + tag;
   }
   switch (tag) {
-    case TAG_UTF8: {
+    case TAG_UTF16: {
       const s = p.str;
       p.str = '';
       if (s.length <= SHORT_STRING && writeAscii(mem, s, off)) return s.length * 16 + TAG_ASCII;
-      const n = mem.utf8Write(s, off, p.maxLength);
-      return n * 16 + (n === s.length ? TAG_ASCII : TAG_UTF8);
+      if (s.length > SHORT_STRING && Buffer.byteLength(s, 'utf8') === s.length) {
+        return mem.latin1Write(s, off, s.length) * 16 + TAG_ASCII;
+      }
+      return mem.ucs2Write(s, off, p.maxLength) * 16 + TAG_UTF16;
     }
     case TAG_NUMBER:
       f64[off >> 3] = p.num;
@@ -179,8 +198,12 @@ export function readFast(mem: FastBuffer, f64: Float64Array, tag: number, off: n
   switch (tag) {
     case TAG_ASCII:
       return mem.latin1Slice(off, off + len);
+    case TAG_UTF16:
+      return mem.ucs2Slice(off, off + len);
     case TAG_UTF8:
       return mem.utf8Slice(off, off + len);
+    case TAG_PLAIN:
+      return decodePlain(mem, off, len);
     case TAG_NUMBER:
       return f64[off >> 3];
     case TAG_UINT8:

@@ -94,5 +94,7 @@ export const TAG_NULL = 9;
 export const TAG_TRUE = 10;
 export const TAG_FALSE = 11;
 export const TAG_CUSTOM = 12;
+export const TAG_PLAIN = 13;
+export const TAG_UTF16 = 14;
 
 export const align8 = (n: number): number => (n + 7) & ~7;
