@@ -179,10 +179,11 @@ export class PoolEngine {
       target: 'poolWorker',
       module: WORKER_MODULE,
       args: [inbox, this.#results, serial, this.#options.init],
-      name: `${this.#methodName}-${serial}`,
       daemon: true,
       startMethod: this.#options.startMethod,
     });
+    // CPython's naming: the Process's own (unique) name, with 'Process' made 'SpawnPoolWorker' / 'ThreadPoolWorker'.
+    process.name = process.name.replace(/^Process/, this.#methodName);
     process.start();
     const worker: Worker = {
       serial,
