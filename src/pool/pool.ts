@@ -281,7 +281,13 @@ export class Pool implements AsyncDisposable {
 
   #mapSpec(iterable: unknown, options: MapOptions | undefined, star: boolean): ListSpec {
     const chosen = checkChunksize(options);
-    const items = Array.from(checkIterable(iterable, 'iterable'), star ? toArgs : (undefined as never));
+    // A copy, so that changing the array after the call changes nothing (an array's own slice() is the fast copy).
+    const source = checkIterable(iterable, 'iterable');
+    const items = star
+      ? Array.from(source, toArgs)
+      : Array.isArray(source)
+        ? source.slice()
+        : Array.from(source);
     const chunksize = chosen ?? Math.max(1, Math.ceil(items.length / (4 * this.#processes)));
     return { items, star, chunksize, single: false };
   }
