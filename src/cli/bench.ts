@@ -55,12 +55,16 @@ function machine(pythonVersion: () => string | undefined) {
     os: `${os.platform()} ${os.release()}`,
     node: process.version,
     python: pythonVersion() ?? null,
+    /** 1-minute load average when the run started: on a shared machine, what else was running. */
+    load_at_start: Number(os.loadavg()[0]!.toFixed(2)),
   };
 }
 
 /** Runs the benchmarks; resolves to the exit status (1 when an item was wrong or a case failed). */
 export async function runBench(options: BenchOptions = {}): Promise<number> {
   const out = (s = '') => {
+    const loadAtEnd = Number(os.loadavg()[0]!.toFixed(2));
+    out(`# load average (1 min) at start ${m.load_at_start}, at end ${loadAtEnd}, on ${m.cores} cores`);
     if (!options.json) process.stdout.write(`${s}\n`);
   };
   const { boundingCost, ratios, ratioTables, targets, pythonVersion, renderSvg, runAll } =
@@ -77,7 +81,7 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
   const m = machine(pythonVersion);
   out(
     `# procq bench${options.quick ? ' --quick' : ''}: ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GB, ${m.os}, node ${m.node}` +
-      `${m.python ? `, python ${m.python}` : ''}`,
+      `${m.python ? `, python ${m.python}` : ''}, load ${m.load_at_start} (${m.cores} cores)`,
   );
   const run = await runAll({
     quick: options.quick ?? false,
@@ -127,6 +131,7 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
       machine: m,
       quick: options.quick ?? false,
       repeat,
+      load_at_end: loadAtEnd,
       results: run.results,
       problems: run.problems,
       notes: run.notes,
