@@ -63,8 +63,6 @@ function machine(pythonVersion: () => string | undefined) {
 /** Runs the benchmarks; resolves to the exit status (1 when an item was wrong or a case failed). */
 export async function runBench(options: BenchOptions = {}): Promise<number> {
   const out = (s = '') => {
-    const loadAtEnd = Number(os.loadavg()[0]!.toFixed(2));
-    out(`# load average (1 min) at start ${m.load_at_start}, at end ${loadAtEnd}, on ${m.cores} cores`);
     if (!options.json) process.stdout.write(`${s}\n`);
   };
   const { boundingCost, ratios, ratioTables, targets, pythonVersion, renderSvg, runAll } =
@@ -126,6 +124,7 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
     );
     out(`# chart written to ${options.report}`);
   }
+  const loadAtEnd = Number(os.loadavg()[0]!.toFixed(2));
   if (options.json) {
     const doc = {
       machine: m,
@@ -140,6 +139,7 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
     };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   }
+  out(`# load average (1 min) at start ${m.load_at_start}, at end ${loadAtEnd}, on ${m.cores} cores`);
   if (!options.json)
     out(
       failed.length
