@@ -1,0 +1,134 @@
+/**
+ * `Event`: Python's `multiprocessing.Event`, a flag that threads and processes wait for.
+ *
+ * ```ts
+ * const ready = new Event();
+ * // in a child: ready.set();
+ * if (await ready.wait(5000)) { … }           // milliseconds; false when the timeout passed with the flag clear
+ * ```
+ *
+ * A waiter that was waiting when `set()` was called returns `true` even if `clear()` follows at once (as with
+ * `threading.Event`; every `set()` starts a new generation that waiters look for, not just the flag).
+ *
+ * Layout (one segment, 4 words):
+ * ```
+ *  word     written by        invariant
+ *  +0 KIND  creator           KIND_EVENT, never changes
+ *  +1 FLAG  set() / clear()   1 set, 0 clear
+ *  +2 GEN   set()             +1 after FLAG is stored (wraps); waiters sleep on it
+ *  +3 WAIT  sleepers on GEN   atomic add/sub; set() wakes all only when > 0
+ * ```
+ * Order: set() stores FLAG, then adds to GEN, then reads WAIT; a waiter reads GEN before it looks at FLAG, then
+ * advertises, re-checks, and sleeps while GEN is unchanged (waiting.ts): it cannot miss a set().
+ */
+import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { abortErrorFrom } from '../errors.js';
+import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
+import {
+  allocate,
+  attachPlace,
+  checkWaitArg,
+  KIND_EVENT,
+  type Place,
+  type PlaceState,
+  publishKind,
+  rejecting,
+  type SyncWaitOptions,
+  stateOf,
+  type WaitOptions,
+} from './core.js';
+
+const FLAG = 1;
+const GEN = 2;
+const WAIT = 3;
+const WORDS = 4;
+
+const kAttach = Symbol('procq.attach');
+
+export class Event implements Shareable {
+  readonly #place: Place;
+  readonly #i32: Int32Array;
+  readonly #flag: number;
+  readonly #gen: number;
+
+  constructor();
+  /** @internal */
+  constructor(attach: typeof kAttach, place: Place);
+  constructor(attach?: typeof kAttach, place?: Place) {
+    if (attach === kAttach) {
+      this.#place = place!;
+    } else {
+      this.#place = { seg: allocate(WORDS), base: 0 };
+      publishKind(this.#place, KIND_EVENT);
+    }
+    this.#i32 = this.#place.seg.i32;
+    this.#flag = this.#place.base + FLAG;
+    this.#gen = this.#place.base + GEN;
+  }
+
+  /** Whether the flag is set (Python's `is_set()`). */
+  isSet(): boolean {
+    return Atomics.load(this.#i32, this.#flag) === 1;
+  }
+
+  /** Sets the flag and wakes every waiter, in every thread and process. */
+  set(): void {
+    const i32 = this.#i32;
+    Atomics.store(i32, this.#flag, 1);
+    Atomics.add(i32, this.#gen, 1);
+    if (Atomics.load(i32, this.#place.base + WAIT) > 0)
+      this.#place.seg.notify(this.#gen, Number.POSITIVE_INFINITY);
+  }
+
+  /** Clears the flag: later waits wait for the next `set()`. */
+  clear(): void {
+    Atomics.store(this.#i32, this.#flag, 0);
+  }
+
+  /**
+   * Waits until the flag is set. `timeout` in milliseconds, or `{ timeout, signal }`. Resolves `true` when set
+   * (or set during the wait), `false` when the timeout passed first.
+   *
+   * Abort safety: an aborted wait changes nothing.
+   */
+  wait(timeout?: number | null | WaitOptions): Promise<boolean> {
+    return rejecting(() => {
+      const { timeoutMs, signal } = checkWaitArg(timeout, true);
+      if (signal?.aborted) throw abortErrorFrom(signal);
+      const { seg, base } = this.#place;
+      return waitAsync(seg, this.#gen, base + WAIT, this.#readySince(), deadlineOf(timeoutMs), signal);
+    });
+  }
+
+  /** Like `wait`, blocking the calling thread. */
+  waitSync(timeout?: number | null | SyncWaitOptions): boolean {
+    const { timeoutMs } = checkWaitArg(timeout, false);
+    const { seg, base } = this.#place;
+    return waitSync(seg, this.#gen, base + WAIT, this.#readySince(), deadlineOf(timeoutMs));
+  }
+
+  /** Ready once the flag is set or a set() happened since now. */
+  #readySince(): () => boolean {
+    const i32 = this.#i32;
+    const gen = this.#gen;
+    const flag = this.#flag;
+    const seen = Atomics.load(i32, gen);
+    return () => Atomics.load(i32, flag) === 1 || Atomics.load(i32, gen) !== seen;
+  }
+
+  /** @internal */
+  [kHandle](): HandleDescriptor {
+    return { type: 'Event', state: stateOf(this.#place) };
+  }
+
+  /** @internal */
+  static _attach(state: PlaceState): Event {
+    return new Event(kAttach, attachPlace(state, KIND_EVENT, 'Event'));
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Event';
+  }
+}
+
+registerHandle('Event', (state: PlaceState) => Event._attach(state));

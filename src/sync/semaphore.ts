@@ -1,0 +1,214 @@
+/**
+ * `Semaphore` and `BoundedSemaphore`: Python's, a counter that `acquire` takes from and `release` gives back to.
+ *
+ * ```ts
+ * const slots = new Semaphore(3);             // at most 3 holders at once
+ * if (await slots.acquire({ timeout: 500 })) { try { … } finally { slots.release(); } }
+ * const b = new BoundedSemaphore(1);
+ * b.release();                                // RangeError: above its initial value (Python's ValueError)
+ * ```
+ *
+ * A semaphore has no owner: any thread or process may release, and a holder that dies keeps its unit (as in
+ * Python; there is no one to recover it from).
+ *
+ * Layout (one segment, 4 words):
+ * ```
+ *  word      written by            invariant
+ *  +0 KIND   creator               KIND_SEMAPHORE, never changes
+ *  +1 VALUE  acquire (CAS v->v-1,  >= 0; <= BOUND when BOUND >= 0
+ *            only when v > 0);
+ *            release (add, or CAS
+ *            below BOUND)
+ *  +2 WAIT   sleepers on VALUE     atomic add/sub; release wakes as many as it added, only when > 0
+ *  +3 BOUND  creator               -1: unbounded; else the initial value (BoundedSemaphore); never changes
+ * ```
+ * A waiter advertises, reads VALUE, re-checks, then sleeps while VALUE is what it read (waiting.ts): a release
+ * changes VALUE before it looks at WAIT, so no wake-up is lost. An aborted async waiter passes a wake-up on when a
+ * unit is free (its cancelled wait may have consumed one).
+ */
+import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { abortErrorFrom } from '../errors.js';
+import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
+import {
+  type AcquireOptions,
+  allocate,
+  attachPlace,
+  checkAcquireOptions,
+  describe,
+  KIND_SEMAPHORE,
+  type Place,
+  type PlaceState,
+  publishKind,
+  rejecting,
+  type SyncAcquireOptions,
+  stateOf,
+} from './core.js';
+
+const VALUE = 1;
+const WAIT = 2;
+const BOUND = 3;
+const WORDS = 4;
+const MAX_VALUE = 0x7fffffff;
+
+const kAttach = Symbol('procq.attach');
+
+export class Semaphore implements Shareable, Disposable, AsyncDisposable {
+  readonly #place: Place;
+  readonly #i32: Int32Array;
+  readonly #value: number;
+  readonly #ready = (): boolean => this.#tryTake();
+
+  /** @param value The initial count (default 1). @throws TypeError / RangeError unless an integer >= 0. */
+  constructor(value?: number);
+  /** @internal */
+  constructor(attach: typeof kAttach, place: Place);
+  constructor(value?: number | typeof kAttach, place?: Place) {
+    if (value === kAttach) {
+      this.#place = place!;
+    } else {
+      const initial = checkInitial(value);
+      const seg = allocate(WORDS);
+      this.#place = { seg, base: 0 };
+      seg.i32[VALUE] = initial;
+      seg.i32[BOUND] = this._bounded() ? initial : -1;
+      publishKind(this.#place, KIND_SEMAPHORE);
+    }
+    this.#i32 = this.#place.seg.i32;
+    this.#value = this.#place.base + VALUE;
+  }
+
+  /** @internal */
+  protected _bounded(): boolean {
+    return false;
+  }
+
+  /**
+   * Takes one unit, waiting while there is none (unless `block: false`). Resolves `true` when taken, `false` when
+   * `timeout` passed first.
+   *
+   * Abort safety: when the signal aborts, no unit has been taken.
+   */
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    return rejecting(async () => {
+      const { timeoutMs, signal } = checkAcquireOptions(options, true);
+      if (signal?.aborted) throw abortErrorFrom(signal);
+      if (this.#tryTake()) return true;
+      const deadline = deadlineOf(timeoutMs);
+      if (timeoutMs === 0) return false;
+      const { seg, base } = this.#place;
+      try {
+        return await waitAsync(seg, this.#value, base + WAIT, this.#ready, deadline, signal);
+      } catch (err) {
+        if (Atomics.load(this.#i32, this.#value) > 0) this.#wake(1);
+        throw err;
+      }
+    });
+  }
+
+  /** Like `acquire`, blocking the calling thread. */
+  acquireSync(options?: SyncAcquireOptions): boolean {
+    const { timeoutMs } = checkAcquireOptions(options, false);
+    if (this.#tryTake()) return true;
+    if (timeoutMs === 0) return false;
+    const { seg, base } = this.#place;
+    return waitSync(seg, this.#value, base + WAIT, this.#ready, deadlineOf(timeoutMs));
+  }
+
+  /**
+   * Gives back `n` units (default 1), waking as many waiters. `BoundedSemaphore`: `RangeError` (nothing given
+   * back) when that would exceed the initial value.
+   */
+  release(n = 1): void {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+      throw new RangeError(`Expected \`n\` to be a positive integer, got ${describe(n)}`);
+    }
+    const i32 = this.#i32;
+    const bound = i32[this.#place.base + BOUND]!;
+    for (;;) {
+      const v = Atomics.load(i32, this.#value);
+      const limit = bound >= 0 ? bound : MAX_VALUE;
+      if (v > limit - n) {
+        throw new RangeError(
+          bound >= 0
+            ? 'BoundedSemaphore released too many times (above its initial value)'
+            : 'Semaphore value would overflow',
+        );
+      }
+      if (Atomics.compareExchange(i32, this.#value, v, v + n) === v) break;
+    }
+    this.#wake(n);
+  }
+
+  /** The count now (Python's `get_value()`). */
+  getValue(): number {
+    return Atomics.load(this.#i32, this.#value);
+  }
+
+  /** `using`: releases one unit at the end of the scope (acquire first). */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+  }
+
+  #tryTake(): boolean {
+    const i32 = this.#i32;
+    for (;;) {
+      const v = Atomics.load(i32, this.#value);
+      if (v <= 0) return false;
+      if (Atomics.compareExchange(i32, this.#value, v, v - 1) === v) return true;
+    }
+  }
+
+  #wake(n: number): void {
+    const { seg, base } = this.#place;
+    if (Atomics.load(seg.i32, base + WAIT) > 0) seg.notify(this.#value, n);
+  }
+
+  /** @internal */
+  [kHandle](): HandleDescriptor {
+    return { type: this._bounded() ? 'BoundedSemaphore' : 'Semaphore', state: stateOf(this.#place) };
+  }
+
+  /** @internal */
+  static _attach(state: PlaceState): Semaphore {
+    return new Semaphore(kAttach, attachPlace(state, KIND_SEMAPHORE, 'Semaphore'));
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Semaphore';
+  }
+}
+
+/** A `Semaphore` that cannot be released above its initial value (`RangeError`, Python's `ValueError`). */
+export class BoundedSemaphore extends Semaphore {
+  protected override _bounded(): boolean {
+    return true;
+  }
+
+  /** @internal */
+  static override _attach(state: PlaceState): BoundedSemaphore {
+    return new BoundedSemaphore(kAttach, attachPlace(state, KIND_SEMAPHORE, 'BoundedSemaphore'));
+  }
+
+  override get [Symbol.toStringTag](): string {
+    return 'BoundedSemaphore';
+  }
+}
+
+function checkInitial(value: unknown): number {
+  if (value === undefined) return 1;
+  if (typeof value !== 'number')
+    throw new TypeError(`Expected \`value\` to be an integer, got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < 0 || value > MAX_VALUE) {
+    throw new RangeError(
+      `Expected \`value\` to be an integer from 0 to ${MAX_VALUE}, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+registerHandle('Semaphore', (state: PlaceState) => Semaphore._attach(state));
+registerHandle('BoundedSemaphore', (state: PlaceState) => BoundedSemaphore._attach(state));

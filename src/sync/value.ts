@@ -1,0 +1,98 @@
+/**
+ * `Value`: Python's `multiprocessing.Value`, one number in shared memory.
+ *
+ * ```ts
+ * const counter = new Value('i', 0);
+ * // in each child:
+ * counter.getLock().acquireSync();
+ * try { counter.value += 1; } finally { counter.getLock().release(); }   // read-modify-write needs the lock
+ * ```
+ *
+ * Typecodes as Python's (`typecodes.ts`): `'b' 'B' 'h' 'H' 'i' 'I'` (integers up to 32 bits), `'l' 'L' 'q' 'Q'`
+ * (64-bit integers, as `bigint`), `'f' 'd'` (floats). One read or one write of `.value` is atomic; `+=` is a read
+ * then a write, so it needs the lock, as in Python. The lock is an `RLock` by default (`lock: true`); pass a
+ * `Lock`/`RLock` to share one, or `lock: false` for none (Python's `RawValue`; `getLock()` then throws).
+ *
+ * Layout: shared-data.ts.
+ */
+import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { KIND_VALUE } from './core.js';
+import type { Lock } from './lock.js';
+import type { RLock } from './rlock.js';
+import { checkLockOption, type DataState, type LockOption, noLockError, SharedData } from './shared-data.js';
+import { checkElement, checkTypeCode, type ElementOf, type InputOf, type TypeCode } from './typecodes.js';
+
+export interface ValueOptions {
+  /** `true`: a new RLock; a `Lock` or `RLock`: that one; `false`: none. @default true */
+  lock?: LockOption;
+}
+
+const kAttach = Symbol('procq.attach');
+
+export class Value<C extends TypeCode = TypeCode> implements Shareable {
+  readonly #data: SharedData;
+
+  /**
+   * @param typecode One of `b B h H i I l L q Q f d`.
+   * @param init The initial value (default 0); a `bigint` or a safe integer for the 64-bit typecodes.
+   * @throws TypeError for an unknown typecode or a value of the wrong type.
+   */
+  constructor(typecode: C, init?: InputOf<C>, options?: ValueOptions);
+  /** @internal */
+  constructor(attach: typeof kAttach, data: SharedData);
+  constructor(typecode: C | typeof kAttach, init?: InputOf<C> | SharedData, options?: ValueOptions) {
+    if (typecode === kAttach) {
+      this.#data = init as SharedData;
+      return;
+    }
+    const code = checkTypeCode(typecode);
+    const first = checkElement(code, init ?? 0, 'init');
+    const lock = checkLockOption(options?.lock);
+    this.#data = SharedData.create(KIND_VALUE, code, 1, lock);
+    this.#data.elements.set(0, first);
+  }
+
+  get typecode(): C {
+    return this.#data.elements.typecode as C;
+  }
+
+  /** The number now (an atomic read). */
+  get value(): ElementOf<C> {
+    const el = this.#data.elements;
+    return this.#data.atomically(() => el.get(0)) as ElementOf<C>;
+  }
+
+  /** Stores a number (an atomic write). @throws TypeError for a value of the wrong type. */
+  set value(v: InputOf<C>) {
+    const el = this.#data.elements;
+    const checked = checkElement(el.typecode, v);
+    this.#data.atomically(() => el.set(0, checked));
+  }
+
+  /** The lock that guards read-modify-write sequences (Python's `get_lock()`). Throws with `lock: false`. */
+  getLock(): Lock | RLock {
+    const lock = this.#data.lock;
+    if (lock === undefined) throw noLockError('Value');
+    return lock;
+  }
+
+  /** @internal */
+  [kHandle](): HandleDescriptor {
+    return { type: 'Value', state: this.#data.state() };
+  }
+
+  /** @internal */
+  static _attach(state: DataState): Value {
+    return new Value(kAttach, SharedData.attach(state, KIND_VALUE, 'Value'));
+  }
+
+  toString(): string {
+    return `Value('${this.typecode}', ${String(this.value)})`;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Value';
+  }
+}
+
+registerHandle('Value', (state: DataState) => Value._attach(state));
