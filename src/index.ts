@@ -27,3 +27,5 @@ export type {
   SyncPutOptions,
 } from './queue/options.js';
 export { JoinableQueue, Queue, SimpleQueue } from './queue/queue.js';
+export * from './sync/index.js';
+export * from './pool/index.js';
