@@ -233,7 +233,14 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
         (e: Error) => e instanceof TypeError && /module/.test(e.message),
       );
       await assert.rejects(pool.apply(42 as never), TypeError);
-      await assert.rejects(collect(pool.imap(localOnly, [1])), ProcessError);
+      await assert.rejects(
+        pool.map((x: number) => x, [1]),
+        /has no name/,
+      );
+      const iterator = pool.imap(localOnly, [1]);
+      assert.equal(Object.prototype.toString.call(iterator), '[object IMapIterator]');
+      await assert.rejects(iterator.next(), ProcessError);
+      assert.deepEqual(await iterator.next(), { done: true, value: undefined });
       // Named functions work with a module.
       assert.equal(await pool.apply({ module: TASKS, name: 'square' }, [5]), 25);
       assert.equal(await pool.apply({ module: TASKS, name: square }, [6]), 36);

@@ -12,11 +12,12 @@
  * - `dispatch()` hands chunks to workers, up to `DEPTH` per worker (one running, one waiting, so a worker never
  *   idles while its next task crosses the queue), oldest job first; an idle worker takes back a waiting task
  *   from a busy one's inbox ("stealing": the `get` either gets it or the busy worker already has it).
- * - `pump()` runs while tasks are out or exits are to be handled: it reads result messages in batches
- *   (`getMany`), settles chunks, handles worker exits, and dispatches again. While it runs, a watcher per worker
+ * - `pump()` runs while tasks are out, exits are to be handled, or a worker retiring at `maxtasksperchild` has
+ *   yet to exit: it reads result messages in batches (`getMany`), settles chunks, handles worker exits, and
+ *   dispatches again. While it runs, a watcher per worker
  *   waits for that worker's exit and wakes the pump (aborting its `getMany`: nothing is taken). All settling
  *   happens in the pump, in order: results that a dead worker put before it died are read first.
- * - The pump, the watchers and every pending wait stop when nothing is out, so an idle pool does not keep the
+ * - The pump, the watchers and every pending wait stop when nothing is left to wait for, so an idle pool does not keep the
  *   event loop alive (its workers are daemons, as in Python).
  *
  * States: `run` → `close` (no new work; workers are stopped once the work is done) or `terminate` (workers are
@@ -321,7 +322,14 @@ export class PoolEngine {
   }
 
   #needsPump(): boolean {
-    return this.#state !== 'terminate' && (this.#out > 0 || this.#exits.length > 0);
+    if (this.#state === 'terminate') return false;
+    if (this.#out > 0 || this.#exits.length > 0) return true;
+    // A worker that reached maxtasksperchild is on its way out, and work may wait for its replacement: watch for
+    // its exit (it comes soon: the worker has nothing left to do).
+    return (
+      this.#workers.some((worker) => worker.stopped && !worker.exited) &&
+      (this.#state === 'run' || this.#hasWork())
+    );
   }
 
   async #pump(): Promise<void> {

@@ -77,6 +77,11 @@ export class FunctionTable {
         `Expected a function exported from an ES module, an export's name, or { module, name }, got ${describe(fn)}`,
       );
     }
+    if (typeof target === 'function' && target.name === '' && module === undefined) {
+      throw new ProcessError(
+        'the pool cannot run this function: it has no name (an arrow or a function expression written in place), and pool workers import a module and call one of its exports; declare it as `export function work(…)` in a module and pass `work`',
+      );
+    }
     const where = module instanceof URL ? module.href : (module ?? callerUrl ?? '');
     if (typeof target === 'function') {
       const cached = this.#byFunction.get(target)?.get(where);

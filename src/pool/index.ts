@@ -10,6 +10,7 @@
  * 7. `worker.ts`: the loop each worker runs.
  */
 export type { FunctionRef, PoolFunction } from './functions.js';
+export type { IMapIterator } from './jobs.js';
 export type { MapOptions, PoolOptions } from './options.js';
 export { type MapAsyncOptions, type NamedFunction, Pool } from './pool.js';
 export { AsyncResult, type ResultCallbacks } from './result.js';

@@ -128,10 +128,10 @@ interface Waiter<R> {
 }
 
 /**
- * `imap` / `imapUnordered`: an async iterator over the results. An error (the function threw, or the iterable
+ * `imap` / `imapUnordered`: the results, for an `IMapIterator`. An error (the function threw, or the iterable
  * did) is thrown by `next()` at its place, and ends the iteration, as a throwing async generator does.
  */
-export class IterJob<R> extends Job implements AsyncIterableIterator<R, undefined> {
+export class IterJob<R> extends Job {
   readonly #source: Iterator<unknown> | undefined;
   readonly #chunksize: number;
   readonly #ordered: boolean;
@@ -237,10 +237,6 @@ export class IterJob<R> extends Job implements AsyncIterableIterator<R, undefine
     return Promise.resolve({ done: true, value: undefined });
   }
 
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
   #outcome(index: number, outcome: Outcome): void {
     if (this.#closed) return;
     this.#pending.delete(index);
@@ -293,7 +289,36 @@ export class IterJob<R> extends Job implements AsyncIterableIterator<R, undefine
     return outcome;
   }
 
+  get ordered(): boolean {
+    return this.#ordered;
+  }
+}
+
+/**
+ * What `imap` and `imapUnordered` return: an async iterator over the results (the job's consumer side only).
+ * `return()` (a `break` out of `for await`) stops reading the iterable; results still being computed are dropped.
+ */
+export class IMapIterator<R> implements AsyncIterableIterator<R, undefined> {
+  readonly #job: IterJob<R>;
+
+  /** @internal */
+  constructor(job: IterJob<R>) {
+    this.#job = job;
+  }
+
+  next(): Promise<IteratorResult<R, undefined>> {
+    return this.#job.next();
+  }
+
+  return(): Promise<IteratorResult<R, undefined>> {
+    return this.#job.return();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
   get [Symbol.toStringTag](): string {
-    return this.#ordered ? 'IMapIterator' : 'IMapUnorderedIterator';
+    return this.#job.ordered ? 'IMapIterator' : 'IMapUnorderedIterator';
   }
 }

@@ -7,8 +7,8 @@ import { checkStartMethod } from '../process/start-method.js';
 import type { PoolFunction } from './functions.js';
 
 export interface PoolOptions {
-  /** How many workers. @default cpuCount() */
-  processes?: number;
+  /** How many workers. @default cpuCount() (also for `null`, Python's `None`) */
+  processes?: number | null;
   /** How workers start: worker threads or OS processes. @default the current default (`setStartMethod`, else 'spawn') */
   startMethod?: StartMethod;
   /**
@@ -21,9 +21,9 @@ export interface PoolOptions {
   initargs?: readonly unknown[];
   /**
    * Tasks (chunks) a worker runs before it exits and a fresh worker takes its place, to release what it holds.
-   * @default undefined: workers live as long as the pool
+   * @default undefined (or `null`): workers live as long as the pool
    */
-  maxtasksperchild?: number;
+  maxtasksperchild?: number | null;
   /** The module (a path or `file:` URL) whose exports functions given by name (a string) are. */
   module?: string | URL;
 }
@@ -75,14 +75,12 @@ export function checkPoolOptions(options: unknown): CheckedPoolOptions {
     throw new TypeError(`Expected \`module\` to be a path or a file: URL, got ${describe(o.module)}`);
   }
   return {
-    processes: o.processes === undefined ? undefined : checkPositiveInteger(o.processes, 'processes'),
+    processes: o.processes == null ? undefined : checkPositiveInteger(o.processes, 'processes'),
     startMethod: o.startMethod === undefined ? undefined : checkStartMethod(o.startMethod),
     initializer: o.initializer ?? undefined,
     initargs: o.initargs ?? [],
     maxtasksperchild:
-      o.maxtasksperchild === undefined || o.maxtasksperchild === null
-        ? undefined
-        : checkPositiveInteger(o.maxtasksperchild, 'maxtasksperchild'),
+      o.maxtasksperchild == null ? undefined : checkPositiveInteger(o.maxtasksperchild, 'maxtasksperchild'),
     module: o.module,
   };
 }

@@ -47,7 +47,7 @@ import { getStartMethod } from '../process/start-method.js';
 import { callerModuleUrl } from '../process/target.js';
 import { PoolEngine } from './engine.js';
 import { type FunctionEntry, type FunctionRef, FunctionTable } from './functions.js';
-import { IterJob, ListJob } from './jobs.js';
+import { IMapIterator, IterJob, ListJob } from './jobs.js';
 import {
   checkArgs,
   checkChunksize,
@@ -193,17 +193,9 @@ export class Pool implements AsyncDisposable {
    * results being computed are dropped. After `close()` the remaining items are all read and run, as in Python.
    * @default chunksize 1
    */
-  imap<T, R>(
-    fn: (item: T) => R,
-    iterable: Iterable<T>,
-    options?: MapOptions,
-  ): AsyncIterableIterator<Awaited<R>>;
-  imap<R = unknown>(
-    fn: NamedFunction,
-    iterable: Iterable<unknown>,
-    options?: MapOptions,
-  ): AsyncIterableIterator<R>;
-  imap(fn: unknown, iterable: unknown, options?: MapOptions): AsyncIterableIterator<unknown> {
+  imap<T, R>(fn: (item: T) => R, iterable: Iterable<T>, options?: MapOptions): IMapIterator<Awaited<R>>;
+  imap<R = unknown>(fn: NamedFunction, iterable: Iterable<unknown>, options?: MapOptions): IMapIterator<R>;
+  imap(fn: unknown, iterable: unknown, options?: MapOptions): IMapIterator<unknown> {
     return this.#iter(Pool.prototype.imap, fn, iterable, options, true);
   }
 
@@ -212,13 +204,13 @@ export class Pool implements AsyncDisposable {
     fn: (item: T) => R,
     iterable: Iterable<T>,
     options?: MapOptions,
-  ): AsyncIterableIterator<Awaited<R>>;
+  ): IMapIterator<Awaited<R>>;
   imapUnordered<R = unknown>(
     fn: NamedFunction,
     iterable: Iterable<unknown>,
     options?: MapOptions,
-  ): AsyncIterableIterator<R>;
-  imapUnordered(fn: unknown, iterable: unknown, options?: MapOptions): AsyncIterableIterator<unknown> {
+  ): IMapIterator<R>;
+  imapUnordered(fn: unknown, iterable: unknown, options?: MapOptions): IMapIterator<unknown> {
     return this.#iter(Pool.prototype.imapUnordered, fn, iterable, options, false);
   }
 
@@ -298,7 +290,7 @@ export class Pool implements AsyncDisposable {
     iterable: unknown,
     options: MapOptions | undefined,
     ordered: boolean,
-  ): AsyncIterableIterator<unknown> {
+  ): IMapIterator<unknown> {
     try {
       this.#engine.checkRunning();
       const entry = this.#entry(fn, site);
@@ -306,9 +298,9 @@ export class Pool implements AsyncDisposable {
       const chunksize = checkChunksize(options) ?? 1;
       const job = new IterJob<unknown>(entry, source, chunksize, ordered, 4 * this.#processes);
       this.#engine.submit(job);
-      return job;
+      return new IMapIterator(job);
     } catch (error) {
-      return IterJob.rejected(error, ordered);
+      return new IMapIterator(IterJob.rejected(error, ordered));
     }
   }
 }

@@ -11,7 +11,7 @@
  * workers without end.
  */
 
-import { InvariantError } from '../errors.js';
+import { InvariantError, ProcessError } from '../errors.js';
 import { setBootstrapping } from '../process/current.js';
 import type { Queue } from '../queue/queue.js';
 import {
@@ -98,7 +98,7 @@ async function loadFunction(spec: FunctionSpec): Promise<Function> {
   try {
     ns = await import(moduleUrl);
   } catch (error) {
-    throw new Error(
+    throw new ProcessError(
       `a pool worker cannot import ${moduleUrl}: ${(error as Error)?.message ?? String(error)}`,
       { cause: error },
     );
