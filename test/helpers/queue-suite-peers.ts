@@ -1,0 +1,633 @@
+// The Queue contract between peers: the same tests with the peer in-process, in a worker thread and in a spawned
+// process (CPython's _test_multiprocessing style; crossbeam's ladder: smoke, capacity, len_empty_full, spsc, mpmc,
+// stress, linearizable). Installed by queue-suite.ts for each peer kind the segment kind reaches.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Empty, Full, JoinableQueue, Queue, ShutDown, SimpleQueue } from '../../src/index.js';
+import { itemOf, type Outcome, STOP, T } from '../fixtures/queue-peers.js';
+import { bigItems, bytesOf, sampleItems } from './items.js';
+import { type PeerGroup, type PeerKind, withPeers } from './peers.js';
+import type { SegmentKind } from './queue-suite-local.js';
+import { errorOf, ms, scaled } from './util.js';
+
+const TEST = { timeout: 90_000 };
+
+/** Gets `n` items (each within T ms). */
+async function take<V>(q: Queue<V>, n: number): Promise<V[]> {
+  const out: V[] = [];
+  for (let i = 0; i < n; i++) out.push(await q.get({ timeout: T }));
+  return out;
+}
+
+/** Waits for the peer's 'ready' on `res`. */
+async function ready(res: Queue<unknown>): Promise<void> {
+  assert.equal(await res.get({ timeout: T }), 'ready');
+}
+
+/**
+ * Checks what consumers got from producers `tags` (n items each, `itemOf`): every item exactly once, intact, and
+ * in each consumer's sequence each producer's items in the order they were put.
+ */
+function checkDelivery(results: string[][], tags: string[], n: number): void {
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  for (const [c, list] of results.entries()) {
+    const last = new Map<string, number>();
+    for (const item of list) {
+      const [tag, idx] = item.split(':');
+      const i = Number(idx);
+      if (!tags.includes(tag!) || !(i >= 0 && i < n) || item !== itemOf(tag!, i)) {
+        problems.push(`consumer ${c}: unexpected or torn item ${JSON.stringify(item.slice(0, 60))}`);
+        continue;
+      }
+      if (seen.has(`${tag}:${i}`)) problems.push(`duplicate ${tag}:${i}`);
+      seen.add(`${tag}:${i}`);
+      if ((last.get(tag!) ?? -1) >= i)
+        problems.push(`consumer ${c}: ${tag}:${i} after ${tag}:${last.get(tag!)}`);
+      last.set(tag!, i);
+    }
+  }
+  for (const tag of tags)
+    for (let i = 0; i < n; i++) if (!seen.has(`${tag}:${i}`)) problems.push(`lost ${tag}:${i}`);
+  assert.deepEqual(problems.slice(0, 20), [], `${problems.length} delivery problems`);
+}
+
+export interface Mpmc {
+  maxsize: number;
+  capacityBytes?: number;
+  n: number;
+  producers: PeerKind[];
+  consumers: PeerKind[];
+  batch?: number;
+}
+
+/** Producers × consumers over one queue; returns when every item is checked. */
+export async function mpmc(peers: PeerGroup, o: Mpmc): Promise<void> {
+  const q = new Queue<string>(o.maxsize, { capacityBytes: o.capacityBytes });
+  const done = new Queue<string>();
+  const out = new Queue<string[]>();
+  const tags = o.producers.map((_, i) => `P${i}`);
+  o.producers.forEach((kind, i) => {
+    if (o.batch) peers.start('produceMany', [q, tags[i], o.n, done, o.batch], { kind });
+    else peers.start('produce', [q, tags[i], o.n, done], { kind });
+  });
+  for (const kind of o.consumers) {
+    if (o.batch) peers.start('consumeMany', [q, out, o.batch], { kind });
+    else peers.start('consume', [q, out], { kind });
+  }
+  await take(done, o.producers.length);
+  for (const _ of o.consumers) await q.put(STOP, { timeout: T });
+  checkDelivery(await take(out, o.consumers.length), tags, o.n);
+  assert.equal(q.qsize(), 0);
+}
+
+export function installPeerSuite(segment: SegmentKind, kind: PeerKind): void {
+  describe(`Queue contract across ${kind} peers (segment: ${segment})`, () => {
+    const run = (body: (peers: PeerGroup) => Promise<void>) => () => withPeers(kind, body);
+    // Company for the variants of mpmc: this thread's own async peers (starting processes is slow).
+    const near: PeerKind = 'inproc';
+
+    test(
+      'smoke: a peer gets what the parent puts and the parent gets what the peer puts, in order',
+      TEST,
+      run(async (peers) => {
+        const q = new Queue<string>();
+        const done = new Queue<string>();
+        peers.start('produce', [q, 'S', 20, done]);
+        assert.deepEqual(
+          await take(q, 20),
+          Array.from({ length: 20 }, (_, i) => itemOf('S', i)),
+        );
+        assert.equal(await done.get({ timeout: T }), 'S');
+        const qin = new Queue<string>();
+        const qout = new Queue<string>();
+        peers.start('echo', [qin, qout, 3]);
+        qin.putManySync(['消息 1', 'message 2', '🎉']);
+        assert.deepEqual(await take(qout, 3), ['消息 1', 'message 2', '🎉']);
+      }),
+    );
+
+    test(
+      'items: every kind round-trips through the peer equal and with its type (64-byte rings)',
+      TEST,
+      run(async (peers) => {
+        const items = sampleItems();
+        const qin = new Queue<unknown>(0, { capacityBytes: 64 });
+        const qout = new Queue<unknown>(0, { capacityBytes: 64 });
+        peers.start('echo', [qin, qout, items.length]);
+        for (const [, v] of items) await qin.put(v);
+        const wrong: string[] = [];
+        for (const [label, v] of items) {
+          const got = await qout.get({ timeout: T });
+          try {
+            assert.deepStrictEqual(got, v);
+          } catch {
+            wrong.push(label);
+          }
+        }
+        assert.deepEqual(wrong, [], 'items that arrived different');
+      }),
+    );
+
+    test(
+      'items: 8 MiB items through 64-byte rings to the peer and back arrive whole and in order',
+      TEST,
+      run(async (peers) => {
+        const items = bigItems(8 * 1024 * 1024);
+        const qin = new Queue<unknown>(0, { capacityBytes: 64 });
+        const qout = new Queue<unknown>(0, { capacityBytes: 64 });
+        peers.start('echo', [qin, qout, items.length + 2]);
+        await qin.put('first');
+        for (const [, v] of items) await qin.put(v);
+        await qin.put('last');
+        assert.equal(await qout.get({ timeout: T }), 'first');
+        for (const [label, v] of items) {
+          const got = await qout.get({ timeout: T });
+          assert.ok(Object.getPrototypeOf(got) === Object.getPrototypeOf(v), `${label}: type`);
+          if (typeof v === 'string') assert.ok(got === v, `${label}: content`);
+          else assert.ok(bytesOf(got).equals(bytesOf(v)), `${label}: content`);
+        }
+        assert.equal(await qout.get({ timeout: T }), 'last');
+      }),
+    );
+
+    test(
+      'capacity: a peer blocked in put on a full queue is woken by a get; one blocked in get by a put',
+      TEST,
+      run(async (peers) => {
+        const q = new Queue<string>(1);
+        q.putNowait('old');
+        const res = new Queue<Outcome | string>();
+        peers.start('blockedPut', [q, res, 'new']);
+        await ready(res);
+        assert.equal(await q.get({ timeout: T }), 'old');
+        assert.deepEqual(await res.get({ timeout: T }), { ok: true, value: undefined });
+        assert.equal(await q.get({ timeout: T }), 'new');
+        const e = new Queue<string>(1);
+        const res2 = new Queue<Outcome | string>();
+        peers.start('blockedGet', [e, res2]);
+        await ready(res2);
+        await e.put('wake up');
+        assert.deepEqual(await res2.get({ timeout: T }), { ok: true, value: 'wake up' });
+      }),
+    );
+
+    test(
+      'capacity: Full and Empty after their timeouts in the peer; nothing changed',
+      TEST,
+      run(async (peers) => {
+        const q = new Queue<string>(2);
+        q.putManySync(['a', 'b']);
+        const res = new Queue<Outcome | string>();
+        peers.start('blockedPut', [q, res, 'c', 100]);
+        await ready(res);
+        const put = (await res.get({ timeout: T })) as Outcome;
+        assert.deepEqual([put.ok, put.name, put.code], [false, 'Full', 'PROCQ_FULL']);
+        assert.deepEqual(q.getManySync(5), ['a', 'b']);
+        peers.start('blockedGet', [q, res, 100]);
+        await ready(res);
+        const got = (await res.get({ timeout: T })) as Outcome;
+        assert.deepEqual([got.ok, got.name, got.code], [false, 'Empty', 'PROCQ_EMPTY']);
+        assert.equal(q.qsize(), 0);
+      }),
+    );
+
+    if (kind !== 'inproc') {
+      test(
+        "keep-alive: the peer's async get and put stay pending through an idle spell, then complete",
+        TEST,
+        run(async (peers) => {
+          const empty = new Queue<string>();
+          const full = new Queue<string>(1);
+          full.putNowait('old');
+          const res = new Queue<Outcome | string>();
+          const res2 = new Queue<Outcome | string>();
+          peers.start('blockedGet', [empty, res], { form: 'async' });
+          peers.start('blockedPut', [full, res2, 'new'], { form: 'async' });
+          await ready(res);
+          await ready(res2);
+          // Nothing else keeps the peer's event loop busy meanwhile: only its pending calls may hold it open.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await empty.put('late');
+          assert.equal(await full.get({ timeout: T }), 'old');
+          assert.deepEqual(await res.get({ timeout: 5000 }), { ok: true, value: 'late' });
+          assert.deepEqual(await res2.get({ timeout: 5000 }), { ok: true, value: undefined });
+          assert.equal(full.getNowait(), 'new');
+        }),
+      );
+    }
+
+    test(
+      'len_empty_full: qsize/empty/full/maxsize seen by the peer are exact at every step',
+      TEST,
+      run(async (peers) => {
+        const q = new Queue<string>(3);
+        const cmd = new Queue<string>();
+        const res = new Queue<unknown>();
+        peers.start('observer', [q, cmd, res]);
+        const ask = async (c: string) => {
+          await cmd.put(c);
+          return res.get({ timeout: T });
+        };
+        assert.deepEqual(await ask('sizes'), [0, true, false, 3]);
+        q.putManySync(['a', 'b']);
+        assert.deepEqual(await ask('sizes'), [2, false, false, 3]);
+        assert.deepEqual(await ask('putNowait:c'), { ok: true, value: undefined });
+        assert.deepEqual([q.qsize(), q.full()], [3, true]);
+        assert.deepEqual(await ask('sizes'), [3, false, true, 3]);
+        const full = (await ask('putNowait:d')) as Outcome;
+        assert.equal(full.code, 'PROCQ_FULL');
+        assert.deepEqual(await ask('getNowait'), { ok: true, value: 'a' });
+        assert.deepEqual([q.qsize(), q.full()], [2, false]);
+        assert.deepEqual(q.getManySync(5), ['b', 'c']);
+        assert.deepEqual(await ask('sizes'), [0, true, false, 3]);
+        const empty = (await ask('getNowait')) as Outcome;
+        assert.equal(empty.code, 'PROCQ_EMPTY');
+        await cmd.put('stop');
+      }),
+    );
+
+    test(
+      'spsc: a peer puts, the parent gets, in order (single items, then putMany/getMany)',
+      TEST,
+      run(async (peers) => {
+        const n = scaled(3000);
+        const q = new Queue<string>(64);
+        const done = new Queue<string>();
+        peers.start('produce', [q, 'A', n, done]);
+        for (let i = 0; i < n; i++) assert.equal(await q.get({ timeout: T }), itemOf('A', i));
+        peers.start('produceMany', [q, 'B', n, done, 50]);
+        const got: string[] = [];
+        while (got.length < n) got.push(...(await q.getMany(64, { timeout: T })));
+        assert.equal(got.length, n);
+        for (let i = 0; i < n; i++) assert.equal(got[i], itemOf('B', i));
+        assert.deepEqual((await take(done, 2)).sort(), ['A', 'B']);
+      }),
+    );
+
+    test(
+      'mpmc: 2 producers × 2 consumers over Queue(64) deliver every item exactly once, per-producer FIFO',
+      TEST,
+      run((peers) =>
+        mpmc(peers, { maxsize: 64, n: scaled(1500), producers: [kind, kind], consumers: [kind, kind] }),
+      ),
+    );
+
+    test(
+      'mpmc: the same with putMany/getMany batches (two of the four peers in this thread)',
+      TEST,
+      run((peers) =>
+        mpmc(peers, {
+          maxsize: 64,
+          n: scaled(1500),
+          batch: 16,
+          producers: [kind, near],
+          consumers: [near, kind],
+        }),
+      ),
+    );
+
+    test(
+      'mpmc: a one-frame ring (Queue(1), capacityBytes: 64) wraps around on every put, nothing lost or torn (two peers here)',
+      TEST,
+      run((peers) =>
+        mpmc(peers, {
+          maxsize: 1,
+          capacityBytes: 64,
+          n: scaled(400),
+          producers: [kind, near],
+          consumers: [near, kind],
+        }),
+      ),
+    );
+
+    test(
+      'stress: 3 producers × 3 consumers (three here), unbounded queue on a 64-byte ring (sizes × PROCQ_STRESS)',
+      TEST,
+      run((peers) =>
+        mpmc(peers, {
+          maxsize: 0,
+          capacityBytes: 64,
+          n: scaled(1500),
+          producers: [kind, kind, near],
+          consumers: [near, kind, near],
+        }),
+      ),
+    );
+
+    test(
+      'linearizable: a put that returned in the peer is visible here; room freed here is visible there',
+      TEST,
+      run(async (peers) => {
+        const n = scaled(200);
+        const q = new Queue<number>();
+        const sig = new Queue<number>();
+        peers.start('putThenSignal', [q, sig, n]);
+        for (let i = 0; i < n; i++) {
+          assert.equal(await sig.get({ timeout: T }), i);
+          assert.equal(q.getNowait(), i, `item ${i} was not visible when its producer said it was put`);
+        }
+        const one = new Queue<number>(1);
+        const sig2 = new Queue<number>();
+        const res = new Queue<Outcome>();
+        one.putNowait(-1);
+        peers.start('roomThenPutNowait', [one, sig2, res, n]);
+        for (let i = 0; i < n; i++) {
+          assert.equal(one.getNowait(), i - 1);
+          await sig2.put(i);
+          const r = await res.get({ timeout: T });
+          assert.deepEqual(
+            r,
+            { ok: true, value: undefined },
+            `room freed before signal ${i} was not visible: ${r.code}`,
+          );
+        }
+        assert.equal(one.getNowait(), n - 1);
+      }),
+    );
+
+    test(
+      'getMany in the peer waits for the first item only',
+      TEST,
+      run(async (peers) => {
+        const q = new Queue<string>();
+        const res = new Queue<Outcome | string>();
+        peers.start('getManyOnce', [q, res, 10]);
+        await ready(res);
+        await q.put('only one');
+        assert.deepEqual(await res.get({ timeout: T }), { ok: true, value: ['only one'] });
+        peers.start('getManyOnce', [q, res, 2]);
+        await ready(res);
+        await q.putMany(['x', 'y', 'z']);
+        const r = (await res.get({ timeout: T })) as Outcome;
+        const got = r.value as string[];
+        assert.ok(got.length >= 1 && got.length <= 2, `getMany(2) gave ${got.length}`);
+        assert.deepEqual([...got, ...q.getManySync(5)], ['x', 'y', 'z']);
+      }),
+    );
+
+    test(
+      'shutdown here wakes a peer blocked in get and one blocked in put, with ShutDown (both modes)',
+      TEST,
+      run(async (peers) => {
+        const late: string[] = [];
+        for (const immediate of [false, true]) {
+          const empty = new Queue<string>();
+          const full = new Queue<string>(1);
+          full.putNowait('x');
+          const res = new Queue<Outcome | string>();
+          const res2 = new Queue<Outcome | string>();
+          // A 3 s timeout: a waiter that shutdown fails to wake ends with ShutDown all the same, but late.
+          peers.start('blockedGet', [empty, res, 3000]);
+          peers.start('blockedPut', [full, res2, 'y', 3000]);
+          await ready(res);
+          await ready(res2);
+          const t0 = performance.now();
+          empty.shutdown({ immediate });
+          full.shutdown({ immediate });
+          for (const [name, r] of [
+            ['get', res],
+            ['put', res2],
+          ] as const) {
+            const o = (await r.get({ timeout: T })) as Outcome;
+            assert.deepEqual(
+              [o.ok, o.name, o.code],
+              [false, 'ShutDown', 'PROCQ_SHUTDOWN'],
+              `immediate: ${immediate}`,
+            );
+            const took = ms(t0);
+            if (took > 1500)
+              late.push(`${name} (immediate: ${immediate}) woken ${Math.round(took)} ms after shutdown`);
+          }
+          assert.equal(full.qsize(), immediate ? 0 : 1);
+        }
+        assert.deepEqual(late, [], 'shutdown woke blocked peers late (lost wake-up)');
+      }),
+    );
+
+    for (const which of ['get', 'put'] as const) {
+      test(
+        `shutdown here wakes a peer's ${which} that has just gone to sleep (lost wake-up check, 2 × 6 rounds)`,
+        TEST,
+        run(async (peers) => {
+          const late: string[] = [];
+          for (const form of ['sync', 'async'] as const) {
+            if (kind === 'inproc' && form === 'sync') continue;
+            const rounds = kind === 'inproc' ? 12 : 6;
+            const queues = Array.from({ length: rounds }, () => new Queue<string>(1));
+            if (which === 'put') for (const q of queues) q.putNowait('x');
+            const res = new Queue<unknown>();
+            peers.start('waitRounds', [queues, res, which, 400], { form });
+            for (const [i, q] of queues.entries()) {
+              await ready(res);
+              q.shutdown({ immediate: i % 2 === 1 });
+              const [code, took] = (await res.get({ timeout: T })) as [string, number];
+              assert.equal(code, 'PROCQ_SHUTDOWN');
+              if (took > 200) late.push(`${form} round ${i}: woken after ${took} ms`);
+            }
+          }
+          assert.deepEqual(late, [], 'shutdown did not wake a waiter that had just gone to sleep');
+        }),
+      );
+    }
+
+    test(
+      'shutdown in a peer: puts here throw ShutDown; gets drain, then throw ShutDown; for await ends',
+      TEST,
+      run(async (peers) => {
+        const q = new Queue<string>();
+        peers.start('putAndShutdown', [q, ['a', 'b', 'c'], false]);
+        const got: string[] = [];
+        for await (const item of q) got.push(item);
+        assert.deepEqual(got, ['a', 'b', 'c']);
+        assert.equal(q.isShutDown, true);
+        assert.ok((await errorOf(() => q.putNowait('x'))) instanceof ShutDown);
+        assert.ok((await errorOf(() => q.get({ timeout: T }))) instanceof ShutDown);
+        const r = new Queue<string>();
+        peers.start('putAndShutdown', [r, ['d', 'e'], true]);
+        await peers.join();
+        assert.equal(r.qsize(), 0, 'immediate: discarded');
+        assert.ok((await errorOf(() => r.getNowait())) instanceof ShutDown);
+      }),
+    );
+
+    test(
+      'shutdown here: the peer sees it (put forms throw ShutDown; drained get throws ShutDown); its for await ends',
+      TEST,
+      run(async (peers) => {
+        const q = new Queue<string>();
+        q.shutdown();
+        const res = new Queue<unknown>();
+        peers.start('afterShutdown', [q, res]);
+        const [putNowait, put, getNowait, isShutDown] = (await res.get({ timeout: T })) as [
+          Outcome,
+          Outcome,
+          Outcome,
+          boolean,
+        ];
+        for (const o of [putNowait, put, getNowait])
+          assert.equal(o.code, 'PROCQ_SHUTDOWN', JSON.stringify(o));
+        assert.equal(isShutDown, true);
+        const items = new Queue<number>();
+        const out = new Queue<unknown>();
+        peers.start('iterate', [items, out]);
+        await items.putMany([1, 2, 3]);
+        await items.put(4);
+        items.shutdown();
+        assert.deepEqual(await out.get({ timeout: T }), [1, 2, 3, 4]);
+      }),
+    );
+
+    test(
+      'JoinableQueue: join resolves when peers marked every item done; taskDone too many is RangeError there',
+      TEST,
+      run(async (peers) => {
+        const jq = new JoinableQueue<number>();
+        const out = new Queue<unknown>();
+        const n = 50;
+        peers.start('worker', [jq, out, n]);
+        peers.start('worker', [jq, out, n]);
+        await jq.putMany(Array.from({ length: 2 * n }, (_, i) => i));
+        assert.equal(await jq.join({ timeout: T }), true);
+        const got = [
+          ...((await out.get({ timeout: T })) as number[]),
+          ...((await out.get({ timeout: T })) as number[]),
+        ];
+        assert.deepEqual(
+          got.sort((a, b) => a - b),
+          Array.from({ length: 2 * n }, (_, i) => i),
+        );
+        const fresh = new JoinableQueue<number>();
+        const res = new Queue<any>();
+        peers.start('joinableChecks', [fresh, res]);
+        const r = await res.get({ timeout: T });
+        assert.equal(r.isJoinable, true, 'a JoinableQueue arrives as a JoinableQueue');
+        assert.deepEqual([r.tooMany.ok, r.tooMany.name], [false, 'RangeError']);
+        assert.equal(r.joinAtOnce, true);
+      }),
+    );
+
+    test(
+      'Queues among the args arrive attached and as their own classes',
+      TEST,
+      run(async (peers) => {
+        const res = new Queue<any>();
+        peers.start('classes', [res, new Queue(5), new JoinableQueue(2), new SimpleQueue()]);
+        const [q, jq, sq] = await res.get({ timeout: T });
+        assert.deepEqual(q, { Queue: true, JoinableQueue: false, SimpleQueue: false, maxsize: 5 });
+        assert.deepEqual(jq, { Queue: true, JoinableQueue: true, SimpleQueue: false, maxsize: 2 });
+        assert.deepEqual(sq, { Queue: true, JoinableQueue: false, SimpleQueue: true, maxsize: 0 });
+      }),
+    );
+
+    if (segment === 'shm') {
+      test(
+        'a Queue inside an item arrives attached: the peer answers on it',
+        TEST,
+        run(async (peers) => {
+          const q = new Queue<any>();
+          peers.start('replier', [q]);
+          const replies = [new Queue<string>(), new Queue<string>(1)];
+          await q.put({ reply: replies[0], text: '消息 one' });
+          await q.put({ reply: replies[1], text: 'two' });
+          assert.equal(await replies[1]!.get({ timeout: T }), 'two back');
+          assert.equal(await replies[0]!.get({ timeout: T }), '消息 one back');
+          await q.put(STOP);
+        }),
+      );
+
+      test(
+        'a Queue created in the peer reaches the parent inside an item, and outlives the peer',
+        TEST,
+        run(async (peers) => {
+          const q = new Queue<any>();
+          const ack = new Queue<string>();
+          peers.start('sendsOwnQueue', [q, ack, 3]);
+          const { mine, note } = await q.get({ timeout: T });
+          assert.equal(note, 'a queue made in a peer');
+          assert.ok(mine instanceof Queue);
+          assert.equal(mine.maxsize, 3);
+          assert.equal(mine.full(), true);
+          await ack.put('attached');
+          await peers.join();
+          assert.deepEqual(mine.getManySync(5), ['made here 0', 'made here 1', 'made here 2']);
+          mine.putNowait('still works');
+          assert.equal(mine.getNowait(), 'still works');
+        }),
+      );
+    }
+
+    if (kind !== 'inproc') {
+      // (An in-process peer shares this thread's handle: closing it here would close it there too.)
+      test(
+        'close() here: what was put before still reaches the peer, and joinThread resolves',
+        TEST,
+        run(async (peers) => {
+          const q = new Queue<string>();
+          const out = new Queue<string>();
+          q.putManySync(['a', 'b', 'c']);
+          q.close();
+          await q.joinThread();
+          peers.start('echo', [q, out, 3]);
+          assert.deepEqual(await take(out, 3), ['a', 'b', 'c']);
+        }),
+      );
+
+      test(
+        'close() in the peer closes its handle only: there put/get say closed, here the queue works',
+        TEST,
+        run(async (peers) => {
+          const q = new Queue<string>();
+          q.putNowait('for the parent');
+          const res = new Queue<Outcome[]>();
+          peers.start('closeHere', [q, res]);
+          const [put, get, joinThread] = (await res.get({ timeout: T })) as Outcome[];
+          for (const o of [put!, get!]) {
+            assert.equal(o.ok, false);
+            assert.match(o.message!, /closed/);
+          }
+          assert.deepEqual(joinThread, { ok: true, value: undefined });
+          assert.equal(q.getNowait(), 'for the parent');
+          q.putNowait('x');
+          assert.equal(q.getNowait(), 'x');
+        }),
+      );
+    }
+
+    test(
+      'items outlive their producer: join the peer first, then get everything (no feeder-thread deadlock)',
+      TEST,
+      run(async (peers) => {
+        const n = 300;
+        const big = 100_000; // ~3 MB in all: far beyond any pipe buffer
+        const q = new Queue<string>();
+        peers.start('putAndLeave', [q, n, big]);
+        await peers.join();
+        assert.equal(q.qsize(), n);
+        for (let i = 0; i < n; i++) {
+          const item = q.getNowait();
+          assert.equal(item, i % 10 === 0 ? `${i}:${'y'.repeat(big)}` : `${i}`);
+        }
+        assert.ok((await errorOf(() => q.getNowait())) instanceof Empty);
+      }),
+    );
+
+    test(
+      'putMany to a small queue waits for the peer consumer and keeps order; Full with putCount when it stops',
+      TEST,
+      run(async (peers) => {
+        const q = new Queue<number>(2);
+        const out = new Queue<number>();
+        peers.start('echo', [q, out, 40]);
+        const items = Array.from({ length: 40 }, (_, i) => i);
+        assert.equal(await q.putMany(items, { timeout: T }), 40);
+        assert.deepEqual(await take(out, 40), items);
+        await peers.join(); // the peer is gone: nobody makes room
+        q.putNowait(-1);
+        const err = await errorOf(() => q.putMany([1, 2, 3], { timeout: 50 }));
+        assert.ok(err instanceof Full);
+        assert.equal((err as any).putCount, 1);
+      }),
+    );
+  });
+}

@@ -1,0 +1,116 @@
+// Small helpers shared by the queue test files.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { activeChildren } from '../../src/index.js';
+
+/** Multiplies the stress sizes: `PROCQ_STRESS=10 npm test` for a longer run. Default 1 (well under a minute). */
+export const STRESS = Math.max(1, Number(process.env.PROCQ_STRESS ?? 1) || 1);
+export const scaled = (n: number): number => Math.round(n * STRESS);
+
+/** The compiled fixture `name` (e.g. 'queue-seed-2.js'). */
+export const fixture = (name: string): string =>
+  fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+
+export const ms = (since: number): number => performance.now() - since;
+
+/** The rejection (or throw) of `fn`, asserting it does not throw synchronously when `async` is set. */
+export async function errorOf(fn: () => unknown): Promise<any> {
+  try {
+    await fn();
+  } catch (err) {
+    return err;
+  }
+  assert.fail('expected an error');
+}
+
+/** Asserts `call()` returns a Promise (never throws synchronously) and that it rejects with `ctor`. */
+export async function rejectsAsync(call: () => Promise<unknown>, ctor: Function, what = ''): Promise<any> {
+  let p: Promise<unknown> | undefined;
+  assert.doesNotThrow(() => {
+    p = call();
+  }, `an async form threw synchronously ${what}`);
+  assert.ok(p instanceof Promise, `an async form returned no Promise ${what}`);
+  const err = await errorOf(() => p);
+  assert.ok(err instanceof ctor, `expected ${ctor.name} ${what}, got ${err?.name}: ${err?.message}`);
+  return err;
+}
+
+/** A macrotask later: lets pending wake-ups and abort listeners run. */
+export const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Fails (and cleans up) when a test left a Process child or worker running. */
+export async function noChildrenLeft(): Promise<void> {
+  const left = activeChildren();
+  for (const p of left) p.kill();
+  await Promise.all(left.map((p) => p.join()));
+  assert.deepEqual(
+    left.map((p) => p.name),
+    [],
+    'a test left children running',
+  );
+}
+
+export interface RunResult {
+  status: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  pid: number | undefined;
+  ms: number;
+}
+
+/** Runs `node <script> ...args` to completion (killed after `timeout` ms) and returns its output. */
+export function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  timeout = 20_000,
+): Promise<RunResult> {
+  const start = performance.now();
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [script, ...args],
+      { env: { ...process.env, ...env }, timeout, killSignal: 'SIGKILL', encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number | string; signal?: string }) | null;
+        resolve({
+          status: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+          signal: e?.signal ?? null,
+          stdout,
+          stderr,
+          pid: child.pid,
+          ms: ms(start),
+        });
+      },
+    );
+  });
+}
+
+/** procq segments in /dev/shm created by process `pid`: none may be left once it has exited. */
+export function segmentsOf(pid: number | undefined): string[] {
+  if (pid === undefined) return [];
+  try {
+    return readdirSync('/dev/shm').filter((name) => name.startsWith(`procq-${pid}-`));
+  } catch {
+    return [];
+  }
+}
+
+/** This process's child processes that are still running (zombies, already ended, do not count). */
+export function runningChildPids(): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === process.pid && fields[0] !== 'Z') out.push(Number(entry));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
