@@ -20,6 +20,8 @@ import {
 
 const TARGETS = new URL('./fixtures/sync-targets.js', import.meta.url);
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
+/** Without the native addon, whether a thread is alive cannot be told: no dead-owner recovery. */
+const noLiveness = loadNative() === null && 'no native addon: liveness of a holder cannot be told';
 
 afterEach(async () => {
   const left = activeChildren();
@@ -366,6 +368,29 @@ describe('Barrier (one thread, async parties)', () => {
     await assert.rejects(first, BrokenBarrierError);
   });
 
+  test('copies elsewhere have no action: a waiting holder runs it, else the round completes with a warning', async () => {
+    let actions = 0;
+    const b = new Barrier(2, () => actions++);
+    const copy = () => Barrier._attach((b as any)[Symbol.for('procq.handle')]().state);
+    const [c1, c2] = [copy(), copy()];
+    const holder = b.wait(10_000);
+    await settledNow(holder);
+    assert.equal(
+      await c1.wait(10_000),
+      1,
+      'the last arrival, without the action, hands it to the waiting holder',
+    );
+    assert.equal(await holder, 0);
+    assert.equal(actions, 1);
+    const warned = new Promise<Error & { code?: string }>((resolve) => process.once('warning', resolve));
+    const first = c1.wait(10_000);
+    await settledNow(first);
+    assert.equal(await c2.wait(10_000), 1);
+    assert.equal(await first, 0);
+    assert.equal((await warned).code, 'PROCQ_BARRIER_ACTION');
+    assert.equal(actions, 1);
+  });
+
   test('the default timeout comes from the constructor', async () => {
     const b = new Barrier(2, null, 20);
     await assert.rejects(b.wait(), BrokenBarrierError);
@@ -506,7 +531,7 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
       assert.equal(counter.value, 3 * n);
     });
 
-    test('a Lock whose holder died is recovered by a waiter', async () => {
+    test('a Lock whose holder died is recovered by a waiter', { skip: noLiveness }, async () => {
       const lock = new Lock();
       const held = new Event();
       const p = start('holdForever', [lock, held]);
@@ -520,7 +545,22 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
       lock.release();
     });
 
-    test('an RLock whose owner died is recovered, with a fresh depth', async () => {
+    test("robust: false keeps Python's behaviour: a dead holder's Lock stays taken until someone releases it", {
+      skip: noLiveness,
+    }, async () => {
+      const lock = new Lock({ robust: false });
+      const held = new Event();
+      const p = start('holdForever', [lock, held]);
+      assert.equal(await held.wait(20_000), true);
+      p.kill();
+      await p.join(20_000);
+      assert.equal(await lock.acquire({ timeout: 150 }), false, 'not recovered');
+      lock.release(); // any thread or process may release a Lock, as in Python
+      assert.equal(lock.acquireSync({ block: false }), true);
+      lock.release();
+    });
+
+    test('an RLock whose owner died is recovered, with a fresh depth', { skip: noLiveness }, async () => {
       const rlock = new RLock();
       const held = new Event();
       const p = start('holdForever', [rlock, held]);
