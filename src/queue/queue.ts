@@ -80,6 +80,13 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
       throw new TypeError(`Expected \`options\` to be an object, got ${describe(opts)}`);
     }
     const capacity = checkCapacity(opts?.capacityBytes);
+    if (
+      opts?.codec !== undefined &&
+      (typeof opts.codec?.encode !== 'function' || typeof opts.codec?.decode !== 'function')
+    )
+      throw new TypeError(
+        `Expected \`codec\` to be an object with encode() and decode(), got ${describe(opts.codec)}`,
+      );
     this.#maxsize = size;
     this._engine = QueueEngine.create(size, capacity, MAX_CAPACITY, opts?.codec, this._joinable());
   }
