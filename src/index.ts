@@ -29,3 +29,4 @@ export type {
 export { JoinableQueue, Queue, SimpleQueue } from './queue/queue.js';
 export * from './sync/index.js';
 export * from './pool/index.js';
+export * from './pipe/index.js';
