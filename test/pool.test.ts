@@ -335,6 +335,26 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
       assert.deepEqual(await single.map(square, range(5)), [0, 1, 4, 9, 16]);
     });
 
+    test('many calls in flight, workers dying among them: exactly the dying calls fail, none hangs', async () => {
+      const chaotic = newPool();
+      const calls = range(300).map((i) =>
+        i % 100 === 50 ? chaotic.applyAsync(exitNow, [9]) : chaotic.applyAsync(slowDouble, [i]),
+      );
+      const settled = await Promise.allSettled(calls.map((call) => call.get(WAIT_MS)));
+      settled.forEach((outcome, i) => {
+        if (i % 100 === 50) {
+          assert.equal(outcome.status, 'rejected', `call ${i}`);
+          assert.match(String((outcome as PromiseRejectedResult).reason), /exited with code 9/);
+        } else {
+          assert.deepEqual(outcome, { status: 'fulfilled', value: 2 * i }, `call ${i}`);
+        }
+      });
+      assert.deepEqual(
+        await chaotic.map(square, range(10)),
+        range(10).map((x) => x * x),
+      );
+    });
+
     if (method === 'spawn') {
       test('a worker killed with SIGKILL fails its task with a clear error, and the pool recovers', async () => {
         const two = newPool();

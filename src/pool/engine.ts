@@ -30,7 +30,7 @@ import type { StartMethod } from '../process/current.js';
 import { Process } from '../process/process.js';
 import { Queue } from '../queue/queue.js';
 import type { FunctionEntry } from './functions.js';
-import type { Job } from './jobs.js';
+import { type Job, JobList } from './jobs.js';
 import { type InitMessage, type ResultMessage, type TaskMessage, unpackError } from './protocol.js';
 
 /** Task messages a worker holds at once: the one it runs and the next, already in its inbox. */
@@ -89,8 +89,7 @@ export class PoolEngine {
   readonly #results = new Queue<ResultMessage>();
   readonly #workers: Worker[] = [];
   readonly #bySerial = new Map<number, Worker>();
-  /** Jobs that may still hand out chunks, oldest first. */
-  readonly #jobs: Job[] = [];
+  readonly #jobs = new JobList();
   /** Chunks taken back from a dead worker's inbox: handed out before anything else. */
   readonly #retry: Chunk[] = [];
   /** Workers whose exit the pump has yet to handle. */
@@ -155,9 +154,8 @@ export class PoolEngine {
       worker.out.clear();
     }
     for (const chunk of this.#retry) chunk.job.failed(chunk.index, error);
-    for (const job of this.#jobs) job.cancel(error);
+    for (const job of this.#jobs.clear()) job.cancel(error);
     this.#retry.length = 0;
-    this.#jobs.length = 0;
     this.#out = 0;
     for (const worker of this.#workers) worker.process.terminate();
     this.#wake?.abort();
@@ -205,7 +203,7 @@ export class PoolEngine {
   }
 
   #hasWork(): boolean {
-    return this.#out > 0 || this.#retry.length > 0 || this.#jobs.some((job) => !job.exhausted);
+    return this.#out > 0 || this.#retry.length > 0 || this.#jobs.hasWork();
   }
 
   #queueDispatch(): void {
@@ -250,14 +248,10 @@ export class PoolEngine {
   #nextChunk(): Chunk | undefined {
     const retry = this.#retry.shift();
     if (retry !== undefined) return retry;
-    const unbounded = this.#state !== 'run';
-    for (let i = 0; i < this.#jobs.length; i++) {
-      const job = this.#jobs[i]!;
-      const chunk = job.take(unbounded);
-      if (chunk !== undefined) return { id: ++this.#chunkId, job, index: chunk.index, items: chunk.items };
-      if (job.exhausted) this.#jobs.splice(i--, 1);
-    }
-    return undefined;
+    const found = this.#jobs.take(this.#state !== 'run');
+    return (
+      found && { id: ++this.#chunkId, job: found.job, index: found.chunk.index, items: found.chunk.items }
+    );
   }
 
   #send(worker: Worker, chunk: Chunk): void {
@@ -337,14 +331,14 @@ export class PoolEngine {
       while (this.#needsPump()) {
         for (const worker of this.#workers) if (!worker.watching) void this.#watch(worker);
         if (this.#exits.length === 0) {
-          const wake = (this.#wake = new AbortController());
+          // One controller serves many waits, until it is used.
+          if (this.#wake === undefined || this.#wake.signal.aborted) this.#wake = new AbortController();
           let batch: ResultMessage[] = [];
           try {
-            batch = await this.#results.getMany(RESULT_BATCH, { signal: wake.signal });
+            batch = await this.#results.getMany(RESULT_BATCH, { signal: this.#wake.signal });
           } catch (error) {
             if ((error as Error)?.name !== 'AbortError') throw error;
           }
-          this.#wake = undefined;
           if (this.#state === 'terminate') break;
           for (const message of batch) this.#onMessage(message);
         }

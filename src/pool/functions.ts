@@ -45,17 +45,23 @@ function adapt(message: string): string {
 }
 
 export class FunctionTable {
+  /** By function and `module` (a function given alone is found the same way whoever calls: key ''). */
   readonly #byFunction = new WeakMap<Function, Map<string, FunctionEntry>>();
   readonly #bySpec = new Map<string, FunctionEntry>();
   #nextId = 1;
 
   /**
    * @param poolModule the pool's `module` option, for functions given by name
-   * @param callerUrl the module that called the pool method, for functions given as themselves
+   * @param callerUrl the module that called the pool method, for functions given as themselves (asked only
+   *   when needed)
    * @throws TypeError for what is not a function, a name or a `{ module, name }`; ProcessError (saying what to
    *   export) for a function that visibly cannot be found
    */
-  resolve(fn: unknown, poolModule: string | URL | undefined, callerUrl: string | undefined): FunctionEntry {
+  resolve(
+    fn: unknown,
+    poolModule: string | URL | undefined,
+    callerUrl: () => string | undefined,
+  ): FunctionEntry {
     let target: unknown = fn;
     let module: string | URL | undefined;
     if (typeof fn === 'object' && fn !== null && 'module' in fn) {
@@ -82,14 +88,16 @@ export class FunctionTable {
         'the pool cannot run this function: it has no name (an arrow or a function expression written in place), and pool workers import a module and call one of its exports; declare it as `export function work(…)` in a module and pass `work`',
       );
     }
-    const where = module instanceof URL ? module.href : (module ?? callerUrl ?? '');
+    // A function given alone resolves to where it is exported, wherever the call comes from: once found, the
+    // caller (read from the stack, the costly part) is not needed again.
+    const where = module instanceof URL ? module.href : (module ?? '');
     if (typeof target === 'function') {
       const cached = this.#byFunction.get(target)?.get(where);
       if (cached) return cached;
     }
     let spec: FunctionSpec;
     try {
-      spec = resolveTarget(target, module, module === undefined ? callerUrl : undefined);
+      spec = resolveTarget(target, module, module === undefined ? callerUrl() : undefined);
     } catch (error) {
       if (error instanceof ProcessError) {
         throw new ProcessError(`the pool cannot run this function: ${adapt(error.message)}`, {

@@ -322,3 +322,53 @@ export class IMapIterator<R> implements AsyncIterableIterator<R, undefined> {
     return this.#job.ordered ? 'IMapIterator' : 'IMapUnorderedIterator';
   }
 }
+
+/**
+ * The jobs that may still hand out chunks, oldest first: an array with a moving head, because `shift()` copies
+ * the whole array once it is large (many `applyAsync` calls in flight).
+ */
+export class JobList {
+  /** Slots before `#head` are spent (`undefined`, so that their jobs can be collected). */
+  #jobs: (Job | undefined)[] = [];
+  #head = 0;
+
+  push(job: Job): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#jobs.length) {
+      this.#jobs = this.#jobs.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#jobs.push(job);
+  }
+
+  /** The next chunk, from the oldest job that has one now; drops the jobs that are exhausted. */
+  take(unbounded: boolean): { job: Job; chunk: Chunk } | undefined {
+    for (let i = this.#head; i < this.#jobs.length; ) {
+      const job = this.#jobs[i]!;
+      const chunk = job.take(unbounded);
+      if (chunk !== undefined) return { job, chunk };
+      if (!job.exhausted) {
+        i++; // paused: later jobs go first meanwhile
+      } else if (i === this.#head) {
+        this.#jobs[i] = undefined;
+        i = ++this.#head;
+      } else {
+        this.#jobs.splice(i, 1); // only behind a paused imap
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether a job may still hand out a chunk. */
+  hasWork(): boolean {
+    for (let i = this.#head; i < this.#jobs.length; i++) if (!this.#jobs[i]!.exhausted) return true;
+    return false;
+  }
+
+  /** Empties the list; returns the jobs it held. */
+  clear(): Job[] {
+    const jobs = this.#jobs.slice(this.#head) as Job[];
+    this.#jobs = [];
+    this.#head = 0;
+    return jobs;
+  }
+}

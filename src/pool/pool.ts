@@ -89,8 +89,8 @@ export class Pool implements AsyncDisposable {
     this.#startMethod = o.startMethod ?? getStartMethod();
     let init: InitMessage | null = null;
     if (o.initializer !== undefined) {
-      const caller = typeof o.initializer === 'function' ? callerModuleUrl(new.target) : undefined;
-      init = { spec: this.#functions.resolve(o.initializer, o.module, caller).spec, args: o.initargs };
+      const caller = callerModuleUrl(new.target);
+      init = { spec: this.#functions.resolve(o.initializer, o.module, () => caller).spec, args: o.initargs };
     }
     this.#engine = new PoolEngine({
       processes: this.#processes,
@@ -248,8 +248,7 @@ export class Pool implements AsyncDisposable {
 
   /** The function's entry; `site` is the public method, to find the module that called it. */
   #entry(fn: unknown, site: Function): FunctionEntry {
-    const caller = typeof fn === 'function' ? callerModuleUrl(site) : undefined;
-    return this.#functions.resolve(fn, this.#module, caller);
+    return this.#functions.resolve(fn, this.#module, () => callerModuleUrl(site));
   }
 
   #list<R>(
