@@ -708,6 +708,19 @@ export function installLocalSuite(segment: SegmentKind): void {
         });
       }
 
+      test('putMany aborted after putting some: the error says how many (putCount); those, and only those, are in', async () => {
+        const q = new Queue<string>(2);
+        q.putNowait('present');
+        const ac = new AbortController();
+        const p = q.putMany(['a', 'b', 'c'], { signal: ac.signal });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        ac.abort(reason);
+        const err = await errorOf(() => p);
+        assertAbortError(err, ac.signal);
+        assert.deepEqual(drain(q), ['present', 'a']);
+        assert.equal(err.putCount, 1, 'putCount on the AbortError (as on Full and ShutDown)');
+      });
+
       test('the default reason and AbortSignal.timeout: cause is signal.reason', async () => {
         const q = new Queue<string>();
         const ac = new AbortController();

@@ -574,6 +574,23 @@ export function installPeerSuite(segment: SegmentKind, kind: PeerKind): void {
       );
 
       test(
+        'a queue made with a custom codec is usable in the peer',
+        TEST,
+        run(async (peers) => {
+          const codec = {
+            encode: (v: unknown) => new TextEncoder().encode(JSON.stringify(v)),
+            decode: (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b)),
+          };
+          const q = new Queue<unknown>(0, { codec });
+          const res = new Queue<Outcome | string>();
+          peers.start('blockedGet', [q, res, 5000]);
+          await ready(res);
+          await q.put({ job: '消息', n: [1, 2] });
+          assert.deepEqual(await res.get({ timeout: T }), { ok: true, value: { job: '消息', n: [1, 2] } });
+        }),
+      );
+
+      test(
         'close() in the peer closes its handle only: there put/get say closed, here the queue works',
         TEST,
         run(async (peers) => {
