@@ -12,12 +12,14 @@ import {
   type StartMethod,
   TimeoutError,
 } from '../src/index.js';
+import { loadNative, nativeLoadError } from '../src/native/index.js';
 import { AsyncResult, Pool } from '../src/pool/index.js';
 import {
   add,
   exitNow,
   failOn,
   failSetup,
+  keepPeers,
   park,
   readSetup,
   setup,
@@ -67,12 +69,20 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
+/** Without the native addon, queues are thread-only and spawned workers cannot be given theirs. */
+const NO_SPAWN = loadNative() === null ? `no native addon: ${nativeLoadError()}` : false;
+
 for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod[]) {
-  describe(`Pool (${method})`, () => {
+  describe(`Pool (${method})`, { skip: method === 'spawn' && NO_SPAWN }, () => {
+    /** What `park` (see the fixtures) reports on and waits for; every pool of the suite gets them. */
+    const started = new Queue<Where>();
+    const release = new Queue<string>();
+    const parking = { initializer: keepPeers, initargs: [started, release] };
+
     /** Pools a test made, ended after it whatever happened. */
     const made: Pool[] = [];
     const newPool = (options: ConstructorParameters<typeof Pool>[0] = {}) => {
-      const pool = new Pool({ processes: 2, startMethod: method, ...options });
+      const pool = new Pool({ processes: 2, startMethod: method, ...parking, ...options });
       made.push(pool);
       return pool;
     };
@@ -87,7 +97,7 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
     // One pool for the tests that do not end it or its workers.
     let pool: Pool;
     before(() => {
-      pool = new Pool({ processes: 2, startMethod: method });
+      pool = new Pool({ processes: 2, startMethod: method, ...parking });
     });
     after(async () => {
       pool.terminate();
@@ -126,9 +136,7 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
       const where = await pool.map(whereAmI, range(10), { chunksize: 10 });
       assert.equal(new Set(where.map((w) => w.name)).size, 1);
       // Chunks of one spread over both workers once one is busy.
-      const started = new Queue<Where>();
-      const release = new Queue<string>();
-      const parked = pool.applyAsync(park, [started, release]);
+      const parked = pool.applyAsync(park);
       const busy = await started.get({ timeout: WAIT_MS });
       const others = await pool.map(whereAmI, range(4), { chunksize: 1 });
       assert.ok(
@@ -165,11 +173,8 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
       assert.equal(await pool.apply(add, [20, 22]), 42);
       assert.equal(await pool.apply(slowDouble, [4]), 8);
       assert.equal(await pool.applyAsync(square, [9]), 81);
-
-      const started = new Queue<Where>();
-      const release = new Queue<string>();
       const seen: unknown[] = [];
-      const result = pool.applyAsync(park, [started, release], { callback: (v) => seen.push(v) });
+      const result = pool.applyAsync(park, [], { callback: (v) => seen.push(v) });
       assert.ok(result instanceof AsyncResult);
       await started.get({ timeout: WAIT_MS });
       assert.equal(result.ready(), false);
@@ -209,6 +214,8 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
       });
       await assert.rejects(pool.apply(throwString), (error) => error === 'plain string');
       await assert.rejects(pool.apply(unsendable), /cannot be sent back to the pool/);
+      await assert.rejects(pool.apply(square, [() => 1] as never), TypeError); // arguments that do not clone
+      if (NO_SPAWN) await assert.rejects(pool.apply(square, [new Queue()] as never), /pool's `initargs`/);
       // Still working, with both workers.
       assert.deepEqual(
         await pool.map(square, range(10)),
@@ -301,10 +308,8 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
         );
       }
       // The result of a quick task comes before that of one still running.
-      const started = new Queue<Where>();
-      const release = new Queue<string>();
       const order: unknown[] = [];
-      const iterator = pool.imapUnordered({ module: TASKS, name: 'parkOrSquare' }, [{ started, release }, 7]);
+      const iterator = pool.imapUnordered({ module: TASKS, name: 'parkOrSquare' }, ['park', 7]);
       const consumer = (async () => {
         for await (const r of iterator) {
           order.push(r);
@@ -358,9 +363,7 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
     if (method === 'spawn') {
       test('a worker killed with SIGKILL fails its task with a clear error, and the pool recovers', async () => {
         const two = newPool();
-        const started = new Queue<Where>();
-        const release = new Queue<string>();
-        const parked = two.applyAsync(park, [started, release]);
+        const parked = two.applyAsync(park);
         const victim = await started.get({ timeout: WAIT_MS });
         process.kill(victim.pid, 'SIGKILL');
         await assert.rejects(parked.get(WAIT_MS), (error: Error) => {
@@ -441,9 +444,7 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
     test('terminate: unfinished work fails, no worker is left behind', async () => {
       const ending = newPool();
       const where = await ending.map(whereAmI, range(8), { chunksize: 1 });
-      const started = new Queue<Where>();
-      const release = new Queue<string>();
-      const parked = ending.applyAsync(park, [started, release]);
+      const parked = ending.applyAsync(park);
       const pending = ending.map(square, range(100), { chunksize: 1 });
       await started.get({ timeout: WAIT_MS });
       ending.terminate();
@@ -495,5 +496,8 @@ test('Pool options are checked', () => {
     (error: Error) =>
       error instanceof ProcessError && error.message.includes(`${DOES_NOT} '${localOnly.name}'`),
   );
+  if (NO_SPAWN) {
+    assert.throws(() => new Pool({ processes: 1, startMethod: 'spawn' }), /build the native addon/);
+  }
   assert.deepEqual(activeChildren(), []);
 });

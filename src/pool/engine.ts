@@ -267,7 +267,7 @@ export class PoolEngine {
       worker.inbox.putSync(message);
     } catch (error) {
       // An argument that does not clone (TypeError): that chunk fails, nothing was put.
-      chunk.job.failed(chunk.index, error);
+      chunk.job.failed(chunk.index, withHint(error));
       return;
     }
     worker.known.add(fn.id);
@@ -460,6 +460,15 @@ function takeNowait<T>(queue: Queue<T>, max: number): T[] {
     }
   }
   return out;
+}
+
+/** A thread-only procq object (no native addon) cannot go in a task; it can go in `initargs`. */
+function withHint(error: unknown): unknown {
+  if (!(error instanceof TypeError) || !/thread-only/.test(error.message)) return error;
+  return new TypeError(
+    `${error.message}; or give it to the workers once, in the pool's \`initargs\` (they reach thread workers whole)`,
+    { cause: error },
+  );
 }
 
 function diedError(worker: Worker, code: number, replaced: boolean): ProcessError {
