@@ -3,6 +3,7 @@
  * Everything a context exposes is listed in `buildContext`, the one place to extend (queues, locks, pools …).
  */
 import { availableParallelism } from 'node:os';
+import { Pool, type PoolOptions } from '../pool/index.js';
 import { JoinableQueue, Queue, SimpleQueue } from '../queue/queue.js';
 import { currentProcess, isMainProcess, parentProcess, type StartMethod } from './current.js';
 import { activeChildren, Process, type ProcessOptions } from './process.js';
@@ -21,6 +22,13 @@ function buildContext(method: StartMethod) {
     }
   }
   Object.defineProperty(ContextProcess, 'name', { value: 'Process' });
+  /** `Pool` whose workers use this context's start method. */
+  class ContextPool extends Pool {
+    constructor(options: PoolOptions = {}) {
+      super({ ...options, startMethod: method });
+    }
+  }
+  Object.defineProperty(ContextPool, 'name', { value: 'Pool' });
   return Object.freeze({
     startMethod: method,
     Process: ContextProcess,
@@ -29,6 +37,7 @@ function buildContext(method: StartMethod) {
     activeChildren,
     cpuCount,
     isMainProcess,
+    Pool: ContextPool as typeof Pool,
     Queue,
     JoinableQueue,
     SimpleQueue,
