@@ -300,6 +300,18 @@ export function installLocalSuite(segment: SegmentKind): void {
         assert.deepEqual([q.qsize(), q.empty(), q.full()], [0, true, false]);
       });
 
+      test('maxsize alone decides full() and Full: a 64-byte ring still takes maxsize large items', () => {
+        const q = new Queue<string>(3, { capacityBytes: 64 });
+        const big = (i: number) => `${i}${'w'.repeat(4096)}`;
+        for (let i = 0; i < 3; i++) {
+          assert.equal(q.full(), false);
+          q.putNowait(big(i));
+        }
+        assert.equal(q.full(), true);
+        assert.throws(() => q.putNowait('small'), Full);
+        assert.deepEqual(drain(q), [big(0), big(1), big(2)]);
+      });
+
       test('block:false ignores timeout (Python), for put and get, all forms', async () => {
         const q = new Queue<string>(1);
         for (const call of [
@@ -936,23 +948,27 @@ export function installLocalSuite(segment: SegmentKind): void {
         ['put on a full queue', true, (q: Queue<string>) => q.put('y', { timeout: 300 })],
         ['putMany on a full queue', true, (q: Queue<string>) => q.putMany(['y'], { timeout: 300 })],
       ] as const) {
-        test(`shutdown right after a ${label} started waiting wakes it at once (lost wake-up check, 6 rounds)`, async () => {
+        test(`shutdown right after a ${label} started waiting wakes it at once (lost wake-up check, 4 × 16 queues)`, async () => {
+          // Many queues at once, so that a lost wake-up costs one timeout per batch, not one per queue.
           const late: string[] = [];
-          for (let round = 0; round < 6; round++) {
-            const immediate = round % 2 === 1;
-            const q = new Queue<string>(1);
-            if (full) q.putNowait('x');
+          for (let batch = 0; batch < 4; batch++) {
+            const immediate = batch % 2 === 1;
+            const queues = Array.from({ length: 16 }, () => new Queue<string>(1));
             const t0 = performance.now();
-            const waiting = start(q).then(
-              () => 'resolved',
-              (e) => e.name,
-            );
-            q.shutdown({ immediate });
-            const outcome = await waiting;
-            const took = ms(t0);
-            assert.equal(outcome, 'ShutDown', `round ${round}`);
-            if (took > 200)
-              late.push(`round ${round} (immediate: ${immediate}): woken after ${Math.round(took)} ms`);
+            const waiting = queues.map((q) => {
+              if (full) q.putNowait('x');
+              const p = start(q).then(
+                () => ['resolved', ms(t0)] as const,
+                (e) => [e.name as string, ms(t0)] as const,
+              );
+              q.shutdown({ immediate });
+              return p;
+            });
+            for (const [k, [outcome, took]] of (await Promise.all(waiting)).entries()) {
+              assert.equal(outcome, 'ShutDown', `batch ${batch}, queue ${k}`);
+              if (took > 200)
+                late.push(`batch ${batch} (immediate: ${immediate}), queue ${k}: ${Math.round(took)} ms`);
+            }
           }
           assert.deepEqual(late, [], 'shutdown did not wake a waiter that had just gone to sleep');
         });
