@@ -30,3 +30,4 @@ export { JoinableQueue, Queue, SimpleQueue } from './queue/queue.js';
 export * from './sync/index.js';
 export * from './pool/index.js';
 export * from './pipe/index.js';
+export * from './redis/index.js';

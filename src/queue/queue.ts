@@ -282,6 +282,19 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
     return new Queue<T>(kAttach, state);
   }
 
+  /**
+   * The same interface on Redis, for processes on many machines: `await Queue.connect('redis://host:6379',
+   * { name: 'jobs', maxsize: 1000 })`. See `RedisQueue` (the Redis client is loaded only when this is called).
+   */
+  static async connect<T>(
+    url: string,
+    options: { name: string } & import('../redis/options.js').RedisQueueOptions<T>,
+  ): Promise<import('../redis/queue.js').RedisQueue<T>> {
+    const { connectQueue } = await import('../redis/index.js');
+    const { name, ...rest } = options;
+    return connectQueue<T>(url, name, rest);
+  }
+
   get [Symbol.toStringTag](): string {
     return 'Queue';
   }
