@@ -18,6 +18,8 @@ export {
   ShutDown,
   TimeoutError,
 } from './errors.js';
+export * from './pipe/index.js';
+export * from './pool/index.js';
 export * from './process/index.js';
 export type {
   GetOptions,
@@ -27,7 +29,5 @@ export type {
   SyncPutOptions,
 } from './queue/options.js';
 export { JoinableQueue, Queue, SimpleQueue } from './queue/queue.js';
-export * from './sync/index.js';
-export * from './pool/index.js';
-export * from './pipe/index.js';
 export * from './redis/index.js';
+export * from './sync/index.js';

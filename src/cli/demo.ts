@@ -22,7 +22,8 @@ const PROGRAMS: DemoProgram[] = [
   {
     file: '02-bounded-queue.js',
     title: '2. The bounded queue API on its own',
-    point: 'Queue(3): full() after 3 puts, Full after a 2000 ms timeout and at once with putNowait, FIFO gets',
+    point:
+      'Queue(3): full() after 3 puts, Full after a 2000 ms timeout and at once with putNowait, FIFO gets',
   },
   {
     file: '03-writer-reader.js',
@@ -51,14 +52,16 @@ export function runDemo(startMethod: 'spawn' | 'thread'): number {
       console.error(`procq demo: ${program.file} exited with ${res.status ?? res.signal}`);
     }
   }
-  console.log(failed === 0 ? '\nprocq demo: all three programs ran.' : `\nprocq demo: ${failed} program(s) failed.`);
+  console.log(
+    failed === 0 ? '\nprocq demo: all three programs ran.' : `\nprocq demo: ${failed} program(s) failed.`,
+  );
   return failed === 0 ? 0 : 1;
 }
 
 export function registerDemoCommand(program: Command): Command {
   return program
     .command('demo')
-    .description("run the three seed programs (separate memory, the bounded queue API, writer and reader)")
+    .description('run the three seed programs (separate memory, the bounded queue API, writer and reader)')
     .option('--start-method <method>', "'spawn' (OS processes) or 'thread' (worker threads)", 'spawn')
     .action((opts: { startMethod: string }) => {
       if (opts.startMethod !== 'spawn' && opts.startMethod !== 'thread') {

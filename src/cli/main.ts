@@ -5,11 +5,15 @@ import { Command } from 'commander';
 import { registerBenchCommand } from './bench.js';
 import { registerDemoCommand } from './demo.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command()
   .name('procq')
-  .description("Python's multiprocessing for Node.js: queues between worker threads and processes over shared memory")
+  .description(
+    "Python's multiprocessing for Node.js: queues between worker threads and processes over shared memory",
+  )
   .version(pkg.version);
 
 registerDemoCommand(program);
@@ -21,7 +25,9 @@ program
   .action(async () => {
     const { sweepSegments } = await import('../memory/shm-segment.js');
     const removed = sweepSegments();
-    console.log(removed.length === 0 ? 'procq sweep: nothing to remove' : `procq sweep: removed ${removed.join(', ')}`);
+    console.log(
+      removed.length === 0 ? 'procq sweep: nothing to remove' : `procq sweep: removed ${removed.join(', ')}`,
+    );
   });
 
 await program.parseAsync(process.argv);

@@ -4,7 +4,7 @@
  * such item here (a native call, a fresh buffer, a generic walk) and this costs a fraction of that.
  *
  * It keeps structured clone's meaning exactly, or refuses the item (`encodePlain` returns -1) and the caller falls
- * back to `node:v8`: anything else (Map, Date, typed arrays, BigInt, class instances, getters-as-accessors are
+ * back to `node:v8` (which then clones it or throws): a Proxy, anything else (Map, Date, typed arrays, BigInt, class instances, getters-as-accessors are
  * read like clone does), arrays with holes or extra properties, an object met twice (clone keeps shared
  * references and cycles), more than MAX_DEPTH levels or MAX_BYTES bytes. Strings are ASCII bytes or UTF-16 code
  * units, so lone surrogates survive as they do in clone; `-0`, `NaN` and `undefined` properties survive too.
@@ -16,6 +16,8 @@
  *   T_ASCII  u32 length, bytes      T_UTF16  u32 units, 2 bytes each
  *   T_ARRAY  u32 count, values      T_OBJECT u32 count, (key: T_ASCII|T_UTF16 string, value) pairs
  */
+
+import { isProxy } from 'node:util/types';
 
 const T_NULL = 1;
 const T_UNDEF = 2;
@@ -122,7 +124,7 @@ function writeValue(v: unknown, depth: number): void {
 }
 
 function writeContainer(v: object, depth: number): void {
-  if (depth >= MAX_DEPTH || seen.length >= MAX_CONTAINERS || seen.includes(v)) throw REFUSE;
+  if (depth >= MAX_DEPTH || seen.length >= MAX_CONTAINERS || seen.includes(v) || isProxy(v)) throw REFUSE;
   seen.push(v);
   if (Array.isArray(v)) {
     if (Object.getPrototypeOf(v) !== Array.prototype) throw REFUSE;

@@ -34,7 +34,7 @@ import {
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
 import { ownerId } from '../memory/owner.js';
 import { QueueEngine } from '../queue/engine.js';
-import { GET_WAIT, PUT_COUNT } from '../ring/layout.js';
+import { GET_EPOCH, GET_WAIT } from '../ring/layout.js';
 import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
 import {
   checkWaitArg,
@@ -205,7 +205,7 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
       if (this.#readable()) return true;
       return waitAsync(
         reader.seg,
-        PUT_COUNT,
+        GET_EPOCH,
         GET_WAIT,
         this.#readable,
         deadlineOf(timeoutMs),
@@ -223,7 +223,7 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
     if (this.#readable()) return true;
     return waitSync(
       reader.seg,
-      PUT_COUNT,
+      GET_EPOCH,
       GET_WAIT,
       this.#readable,
       deadlineOf(timeoutMs),
@@ -303,7 +303,7 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
     for (;;) {
       const m = this.#take(reader);
       if (m !== NONE) return m;
-      if (!waitSync(reader.seg, PUT_COUNT, GET_WAIT, this.#readable, deadline, SWEEP_MS, this.#sweepPeer)) {
+      if (!waitSync(reader.seg, GET_EPOCH, GET_WAIT, this.#readable, deadline, SWEEP_MS, this.#sweepPeer)) {
         throw new TimeoutError('no message arrived before the timeout');
       }
     }
@@ -318,7 +318,7 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
       if (m !== NONE) return m;
       const ready = await waitAsync(
         reader.seg,
-        PUT_COUNT,
+        GET_EPOCH,
         GET_WAIT,
         this.#readable,
         deadline,

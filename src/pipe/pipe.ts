@@ -14,7 +14,7 @@
  * 64 KiB and grows with the backlog), so `send` never waits and never deadlocks against a full pipe.
  */
 import { QueueEngine } from '../queue/engine.js';
-import { DEFAULT_CAPACITY, MAX_CAPACITY } from '../queue/options.js';
+import { DEFAULT_CAPACITY } from '../queue/options.js';
 import { describe } from '../sync/core.js';
 import { Connection } from './connection.js';
 import { Control } from './control.js';
@@ -26,7 +26,7 @@ import { Control } from './control.js';
 export function Pipe<T = unknown>(duplex = true): [Connection<T>, Connection<T>] {
   if (typeof duplex !== 'boolean')
     throw new TypeError(`Expected \`duplex\` to be a boolean, got ${describe(duplex)}`);
-  const ring = () => QueueEngine.create(0, DEFAULT_CAPACITY, MAX_CAPACITY, undefined, false);
+  const ring = () => QueueEngine.create(0, DEFAULT_CAPACITY, undefined, false);
   const rings = duplex ? [ring(), ring()] : [ring(), null];
   const control = Control.create(duplex);
   return [Connection._create<T>(control, rings, 0), Connection._create<T>(control, rings, 1)];

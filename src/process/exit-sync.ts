@@ -19,7 +19,13 @@ function ended(pid: number): boolean {
   return state === 'Z' || state === 'X';
 }
 
-export function waitExitedSync(pid: number): void {
-  if (process.platform !== 'linux') return;
-  while (!ended(pid)) Atomics.wait(pause, 0, 0, 5);
+/** Waits until `pid` has ended, at most `timeoutMs`; returns whether it has. */
+export function waitExitedSync(pid: number, timeoutMs = Number.POSITIVE_INFINITY): boolean {
+  if (process.platform !== 'linux') return false;
+  const deadline = performance.now() + timeoutMs;
+  while (!ended(pid)) {
+    if (performance.now() >= deadline) return false;
+    Atomics.wait(pause, 0, 0, 5);
+  }
+  return true;
 }

@@ -9,10 +9,12 @@
  *   `[u32 LE json length][json][u32 LE args length][args bytes]`. The parent keeps its end open for the child's
  *   whole life: the child takes EOF on it as "my parent is gone" (see bootstrap-spawn.ts).
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { sweepSegments } from '../memory/shm-segment.js';
 import type { Popen, PopenOptions } from './popen.js';
 import { siblingUrl } from './popen.js';
 
@@ -79,6 +81,9 @@ export class SpawnPopen implements Popen {
       child.once('exit', (code, signal) => {
         if (this.exitCode !== null) return;
         this.exitCode = signal ? -(constants.signals[signal] ?? 1) : (code ?? 1);
+        // A child ended by a signal ran no exit cleanup: remove the shared memory it created (none is in use by
+        // anyone who has not mapped it already; mappings outlive the name).
+        if (signal && child.pid !== undefined) sweepSegments({ pid: child.pid });
         resolve(this.exitCode);
       });
     });

@@ -23,6 +23,7 @@
 
 import { encodeValue } from '../codec/index.js';
 import { ProcessError } from '../errors.js';
+import { sweepSegments } from '../memory/shm-segment.js';
 import { currentProcess, isBootstrapping, nextChildIdentity, type StartMethod } from './current.js';
 import { waitExitedSync } from './exit-sync.js';
 import type { Popen } from './popen.js';
@@ -58,7 +59,16 @@ function onParentExit(): void {
   for (const [popen, daemon] of liveSpawned) if (daemon) popen.terminate();
   for (const [popen, daemon] of liveSpawned)
     if (!daemon && popen.exitCode === null) waitExitedSync(popen.pid);
+  // Terminated daemons run no exit cleanup: once they are gone (briefly waited for), remove their shared memory.
+  for (const [popen, daemon] of liveSpawned) {
+    if (daemon && popen.exitCode === null && waitExitedSync(popen.pid, DAEMON_EXIT_WAIT_MS)) {
+      sweepSegments({ pid: popen.pid });
+    }
+  }
 }
+
+/** How long a parent's exit waits for its terminated daemons, to clean up after them. */
+const DAEMON_EXIT_WAIT_MS = 500;
 
 function describe(value: unknown): string {
   return typeof value === 'string' ? `'${value}' (string)` : `${String(value)} (${typeof value})`;

@@ -18,10 +18,22 @@ import {
   writePayload,
 } from '../codec/frames.js';
 import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
-import { createSegment, type Segment, type SegmentKind } from '../memory/index.js';
-import { GET_COUNT, GET_WAIT, JOIN_WAIT, PUT_COUNT, PUT_WAIT, SHUTDOWN, UNFINISHED } from '../ring/layout.js';
+import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
+import {
+  DONE,
+  GET_COUNT,
+  GET_EPOCH,
+  GET_WAIT,
+  JOIN_WAIT,
+  PUT_COUNT,
+  PUT_EPOCH,
+  PUT_WAIT,
+  SHUTDOWN,
+  WAIT_SLICE_MS,
+} from '../ring/layout.js';
 import { ceilPow2, Ring } from '../ring/ring.js';
 import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
+import { MAX_CAPACITY, MAX_CAPACITY_SAB } from './options.js';
 
 const OK = 0;
 const FULL = 1; // maxsize reached
@@ -60,12 +72,14 @@ export class QueueEngine {
   static create(
     maxsize: number,
     capacity: number,
-    capacityMax: number,
     codec: Codec<any> | undefined,
     joinable: boolean,
-    kind?: SegmentKind,
+    kind: SegmentKind = defaultSegmentKind(),
   ): QueueEngine {
-    const cap = ceilPow2(capacity);
+    // The ring may grow to this many bytes. Only what it touches costs memory, but a SharedArrayBuffer's whole
+    // size counts against the process's address-space and V8's limits, so thread-only rings reserve less.
+    const capacityMax = kind === 'shm' ? MAX_CAPACITY : MAX_CAPACITY_SAB;
+    const cap = ceilPow2(Math.min(capacity, capacityMax));
     const seg = createSegment(Ring.segmentSize(capacityMax), kind);
     Ring.initialize(seg, { maxsize: Math.max(maxsize, 0), capacity: cap, capacityMax });
     return new QueueEngine(seg, codec, joinable);
@@ -95,10 +109,8 @@ export class QueueEngine {
       producerLock.acquireSync();
       consumerLock.acquireSync();
       try {
-        const n = this.ring.discardAll();
-        if (n > 0 && Atomics.load(i32, UNFINISHED) > 0) {
-          Atomics.sub(i32, UNFINISHED, Math.min(n, Atomics.load(i32, UNFINISHED)));
-        }
+        // Discarded items count as done, so join() returns (Python 3.13).
+        Atomics.add(i32, DONE, this.ring.discardAll());
       } finally {
         consumerLock.release();
         producerLock.release();
@@ -108,7 +120,7 @@ export class QueueEngine {
     }
     this.ring.wakeGetters();
     this.ring.wakePutters();
-    this.seg.notify(UNFINISHED, Number.POSITIVE_INFINITY);
+    this.seg.notify(DONE, Number.POSITIVE_INFINITY);
   }
 
   // ------------------------------------------------------------------ put
@@ -122,7 +134,6 @@ export class QueueEngine {
     const off = ring.reserve(p.maxLength);
     if (off < 0) return NO_ROOM;
     const r = writePayload(this.mem, this.f64, off, p);
-    if (this.joinable) Atomics.add(this.i32, UNFINISHED, 1);
     ring.write(r % 16, Math.floor(r / 16));
     ring.flush();
     return OK;
@@ -172,7 +183,8 @@ export class QueueEngine {
         return;
       }
       if (r === SHUT) throw new ShutDown();
-      if (!waitSync(this.seg, GET_COUNT, PUT_WAIT, this.#roomOrShut(r, seen), deadline)) throw new Full();
+      if (!waitSync(this.seg, PUT_EPOCH, PUT_WAIT, this.#roomOrShut(r, seen), deadline, WAIT_SLICE_MS))
+        throw new Full();
     }
   }
 
@@ -224,7 +236,17 @@ export class QueueEngine {
       }
       if (r === OK) return this.#afterPut();
       if (r === SHUT) throw new ShutDown();
-      if (!(await waitAsync(this.seg, GET_COUNT, PUT_WAIT, this.#roomOrShut(r, seen), deadline, signal))) {
+      if (
+        !(await waitAsync(
+          this.seg,
+          PUT_EPOCH,
+          PUT_WAIT,
+          this.#roomOrShut(r, seen),
+          deadline,
+          signal,
+          WAIT_SLICE_MS,
+        ))
+      ) {
         throw new Full();
       }
     }
@@ -251,7 +273,6 @@ export class QueueEngine {
       const w = writePayload(this.mem, this.f64, off, p);
       ring.write(w % 16, Math.floor(w / 16));
     }
-    if (this.joinable && i > from) Atomics.add(this.i32, UNFINISHED, i - from);
     ring.flush();
     return { n: i - from, r };
   }
@@ -264,6 +285,25 @@ export class QueueEngine {
     if (signal?.aborted) throw abortErrorFrom(signal);
     const list = Array.isArray(items) ? items : [...items];
     const ps = list.map((item) => this.#prepareOutside(item));
+    const progress = { done: 0 };
+    try {
+      return await this.#putManyAsync(list, ps, timeoutMs, signal, progress);
+    } catch (err) {
+      // Whatever stopped it (abort, shutdown, timeout), say how many of the items were put: the first `putCount`.
+      if (err !== null && typeof err === 'object' && !('putCount' in err)) {
+        Object.assign(err, { putCount: progress.done });
+      }
+      throw err;
+    }
+  }
+
+  async #putManyAsync(
+    list: unknown[],
+    ps: (Prepared | null)[],
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    progress: { done: number },
+  ): Promise<number> {
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     let done = 0;
@@ -277,11 +317,20 @@ export class QueueEngine {
         lock.release();
       }
       done += res.n;
+      progress.done = done;
       if (res.n > 0) this.#afterPut();
       if (done === ps.length) break;
       if (res.r === SHUT) throw Object.assign(new ShutDown(), { putCount: done });
       if (
-        !(await waitAsync(this.seg, GET_COUNT, PUT_WAIT, this.#roomOrShut(res.r, seen), deadline, signal))
+        !(await waitAsync(
+          this.seg,
+          PUT_EPOCH,
+          PUT_WAIT,
+          this.#roomOrShut(res.r, seen),
+          deadline,
+          signal,
+          WAIT_SLICE_MS,
+        ))
       ) {
         throw Object.assign(new Full(`the queue is full: ${done} of ${ps.length} items were put`), {
           putCount: done,
@@ -310,7 +359,7 @@ export class QueueEngine {
       if (res.n > 0) this.#afterPut();
       if (done === ps.length) break;
       if (res.r === SHUT) throw Object.assign(new ShutDown(), { putCount: done });
-      if (!waitSync(this.seg, GET_COUNT, PUT_WAIT, this.#roomOrShut(res.r, seen), deadline)) {
+      if (!waitSync(this.seg, PUT_EPOCH, PUT_WAIT, this.#roomOrShut(res.r, seen), deadline, WAIT_SLICE_MS)) {
         throw Object.assign(new Full(`the queue is full: ${done} of ${ps.length} items were put`), {
           putCount: done,
         });
@@ -383,7 +432,8 @@ export class QueueEngine {
         if (v !== NONE) return this.#finish(v);
         continue;
       }
-      if (!waitSync(this.seg, PUT_COUNT, GET_WAIT, this.#itemOrShut, deadline)) throw new Empty();
+      if (!waitSync(this.seg, GET_EPOCH, GET_WAIT, this.#itemOrShut, deadline, WAIT_SLICE_MS))
+        throw new Empty();
     }
   }
 
@@ -431,7 +481,9 @@ export class QueueEngine {
         if (v !== NONE) return this.#finish(v);
         continue;
       }
-      if (!(await waitAsync(this.seg, PUT_COUNT, GET_WAIT, this.#itemOrShut, deadline, signal)))
+      if (
+        !(await waitAsync(this.seg, GET_EPOCH, GET_WAIT, this.#itemOrShut, deadline, signal, WAIT_SLICE_MS))
+      )
         throw new Empty();
     }
   }
@@ -461,7 +513,8 @@ export class QueueEngine {
         if (out.length > 0) return this.#finishMany(out);
         continue;
       }
-      if (!waitSync(this.seg, PUT_COUNT, GET_WAIT, this.#itemOrShut, deadline)) throw new Empty();
+      if (!waitSync(this.seg, GET_EPOCH, GET_WAIT, this.#itemOrShut, deadline, WAIT_SLICE_MS))
+        throw new Empty();
     }
   }
 
@@ -482,37 +535,48 @@ export class QueueEngine {
         if (out.length > 0) return this.#finishMany(out);
         continue;
       }
-      if (!(await waitAsync(this.seg, PUT_COUNT, GET_WAIT, this.#itemOrShut, deadline, signal)))
+      if (
+        !(await waitAsync(this.seg, GET_EPOCH, GET_WAIT, this.#itemOrShut, deadline, signal, WAIT_SLICE_MS))
+      )
         throw new Empty();
     }
   }
 
   // ------------------------------------------------------------------ JoinableQueue
 
+  /** Items put and not yet marked done: `PUT_COUNT - DONE` (see layout.ts). */
   unfinished(): number {
-    return Atomics.load(this.i32, UNFINISHED);
+    return (Atomics.load(this.i32, PUT_COUNT) - Atomics.load(this.i32, DONE)) | 0;
   }
 
   taskDone(): void {
     const i32 = this.i32;
     for (;;) {
-      const n = Atomics.load(i32, UNFINISHED);
-      if (n <= 0) throw new RangeError('taskDone() called more times than there were items put');
-      if (Atomics.compareExchange(i32, UNFINISHED, n, n - 1) === n) {
-        if (n === 1 && Atomics.load(i32, JOIN_WAIT) > 0)
-          this.seg.notify(UNFINISHED, Number.POSITIVE_INFINITY);
+      const done = Atomics.load(i32, DONE);
+      const left = (Atomics.load(i32, PUT_COUNT) - done) | 0;
+      if (left <= 0) throw new RangeError('taskDone() called more times than there were items put');
+      if (Atomics.compareExchange(i32, DONE, done, (done + 1) | 0) === done) {
+        if (left === 1 && Atomics.load(i32, JOIN_WAIT) > 0) this.seg.notify(DONE, Number.POSITIVE_INFINITY);
         return;
       }
     }
   }
 
-  #noneUnfinished = (): boolean => Atomics.load(this.i32, UNFINISHED) <= 0;
+  #noneUnfinished = (): boolean => this.unfinished() <= 0;
 
   joinSync(timeoutMs: number): boolean {
-    return waitSync(this.seg, UNFINISHED, JOIN_WAIT, this.#noneUnfinished, deadlineOf(timeoutMs));
+    return waitSync(this.seg, DONE, JOIN_WAIT, this.#noneUnfinished, deadlineOf(timeoutMs), WAIT_SLICE_MS);
   }
 
   join(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
-    return waitAsync(this.seg, UNFINISHED, JOIN_WAIT, this.#noneUnfinished, deadlineOf(timeoutMs), signal);
+    return waitAsync(
+      this.seg,
+      DONE,
+      JOIN_WAIT,
+      this.#noneUnfinished,
+      deadlineOf(timeoutMs),
+      signal,
+      WAIT_SLICE_MS,
+    );
   }
 }

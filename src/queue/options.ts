@@ -28,7 +28,7 @@ export type SyncGetOptions = Omit<GetOptions, 'signal'>;
 export interface QueueOptions<T> {
   /**
    * Bytes the ring starts with for its frames (rounded up to a power of two). A minimum, not a limit on what can
-   * be sent: the ring grows (doubling, up to 1 GiB) when an item or the backlog needs more, so memory stays
+   * be sent: the ring grows (doubling, up to 1 GiB; 64 MiB without the native addon) when an item or the backlog needs more, so memory stays
    * proportional to what is queued. `maxsize` alone decides `full()` and `Full`. @default 65536
    */
   capacityBytes?: number;
@@ -38,6 +38,8 @@ export interface QueueOptions<T> {
 
 export const DEFAULT_CAPACITY = 1 << 16;
 export const MAX_CAPACITY = 1 << 30;
+/** Largest ring over a SharedArrayBuffer (thread-only fallback): an item up to half of this fits. */
+export const MAX_CAPACITY_SAB = 1 << 26;
 
 export function describe(v: unknown): string {
   if (typeof v === 'string') return `\`${JSON.stringify(v)}\` (string)`;

@@ -16,6 +16,7 @@
  * shared memory. Items are anything structured clone accepts; strings, numbers and byte arrays take fast paths.
  */
 
+import type { Codec } from '../codec/frames.js';
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { ClosedError } from '../errors.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
@@ -26,7 +27,6 @@ import {
   checkWaitOptions,
   describe,
   type GetOptions,
-  MAX_CAPACITY,
   type PutOptions,
   type QueueOptions,
   type SyncGetOptions,
@@ -80,15 +80,9 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
       throw new TypeError(`Expected \`options\` to be an object, got ${describe(opts)}`);
     }
     const capacity = checkCapacity(opts?.capacityBytes);
-    if (
-      opts?.codec !== undefined &&
-      (typeof opts.codec?.encode !== 'function' || typeof opts.codec?.decode !== 'function')
-    )
-      throw new TypeError(
-        `Expected \`codec\` to be an object with encode() and decode(), got ${describe(opts.codec)}`,
-      );
+    if (opts?.codec !== undefined) checkCodec(opts.codec);
     this.#maxsize = size;
-    this._engine = QueueEngine.create(size, capacity, MAX_CAPACITY, opts?.codec, this._joinable());
+    this._engine = QueueEngine.create(size, capacity, opts?.codec, this._joinable());
   }
 
   /** @internal */
@@ -271,10 +265,27 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
     if (this.#closed) throw new ClosedError('queue');
   }
 
+  /** @internal the handle type name, so a queue arrives as the class it left as. */
+  protected _handleType(): string {
+    return 'Queue';
+  }
+
   /** @internal the description another thread or process attaches from. */
   [kHandle](): HandleDescriptor {
     const state: QueueState = { segment: this._engine.seg.handle(), maxsize: this.#maxsize };
-    return { type: this._joinable() ? 'JoinableQueue' : 'Queue', state };
+    return { type: this._handleType(), state };
+  }
+
+  /**
+   * Another handle on the same queue that encodes and decodes with `codec`. A codec is code, and code does not
+   * travel between threads and processes: a queue made with `{ codec }` arrives in a child without it, and the
+   * child attaches it again with `q.withCodec(codec)` (importing the codec from a module both share).
+   */
+  withCodec(codec: Codec<T>): this {
+    checkCodec(codec);
+    const state: QueueState = { segment: this._engine.seg.handle(), maxsize: this.#maxsize };
+    const Ctor = this.constructor as new (a: typeof kAttach, s: QueueState, o: QueueOptions<T>) => this;
+    return new Ctor(kAttach, state, { codec });
   }
 
   /** @internal */
@@ -300,6 +311,15 @@ export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
   }
 }
 
+function checkCodec(codec: unknown): void {
+  const c = codec as Codec<unknown> | null | undefined;
+  if (typeof c?.encode !== 'function' || typeof c?.decode !== 'function') {
+    throw new TypeError(
+      `Expected \`codec\` to be an object with encode() and decode(), got ${describe(codec)}`,
+    );
+  }
+}
+
 function checkMax(max: unknown): number {
   if (typeof max !== 'number')
     throw new TypeError(`Expected \`max\` to be a positive integer, got ${describe(max)}`);
@@ -316,6 +336,10 @@ function checkMax(max: unknown): number {
 export class JoinableQueue<T = unknown> extends Queue<T> {
   protected override _joinable(): boolean {
     return true;
+  }
+
+  protected override _handleType(): string {
+    return 'JoinableQueue';
   }
 
   /** Marks one item taken with `get` as processed. Throws RangeError when called more times than items were put. */
@@ -351,10 +375,23 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 
 /** Python's `SimpleQueue`: an unbounded queue with just `put`, `get`, `empty` and `close`. */
 export class SimpleQueue<T = unknown> extends Queue<T> {
-  constructor(options?: QueueOptions<T>) {
-    super(0, options);
+  constructor(options?: QueueOptions<T>);
+  /** @internal */
+  constructor(attach: typeof kAttach, state: QueueState, options?: QueueOptions<T>);
+  constructor(options?: QueueOptions<T> | typeof kAttach, state?: QueueState, more?: QueueOptions<T>) {
+    if (options === kAttach) super(kAttach, state as QueueState, more);
+    else super(0, options);
+  }
+
+  protected override _handleType(): string {
+    return 'SimpleQueue';
+  }
+
+  override get [Symbol.toStringTag](): string {
+    return 'SimpleQueue';
   }
 }
 
 registerHandle('Queue', (state: QueueState) => Queue._attach(state));
 registerHandle('JoinableQueue', (state: QueueState) => JoinableQueue._attach(state));
+registerHandle('SimpleQueue', (state: QueueState) => new SimpleQueue(kAttach, state));

@@ -16,16 +16,18 @@
  *   9    C_LOCK        consumers: owner id or 0         CAS; see lock.ts
  *  10    P_LOCK_WAIT   producers sleeping on P_LOCK     atomic add/sub
  *  11    C_LOCK_WAIT   consumers sleeping on C_LOCK     atomic add/sub
- *  12    GET_WAIT      getters sleeping on PUT_COUNT    atomic add/sub
- *  13    PUT_WAIT      putters sleeping on GET_COUNT    atomic add/sub
+ *  12    GET_WAIT      getters sleeping on GET_EPOCH    atomic add/sub
+ *  13    PUT_WAIT      putters sleeping on PUT_EPOCH    atomic add/sub
  *  14    P_INTENT_TAIL producer's commit journal        producer lock (-1: no commit in flight)
  *  15    P_INTENT_CNT  producer's commit journal        producer lock
  *  16    C_INTENT_HEAD consumer's commit journal        consumer lock (-1: no commit in flight)
  *  17    C_INTENT_CNT  consumer's commit journal        consumer lock
  *  18    SHUTDOWN      anyone: 0 open, 1 shut down, 2 shut down immediately   atomic store, then wake all
- *  19    UNFINISHED    JoinableQueue: puts +1, taskDone -1                     atomic add/sub; join waits on it
- *  20    JOIN_WAIT     joiners sleeping on UNFINISHED   atomic add/sub
- *  21    ATTACHED      threads/processes attached (informative, for `procq inspect`)
+ *  19    DONE          taskDone() +1; an immediate shutdown adds what it discards   CAS; joiners sleep on it
+ *  20    JOIN_WAIT     joiners sleeping on DONE         atomic add/sub
+ *  21    ATTACHED      threads/processes attached (informative)
+ *  22    GET_EPOCH     bumped to wake getters: by a publish that sees GET_WAIT > 0, by shutdown, by recovery
+ *  23    PUT_EPOCH     bumped to wake putters: by a take that sees PUT_WAIT > 0, by shutdown, by recovery
  *  ...   reserved up to HEADER_BYTES
  * ```
  *
@@ -44,11 +46,18 @@
  * - CAP changes only with both locks held, by relocating the live bytes so every logical position keeps its
  *   frame (growing from C to 2C moves the bytes whose position has bit C set up by exactly C, into bytes that were
  *   unused). The new CAP is stored after the copy: a producer killed half-way leaves the old layout intact.
- * - Waiting: a waiter adds itself to its *_WAIT word, re-checks its condition ("has the queue become ready just
- *   now?"), then sleeps on the word the other side changes, passing the value it saw. A notifier changes that word
- *   first, then wakes only if the *_WAIT word is non-zero. Sequentially consistent atomics on both sides mean
- *   either the waiter's re-check sees the change or the notifier sees the waiter; and the futex/Atomics.wait
- *   compare-and-sleep closes the window between the re-check and the sleep.
+ * - Waiting: a waiter adds itself to its *_WAIT word, reads the epoch it will sleep on, re-checks its condition
+ *   ("has the queue become ready just now?"), then sleeps on the epoch, passing the value it read. A notifier
+ *   changes the state (PUT_COUNT, GET_COUNT, SHUTDOWN) first, then, only if the *_WAIT word is non-zero, bumps the
+ *   epoch and wakes. Sequentially consistent atomics on both sides mean either the waiter's re-check sees the
+ *   change or the notifier sees the waiter; a bumped epoch makes the compare-and-sleep (futex / Atomics.wait)
+ *   return at once, closing the window between the re-check and the sleep. The epoch, not the state word, is what
+ *   is slept on because some wake-ups (shutdown) change no counter.
+ * - The unfinished tasks of a JoinableQueue are `PUT_COUNT - DONE`: counted by the publish itself, so a producer
+ *   killed at any instant cannot leave a task counted that no consumer will ever see.
+ * - Sleeps are sliced (100 ms): a peer killed after changing the state but before waking leaves its waiters
+ *   late, never stuck. A killed sleeper leaves its *_WAIT advertisement behind; that costs its peers a futex wake
+ *   per operation (speed, never correctness).
  */
 
 export const MAGIC_VALUE = 0x70726f71; // 'proq'
@@ -72,9 +81,14 @@ export const P_INTENT_CNT = 15;
 export const C_INTENT_HEAD = 16;
 export const C_INTENT_CNT = 17;
 export const SHUTDOWN = 18;
-export const UNFINISHED = 19;
+export const DONE = 19;
 export const JOIN_WAIT = 20;
 export const ATTACHED = 21;
+export const GET_EPOCH = 22;
+export const PUT_EPOCH = 23;
+
+/** Longest single sleep of a getter, putter or joiner before it looks again (see the invariants). */
+export const WAIT_SLICE_MS = 100;
 
 export const HEADER_BYTES = 128;
 export const FRAME_HEADER = 8;

@@ -19,6 +19,7 @@ import {
   CAP_MAX,
   FRAME_HEADER,
   GET_COUNT,
+  GET_EPOCH,
   GET_WAIT,
   HEAD,
   HEADER_BYTES,
@@ -31,6 +32,7 @@ import {
   P_LOCK,
   P_LOCK_WAIT,
   PUT_COUNT,
+  PUT_EPOCH,
   PUT_WAIT,
   TAG_WRAP,
   TAIL,
@@ -293,11 +295,13 @@ export class Ring {
   }
 
   wakeGetters(): void {
-    this.seg.notify(PUT_COUNT, Number.POSITIVE_INFINITY);
+    Atomics.add(this.i32, GET_EPOCH, 1);
+    this.seg.notify(GET_EPOCH, Number.POSITIVE_INFINITY);
   }
 
   wakePutters(): void {
-    this.seg.notify(GET_COUNT, Number.POSITIVE_INFINITY);
+    Atomics.add(this.i32, PUT_EPOCH, 1);
+    this.seg.notify(PUT_EPOCH, Number.POSITIVE_INFINITY);
   }
 
   // ---------------------------------------------------------------- recovery from a dead lock owner

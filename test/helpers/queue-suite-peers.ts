@@ -584,7 +584,7 @@ export function installPeerSuite(segment: SegmentKind, kind: PeerKind): void {
       );
 
       test(
-        'a queue made with a custom codec is usable in the peer',
+        'a queue made with a custom codec: the codec does not travel, the peer is told to attach it (withCodec)',
         TEST,
         run(async (peers) => {
           const codec = {
@@ -596,7 +596,13 @@ export function installPeerSuite(segment: SegmentKind, kind: PeerKind): void {
           peers.start('blockedGet', [q, res, 5000]);
           await ready(res);
           await q.put({ job: '消息', n: [1, 2] });
-          assert.deepEqual(await res.get({ timeout: T }), { ok: true, value: { job: '消息', n: [1, 2] } });
+          const outcome = (await res.get({ timeout: T })) as Outcome;
+          assert.equal(outcome.ok, false);
+          assert.match(outcome.message!, /withCodec/);
+          // Here, where the codec is known, a second handle with it reads what the first one writes.
+          const again = q.withCodec(codec);
+          await q.put([1, '消息']);
+          assert.deepEqual(await again.get({ timeout: T }), [1, '消息']);
         }),
       );
 
