@@ -230,7 +230,9 @@ export function isStructured(tag: number): boolean {
 export function decodeStructured(tag: number, bytes: Uint8Array, codec: Codec<any> | undefined): unknown {
   if (tag === TAG_CUSTOM) {
     if (codec === undefined)
-      throw new TypeError('this item was put with a custom codec; pass the same codec here');
+      throw new TypeError(
+        'this item was put with a custom codec, and a codec does not travel with a queue: attach it here with `q = q.withCodec(codec)`',
+      );
     return codec.decode(bytes);
   }
   return decodeValue({ bytes, sabs: [], handles: tag === TAG_V8_HANDLES });

@@ -19,15 +19,16 @@ import {
 } from '../codec/frames.js';
 import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
+import { anyoneWaiting } from '../ring/advert.js';
 import {
   DONE,
+  GET_ADVERT,
   GET_COUNT,
   GET_EPOCH,
-  GET_WAIT,
-  JOIN_WAIT,
+  JOIN_ADVERT,
+  PUT_ADVERT,
   PUT_COUNT,
   PUT_EPOCH,
-  PUT_WAIT,
   SHUTDOWN,
   WAIT_SLICE_MS,
 } from '../ring/layout.js';
@@ -183,7 +184,7 @@ export class QueueEngine {
         return;
       }
       if (r === SHUT) throw new ShutDown();
-      if (!waitSync(this.seg, PUT_EPOCH, PUT_WAIT, this.#roomOrShut(r, seen), deadline, WAIT_SLICE_MS))
+      if (!waitSync(this.seg, PUT_EPOCH, PUT_ADVERT, this.#roomOrShut(r, seen), deadline, WAIT_SLICE_MS))
         throw new Full();
     }
   }
@@ -240,7 +241,7 @@ export class QueueEngine {
         !(await waitAsync(
           this.seg,
           PUT_EPOCH,
-          PUT_WAIT,
+          PUT_ADVERT,
           this.#roomOrShut(r, seen),
           deadline,
           signal,
@@ -325,7 +326,7 @@ export class QueueEngine {
         !(await waitAsync(
           this.seg,
           PUT_EPOCH,
-          PUT_WAIT,
+          PUT_ADVERT,
           this.#roomOrShut(res.r, seen),
           deadline,
           signal,
@@ -359,7 +360,9 @@ export class QueueEngine {
       if (res.n > 0) this.#afterPut();
       if (done === ps.length) break;
       if (res.r === SHUT) throw Object.assign(new ShutDown(), { putCount: done });
-      if (!waitSync(this.seg, PUT_EPOCH, PUT_WAIT, this.#roomOrShut(res.r, seen), deadline, WAIT_SLICE_MS)) {
+      if (
+        !waitSync(this.seg, PUT_EPOCH, PUT_ADVERT, this.#roomOrShut(res.r, seen), deadline, WAIT_SLICE_MS)
+      ) {
         throw Object.assign(new Full(`the queue is full: ${done} of ${ps.length} items were put`), {
           putCount: done,
         });
@@ -432,7 +435,7 @@ export class QueueEngine {
         if (v !== NONE) return this.#finish(v);
         continue;
       }
-      if (!waitSync(this.seg, GET_EPOCH, GET_WAIT, this.#itemOrShut, deadline, WAIT_SLICE_MS))
+      if (!waitSync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, WAIT_SLICE_MS))
         throw new Empty();
     }
   }
@@ -482,7 +485,7 @@ export class QueueEngine {
         continue;
       }
       if (
-        !(await waitAsync(this.seg, GET_EPOCH, GET_WAIT, this.#itemOrShut, deadline, signal, WAIT_SLICE_MS))
+        !(await waitAsync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, signal, WAIT_SLICE_MS))
       )
         throw new Empty();
     }
@@ -513,7 +516,7 @@ export class QueueEngine {
         if (out.length > 0) return this.#finishMany(out);
         continue;
       }
-      if (!waitSync(this.seg, GET_EPOCH, GET_WAIT, this.#itemOrShut, deadline, WAIT_SLICE_MS))
+      if (!waitSync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, WAIT_SLICE_MS))
         throw new Empty();
     }
   }
@@ -536,7 +539,7 @@ export class QueueEngine {
         continue;
       }
       if (
-        !(await waitAsync(this.seg, GET_EPOCH, GET_WAIT, this.#itemOrShut, deadline, signal, WAIT_SLICE_MS))
+        !(await waitAsync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, signal, WAIT_SLICE_MS))
       )
         throw new Empty();
     }
@@ -556,23 +559,25 @@ export class QueueEngine {
       const left = (Atomics.load(i32, PUT_COUNT) - done) | 0;
       if (left <= 0) throw new RangeError('taskDone() called more times than there were items put');
       if (Atomics.compareExchange(i32, DONE, done, (done + 1) | 0) === done) {
-        if (left === 1 && Atomics.load(i32, JOIN_WAIT) > 0) this.seg.notify(DONE, Number.POSITIVE_INFINITY);
+        if (left === 1 && anyoneWaiting(i32, JOIN_ADVERT, this.#joinPrune))
+          this.seg.notify(DONE, Number.POSITIVE_INFINITY);
         return;
       }
     }
   }
 
   #noneUnfinished = (): boolean => this.unfinished() <= 0;
+  readonly #joinPrune = { lastPrune: Number.NEGATIVE_INFINITY };
 
   joinSync(timeoutMs: number): boolean {
-    return waitSync(this.seg, DONE, JOIN_WAIT, this.#noneUnfinished, deadlineOf(timeoutMs), WAIT_SLICE_MS);
+    return waitSync(this.seg, DONE, JOIN_ADVERT, this.#noneUnfinished, deadlineOf(timeoutMs), WAIT_SLICE_MS);
   }
 
   join(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
     return waitAsync(
       this.seg,
       DONE,
-      JOIN_WAIT,
+      JOIN_ADVERT,
       this.#noneUnfinished,
       deadlineOf(timeoutMs),
       signal,

@@ -28,6 +28,8 @@
  *  21    ATTACHED      threads/processes attached (informative)
  *  22    GET_EPOCH     bumped to wake getters: by a publish that sees GET_WAIT > 0, by shutdown, by recovery
  *  23    PUT_EPOCH     bumped to wake putters: by a take that sees PUT_WAIT > 0, by shutdown, by recovery
+ *  24..  owner slots of the *_WAIT adverts (advert.ts): which thread each advertisement belongs to, so that
+ *        one left by a waiter killed in its sleep is withdrawn
  *  ...   reserved up to HEADER_BYTES
  * ```
  *
@@ -90,7 +92,15 @@ export const PUT_EPOCH = 23;
 /** Longest single sleep of a getter, putter or joiner before it looks again (see the invariants). */
 export const WAIT_SLICE_MS = 100;
 
-export const HEADER_BYTES = 128;
+export const HEADER_BYTES = 512;
+
+/** Owner slots for each waiter advertisement (advert.ts). */
+export const ADVERT_SLOTS = 16;
+export const P_LOCK_ADVERT = { count: P_LOCK_WAIT, slots: 24, size: ADVERT_SLOTS } as const;
+export const C_LOCK_ADVERT = { count: C_LOCK_WAIT, slots: 40, size: ADVERT_SLOTS } as const;
+export const GET_ADVERT = { count: GET_WAIT, slots: 56, size: ADVERT_SLOTS } as const;
+export const PUT_ADVERT = { count: PUT_WAIT, slots: 72, size: ADVERT_SLOTS } as const;
+export const JOIN_ADVERT = { count: JOIN_WAIT, slots: 88, size: ADVERT_SLOTS } as const;
 export const FRAME_HEADER = 8;
 export const NO_INTENT = -1;
 

@@ -11,6 +11,7 @@
  */
 import { ownerAlive, ownerId } from '../memory/owner.js';
 import type { Segment } from '../memory/segment.js';
+import { anyoneWaiting, type Waiters } from './advert.js';
 import { waitAsync, waitSync } from './waiting.js';
 
 /** How often a waiter looks for a dead owner: recovery takes about this long. */
@@ -18,14 +19,15 @@ export const DEAD_OWNER_CHECK_MS = 10;
 
 export interface LockWords {
   readonly lock: number;
-  readonly waiters: number;
+  readonly waiters: Waiters;
 }
 
 export class SharedLock {
   readonly #seg: Segment;
   readonly #i32: Int32Array;
   readonly #lock: number;
-  readonly #waiters: number;
+  readonly #waiters: Waiters;
+  readonly #pruneClock = { lastPrune: Number.NEGATIVE_INFINITY };
   readonly #recover: () => void;
   readonly #ready: () => boolean;
   readonly #checkOwner: () => void;
@@ -74,7 +76,10 @@ export class SharedLock {
 
   release(): void {
     Atomics.store(this.#i32, this.#lock, 0);
-    if (Atomics.load(this.#i32, this.#waiters) > 0) this.#seg.notify(this.#lock, 1);
+    const w = this.#waiters;
+    const waiting =
+      typeof w === 'number' ? Atomics.load(this.#i32, w) > 0 : anyoneWaiting(this.#i32, w, this.#pruneClock);
+    if (waiting) this.#seg.notify(this.#lock, 1);
   }
 
   /** The owner's id, or 0 when free. */

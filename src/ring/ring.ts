@@ -9,18 +9,19 @@
  */
 import { InvariantError } from '../errors.js';
 import type { Segment } from '../memory/segment.js';
+import { anyoneWaiting } from './advert.js';
 import {
   align8,
   C_INTENT_CNT,
   C_INTENT_HEAD,
   C_LOCK,
-  C_LOCK_WAIT,
+  C_LOCK_ADVERT,
   CAP,
   CAP_MAX,
   FRAME_HEADER,
+  GET_ADVERT,
   GET_COUNT,
   GET_EPOCH,
-  GET_WAIT,
   HEAD,
   HEADER_BYTES,
   MAGIC,
@@ -30,10 +31,10 @@ import {
   P_INTENT_CNT,
   P_INTENT_TAIL,
   P_LOCK,
-  P_LOCK_WAIT,
+  P_LOCK_ADVERT,
+  PUT_ADVERT,
   PUT_COUNT,
   PUT_EPOCH,
-  PUT_WAIT,
   TAG_WRAP,
   TAIL,
 } from './layout.js';
@@ -100,10 +101,10 @@ export class Ring {
       throw new InvariantError('segment holds no procq ring');
     this.maxsize = this.i32[MAXSIZE];
     this.capacityMax = this.i32[CAP_MAX];
-    this.producerLock = new SharedLock(seg, { lock: P_LOCK, waiters: P_LOCK_WAIT }, () =>
+    this.producerLock = new SharedLock(seg, { lock: P_LOCK, waiters: P_LOCK_ADVERT }, () =>
       this.#recoverProducer(),
     );
-    this.consumerLock = new SharedLock(seg, { lock: C_LOCK, waiters: C_LOCK_WAIT }, () =>
+    this.consumerLock = new SharedLock(seg, { lock: C_LOCK, waiters: C_LOCK_ADVERT }, () =>
       this.#recoverConsumer(),
     );
   }
@@ -188,8 +189,11 @@ export class Ring {
 
   /** Whether a getter sleeps on PUT_COUNT (the caller wakes it after releasing the producer lock). */
   getterWaiting(): boolean {
-    return Atomics.load(this.i32, GET_WAIT) > 0;
+    return anyoneWaiting(this.i32, GET_ADVERT, this.#getPrune);
   }
+
+  readonly #getPrune = { lastPrune: Number.NEGATIVE_INFINITY };
+  readonly #putPrune = { lastPrune: Number.NEGATIVE_INFINITY };
 
   /** Grows the data region (doubling) until `bytesNeeded` fit. Takes the consumer lock. */
   #grow(bytesNeeded: number): boolean {
@@ -291,7 +295,7 @@ export class Ring {
 
   /** Whether a putter sleeps on GET_COUNT (the caller wakes it after releasing the consumer lock). */
   putterWaiting(): boolean {
-    return Atomics.load(this.i32, PUT_WAIT) > 0;
+    return anyoneWaiting(this.i32, PUT_ADVERT, this.#putPrune);
   }
 
   wakeGetters(): void {

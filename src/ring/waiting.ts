@@ -2,14 +2,16 @@
  * The one way procq waits on shared memory: check, spin briefly, advertise, re-check, sleep.
  *
  * Every `Atomics`/futex sleep in the ring goes through here, so the lost-wake-up guard is written once:
- *   1. add 1 to the advertise word (`waiters`) — the notifier wakes only when it is non-zero;
+ *   1. advertise (`waiters`: a count, or a count with owner slots, see advert.ts) — the notifier wakes only
+ *      when someone is advertised;
  *   2. read the word to sleep on (`word`), then re-check the condition ("has it become ready just now?");
  *   3. sleep only while `word` still holds the value read in step 2 (compare-and-sleep);
- *   4. subtract 1 from `waiters`, and loop.
+ *   4. withdraw the advertisement, and loop.
  * Sleeps are sliced (`sliceMs`) so that a caller can look for a dead lock owner between slices.
  */
 import { abortErrorFrom } from '../errors.js';
 import type { Segment } from '../memory/segment.js';
+import { advertise, type Waiters, withdraw } from './advert.js';
 
 /**
  * Spin before sleeping: a wake-up through the kernel costs 5-80 µs (far more for an async wait, which hands over to
@@ -43,7 +45,7 @@ export type Ready = () => boolean;
 export function waitSync(
   seg: Segment,
   word: number,
-  waiters: number,
+  waiters: Waiters,
   ready: Ready,
   deadline: number,
   sliceMs = Number.POSITIVE_INFINITY,
@@ -52,19 +54,19 @@ export function waitSync(
   const i32 = seg.i32;
   if (spin(ready)) return true;
   for (;;) {
-    Atomics.add(i32, waiters, 1);
+    const slot = advertise(i32, waiters);
     const seen = Atomics.load(i32, word);
     if (ready()) {
-      Atomics.sub(i32, waiters, 1);
+      withdraw(i32, waiters, slot);
       return true;
     }
     const left = deadline - performance.now();
     if (left <= 0) {
-      Atomics.sub(i32, waiters, 1);
+      withdraw(i32, waiters, slot);
       return false;
     }
     const r = seg.wait(word, seen, Math.min(left, sliceMs));
-    Atomics.sub(i32, waiters, 1);
+    withdraw(i32, waiters, slot);
     if (r === 'timed-out' && onSlice) onSlice();
   }
 }
@@ -73,7 +75,7 @@ export function waitSync(
 export async function waitAsync(
   seg: Segment,
   word: number,
-  waiters: number,
+  waiters: Waiters,
   ready: Ready,
   deadline: number,
   signal: AbortSignal | undefined,
@@ -84,7 +86,7 @@ export async function waitAsync(
   if (spin(ready)) return true;
   for (;;) {
     if (signal?.aborted) throw abortErrorFrom(signal);
-    Atomics.add(i32, waiters, 1);
+    const slot = advertise(i32, waiters);
     const seen = Atomics.load(i32, word);
     let advertised = true;
     try {
@@ -100,11 +102,11 @@ export async function waitAsync(
       } finally {
         signal?.removeEventListener('abort', onAbort);
       }
-      Atomics.sub(i32, waiters, 1);
+      withdraw(i32, waiters, slot);
       advertised = false;
       if (r === 'timed-out' && onSlice) onSlice();
     } finally {
-      if (advertised) Atomics.sub(i32, waiters, 1);
+      if (advertised) withdraw(i32, waiters, slot);
     }
   }
 }
