@@ -17,7 +17,7 @@
  *   that never left (ioredis' offline queue) are sent once the connection is back. A non-reliable get whose reply
  *   is lost this way loses its item: that is what `reliable: true` is for.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { abortErrorFrom, ClosedError } from '../errors.js';
 import type { Blocked, Op, Req } from './ops.js';
 import type { Script } from './scripts.js';
@@ -65,6 +65,8 @@ export class AsyncDriver {
 
   /** Connects (rejects when the server cannot be reached, leaving nothing open). */
   static async open(url: string, options: RedisOptions): Promise<AsyncDriver> {
+    // ioredis is loaded on first use, so that importing procq (every child process does) does not pay for it.
+    const { Redis } = await import('ioredis');
     const cmd = new Redis(url, { autoResendUnfulfilledCommands: false, ...options, lazyConnect: true });
     let first: Error | undefined;
     const onError = (err: Error): void => {
