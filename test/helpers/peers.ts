@@ -7,7 +7,7 @@ import type { Form } from '../fixtures/queue-peers.js';
 import * as targets from '../fixtures/queue-peers.js';
 
 export type PeerKind = 'inproc' | 'thread' | 'spawn';
-export type TargetName = Exclude<keyof typeof targets, 'T' | 'STOP'>;
+export type TargetName = Exclude<keyof typeof targets, 'T' | 'STOP' | 'jsonCodec' | 'itemOf'>;
 
 const MODULE = new URL('../fixtures/queue-peers.js', import.meta.url);
 

@@ -924,11 +924,14 @@ export function installLocalSuite(segment: SegmentKind): void {
       test('shutdown wakes waiting getters and putters (async) with ShutDown', async () => {
         for (const immediate of [false, true]) {
           const empty = new Queue<string>();
-          const getters = [empty.get(), empty.getMany(2), empty.get({ timeout: 10_000 })];
+          // Timeouts only so that a lost wake-up fails the test (late) instead of waiting for ever.
+          const wait = { timeout: 3000 };
+          const getters = [empty.get(wait), empty.getMany(2, wait), empty.get(wait)];
           const full = new Queue<string>(1);
           full.putNowait('x');
-          const putters = [full.put('y'), full.putMany(['y', 'z']), full.put('y', { timeout: 10_000 })];
+          const putters = [full.put('y', wait), full.putMany(['y', 'z'], wait), full.put('y', wait)];
           await tick();
+          const t0 = performance.now();
           empty.shutdown({ immediate });
           full.shutdown({ immediate });
           const results = await Promise.allSettled([...getters, ...putters]);
@@ -936,6 +939,7 @@ export function installLocalSuite(segment: SegmentKind): void {
             assert.equal(r.status, 'rejected');
             assert.ok((r as PromiseRejectedResult).reason instanceof ShutDown, String((r as any).reason));
           }
+          assertAtOnce(ms(t0));
           assert.equal(full.qsize(), immediate ? 0 : 1);
         }
       });

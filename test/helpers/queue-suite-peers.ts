@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Empty, Full, JoinableQueue, Queue, ShutDown, SimpleQueue } from '../../src/index.js';
-import { itemOf, type Outcome, STOP, T } from '../fixtures/queue-peers.js';
+import { itemOf, jsonCodec, type Outcome, STOP, T } from '../fixtures/queue-peers.js';
 import { bigItems, bytesOf, sampleItems } from './items.js';
 import { type PeerGroup, type PeerKind, withPeers } from './peers.js';
 import type { SegmentKind } from './queue-suite-local.js';
@@ -17,6 +17,15 @@ async function take<V>(q: Queue<V>, n: number): Promise<V[]> {
   const out: V[] = [];
   for (let i = 0; i < n; i++) out.push(await q.get({ timeout: T }));
   return out;
+}
+
+/** Whether `p` settles within `ms` (it is left running otherwise). */
+async function endsWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  const ended = await Promise.race([p.then(() => true), late]);
+  clearTimeout(timer);
+  return ended;
 }
 
 /** Waits for the peer's 'ready' on `res`. */
@@ -448,7 +457,17 @@ export function installPeerSuite(segment: SegmentKind, kind: PeerKind): void {
         const q = new Queue<string>();
         peers.start('putAndShutdown', [q, ['a', 'b', 'c'], false]);
         const got: string[] = [];
-        for await (const item of q) got.push(item);
+        const iterating = (async () => {
+          for await (const item of q) got.push(item);
+        })();
+        // `for await` has no timeout: if the peer's shutdown fails to wake it, shut down again here to end it, so
+        // the test fails instead of leaving a wait that keeps this process alive for ever.
+        const ended = await endsWithin(iterating, 5000);
+        if (!ended) {
+          q.shutdown();
+          await iterating;
+        }
+        assert.ok(ended, "for await did not end within 5 s of the peer's shutdown (a lost wake-up)");
         assert.deepEqual(got, ['a', 'b', 'c']);
         assert.equal(q.isShutDown, true);
         assert.ok((await errorOf(() => q.putNowait('x'))) instanceof ShutDown);
@@ -484,7 +503,16 @@ export function installPeerSuite(segment: SegmentKind, kind: PeerKind): void {
         await items.putMany([1, 2, 3]);
         await items.put(4);
         items.shutdown();
-        assert.deepEqual(await out.get({ timeout: T }), [1, 2, 3, 4]);
+        // As above: the peer's `for await` has no timeout; a second shutdown ends it if the first one was lost.
+        let collected: unknown;
+        try {
+          collected = await out.get({ timeout: 5000 });
+        } catch (err) {
+          if (!(err instanceof Empty)) throw err;
+          items.shutdown();
+          assert.fail("the peer's for await did not end within 5 s of shutdown (a lost wake-up)");
+        }
+        assert.deepEqual(collected, [1, 2, 3, 4]);
       }),
     );
 
@@ -587,11 +615,7 @@ export function installPeerSuite(segment: SegmentKind, kind: PeerKind): void {
         'a queue made with a custom codec: the codec does not travel, the peer is told to attach it (withCodec)',
         TEST,
         run(async (peers) => {
-          const codec = {
-            encode: (v: unknown) => new TextEncoder().encode(JSON.stringify(v)),
-            decode: (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b)),
-          };
-          const q = new Queue<unknown>(0, { codec });
+          const q = new Queue<unknown>(0, { codec: jsonCodec });
           const res = new Queue<Outcome | string>();
           peers.start('blockedGet', [q, res, 5000]);
           await ready(res);
@@ -600,9 +624,33 @@ export function installPeerSuite(segment: SegmentKind, kind: PeerKind): void {
           assert.equal(outcome.ok, false);
           assert.match(outcome.message!, /withCodec/);
           // Here, where the codec is known, a second handle with it reads what the first one writes.
-          const again = q.withCodec(codec);
+          const again = q.withCodec(jsonCodec);
           await q.put([1, '消息']);
           assert.deepEqual(await again.get({ timeout: T }), [1, '消息']);
+          // In the peer, importing the codec from a module both share: items both ways.
+          const back = new Queue<unknown>(0, { codec: jsonCodec });
+          peers.start('echoWithCodec', [q, back, 2]);
+          await q.putMany([{ a: '消息' }, [null, 2.5]]);
+          assert.deepEqual(
+            [await back.get({ timeout: T }), await back.get({ timeout: T })],
+            [{ a: '消息' }, [null, 2.5]],
+          );
+        }),
+      );
+
+      test(
+        'a get that cannot decode an item (its codec missing here) leaves the item in the queue',
+        TEST,
+        run(async (peers) => {
+          const q = new Queue<unknown>(0, { codec: jsonCodec });
+          const res = new Queue<Outcome | string>();
+          await q.put({ precious: true });
+          peers.start('blockedGet', [q, res, 5000]);
+          await ready(res);
+          const outcome = (await res.get({ timeout: T })) as Outcome;
+          assert.equal(outcome.ok, false);
+          assert.equal(q.qsize(), 1, 'the item the peer could not decode is gone: a failed get consumed it');
+          assert.deepEqual(q.getNowait(), { precious: true });
         }),
       );
 
