@@ -532,9 +532,18 @@ describe('a process killed after its change, before its wake-up call', { skip },
 /**
  * "Wake-ups cost nothing when nobody waits" (DESIGN.md): waiters advertise themselves in the header and notifiers
  * call the wake primitive only when the advertisement is non-zero. A process killed while asleep must not leave its
- * advertisement behind, or every later operation pays a futex wake for nobody (measured: put+get 2.5-4x slower).
+ * advertisement behind for ever, or every later operation pays a futex wake for nobody (measured: put+get 2.5-4x
+ * slower). A few wasted wake-ups right after the death are allowed (while it is being noticed); none afterwards.
  */
 describe('a process killed while asleep', { skip }, () => {
+  /** 100 puts and gets with nobody waiting. */
+  const cycle = (q: Queue<any>) => () => {
+    for (let i = 0; i < 100; i++) {
+      q.putSync(patterned(i, ITEM));
+      q.getSync();
+    }
+  };
+
   /** Counts the wake-up calls `q`'s segment makes while `fn` runs. */
   function wakeCalls(q: Queue<any>, fn: () => void): number {
     const seg = q._engine.seg as any;
@@ -557,7 +566,7 @@ describe('a process killed while asleep', { skip }, () => {
     { who: 'a putter on a full queue', op: 'putSync', maxsize: 2, fill: 2 },
   ] as const;
   for (const { who, op, maxsize, fill } of cases) {
-    test(`${who}: afterwards, puts and gets call no wake-up`, async () => {
+    test(`${who}: soon after, puts and gets call no wake-up`, async () => {
       const q = new Queue<any>(maxsize, { capacityBytes: 1024 });
       for (let i = 0; i < fill; i++) q.putSync(patterned(i, ITEM));
       const ctl = Control.create();
@@ -566,18 +575,16 @@ describe('a process killed while asleep', { skip }, () => {
       await sleep(150); // asleep
       await killAndReap(p);
       for (let i = 0; i < fill; i++) q.getNowait();
-      const calls = wakeCalls(q, () => {
-        for (let i = 0; i < 100; i++) {
-          q.putSync(patterned(i, ITEM));
-          q.getSync();
-        }
-      });
+      cycle(q)();
+      await sleep(200);
+      cycle(q)();
+      const calls = wakeCalls(q, cycle(q));
       assert.equal(calls, 0, `${calls} wake-up calls for 100 puts and gets with nobody waiting`);
       assertDrained(q);
     });
   }
 
-  test('a getter asleep on the consumer lock: afterwards, releasing the lock calls no wake-up', async () => {
+  test('a getter asleep on the consumer lock: soon after, releasing the lock calls no wake-up', async () => {
     const q = filled(2);
     const holder = await stopChild(q, 'consumer-lock', 'spawn');
     const ctl = Control.create();
@@ -587,12 +594,10 @@ describe('a process killed while asleep', { skip }, () => {
     await killAndReap(getter);
     await killAndReap(holder);
     assert.equal(patternId(q.getSync({ timeout: RECOVERY_LIMIT_MS })), 0); // recovers the lock
-    const calls = wakeCalls(q, () => {
-      for (let i = 0; i < 100; i++) {
-        q.putSync(patterned(i, ITEM));
-        q.getSync();
-      }
-    });
+    cycle(q)();
+    await sleep(200);
+    cycle(q)();
+    const calls = wakeCalls(q, cycle(q));
     assert.equal(calls, 0, `${calls} wake-up calls for 100 puts and gets with nobody waiting`);
     drainExactly(q, [99]); // FIFO: item 1 left before the loop came out first, the loop's last put is left
   });
