@@ -257,6 +257,22 @@ export function installLocalSuite(segment: SegmentKind): void {
         });
       }
 
+      test('no bound means none in bytes either: a 70 MiB backlog, then one 80 MiB item, without Full', () => {
+        const q = new Queue<Uint8Array>();
+        const mib = new Uint8Array(1 << 20);
+        for (let i = 0; i < 70; i++) {
+          mib[0] = i;
+          q.putNowait(mib); // a backlog no consumer drains: must never be Full
+        }
+        for (let i = 0; i < 70; i++) assert.equal(q.getNowait()[0], i);
+        const huge = new Uint8Array(80 << 20);
+        huge[huge.length - 1] = 7;
+        q.putNowait(huge);
+        const got = q.getNowait();
+        assert.equal(got.byteLength, huge.byteLength);
+        assert.equal(got[got.length - 1], 7);
+      });
+
       test('a SimpleQueue has no bound either', () => {
         const q = new SimpleQueue<number>({ capacityBytes: 64 });
         assert.equal(q.maxsize, 0);
