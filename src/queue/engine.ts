@@ -30,6 +30,7 @@ import {
   PUT_COUNT,
   PUT_EPOCH,
   SHUTDOWN,
+  TAG_CUSTOM,
   WAIT_SLICE_MS,
 } from '../ring/layout.js';
 import { ceilPow2, Ring } from '../ring/ring.js';
@@ -38,7 +39,8 @@ import { MAX_CAPACITY, MAX_CAPACITY_SAB } from './options.js';
 
 const OK = 0;
 const FULL = 1; // maxsize reached
-const NO_ROOM = 2; // the ring is at its largest and has no room for this frame
+const NO_ROOM = 2; // the ring is at its largest and has no room for this frame now
+const TOO_BIG = 4; // the frame is larger than the ring can ever be
 const SHUT = 3;
 
 const SHUTDOWN_OPEN = 0;
@@ -54,6 +56,12 @@ class Copied {
 }
 
 const NONE: unique symbol = Symbol('none');
+
+function codecMissing(): TypeError {
+  return new TypeError(
+    'this item was put with a custom codec, and a codec does not travel with a queue: attach it here with `q = q.withCodec(codec)` (the item stays in the queue)',
+  );
+}
 const RESOLVED: Promise<void> = Promise.resolve();
 
 export class QueueEngine {
@@ -132,6 +140,7 @@ export class QueueEngine {
     const ring = this.ring;
     ring.begin();
     if (ring.maxsize > 0 && ring.sizeWithPending() >= ring.maxsize) return FULL;
+    if (p.maxLength > ring.largestPayload()) return TOO_BIG;
     const off = ring.reserve(p.maxLength);
     if (off < 0) return NO_ROOM;
     const r = writePayload(this.mem, this.f64, off, p);
@@ -184,6 +193,7 @@ export class QueueEngine {
         return;
       }
       if (r === SHUT) throw new ShutDown();
+      if (r === TOO_BIG) throw this.#tooBig();
       if (!waitSync(this.seg, PUT_EPOCH, PUT_ADVERT, this.#roomOrShut(r, seen), deadline, WAIT_SLICE_MS))
         throw new Full();
     }
@@ -214,6 +224,7 @@ export class QueueEngine {
         return RESOLVED;
       }
       if (r === SHUT) return Promise.reject(new ShutDown());
+      if (r === TOO_BIG) return Promise.reject(this.#tooBig());
     }
     return this.#putSlow(item, pre, timeoutMs, signal);
   }
@@ -237,6 +248,7 @@ export class QueueEngine {
       }
       if (r === OK) return this.#afterPut();
       if (r === SHUT) throw new ShutDown();
+      if (r === TOO_BIG) throw this.#tooBig();
       if (
         !(await waitAsync(
           this.seg,
@@ -266,6 +278,10 @@ export class QueueEngine {
         break;
       }
       const p = ps[i] ?? this.#scratchFor(items[i]);
+      if (p.maxLength > ring.largestPayload()) {
+        r = TOO_BIG;
+        break;
+      }
       const off = ring.reserve(p.maxLength);
       if (off < 0) {
         r = NO_ROOM;
@@ -322,6 +338,7 @@ export class QueueEngine {
       if (res.n > 0) this.#afterPut();
       if (done === ps.length) break;
       if (res.r === SHUT) throw Object.assign(new ShutDown(), { putCount: done });
+      if (res.r === TOO_BIG) throw Object.assign(this.#tooBig(), { putCount: done });
       if (
         !(await waitAsync(
           this.seg,
@@ -360,6 +377,7 @@ export class QueueEngine {
       if (res.n > 0) this.#afterPut();
       if (done === ps.length) break;
       if (res.r === SHUT) throw Object.assign(new ShutDown(), { putCount: done });
+      if (res.r === TOO_BIG) throw Object.assign(this.#tooBig(), { putCount: done });
       if (
         !waitSync(this.seg, PUT_EPOCH, PUT_ADVERT, this.#roomOrShut(res.r, seen), deadline, WAIT_SLICE_MS)
       ) {
@@ -380,6 +398,10 @@ export class QueueEngine {
     ring.beginTake();
     while (out.length < max && ring.available() > 0) {
       const tag = ring.peek();
+      if (!this.#canDecode(tag)) {
+        if (out.length === 0) throw codecMissing();
+        break; // return what comes before it; the next get reports it
+      }
       const off = ring.payloadOffset();
       const len = ring.payloadLength();
       out.push(
@@ -396,6 +418,7 @@ export class QueueEngine {
     ring.beginTake();
     if (ring.available() <= 0) return NONE;
     const tag = ring.peek();
+    if (!this.#canDecode(tag)) throw codecMissing(); // before next(): the item stays in the queue
     const off = ring.payloadOffset();
     const len = ring.payloadLength();
     const v = isStructured(tag)
@@ -404,6 +427,18 @@ export class QueueEngine {
     ring.next();
     ring.commitTake();
     return v;
+  }
+
+  #tooBig(): RangeError {
+    const mib = Math.floor(this.ring.largestPayload() / (1 << 20));
+    return new RangeError(
+      `the item is larger than this queue's ring can ever grow (${mib} MiB${this.seg.kind === 'sab' ? ', the limit without the native addon' : ''}); the queue is unchanged`,
+    );
+  }
+
+  /** A frame put with a custom codec cannot be decoded by a handle without one. */
+  #canDecode(tag: number): boolean {
+    return tag !== TAG_CUSTOM || this.codec !== undefined;
   }
 
   #finish(v: unknown): unknown {

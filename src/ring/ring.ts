@@ -121,6 +121,11 @@ export class Ring {
 
   // ---------------------------------------------------------------- producer side (producer lock held)
 
+  /** The largest payload a frame can ever have: the whole ring at its largest, less the frame header. */
+  largestPayload(): number {
+    return this.capacityMax - FRAME_HEADER;
+  }
+
   /** Opens a batch of puts. */
   begin(): void {
     this.#pendTail = this.i32[TAIL];
@@ -154,7 +159,33 @@ export class Ring {
         i32[(at >> 2) + 1] = TAG_WRAP;
         return this.#reserveAt((tail + toEnd) >>> 0, 0);
       }
-      if (!this.#grow(used + toEnd + need)) return -1;
+      if (this.#grow(used + toEnd + need)) continue;
+      // At its largest: an empty ring can still be too small at this position (room before the end, and after the
+      // wrap, but not both); start again at a multiple of CAP.
+      if (used === 0 && need <= cap && this.#realign(tail, toEnd)) continue;
+      return -1;
+    }
+  }
+
+  /**
+   * Moves an empty ring's HEAD and TAIL to the next multiple of CAP (both locks held). A WRAP frame is written
+   * first and TAIL moved past it, then HEAD: a producer killed in between leaves a consumer that skips the WRAP.
+   */
+  #realign(tail: number, toEnd: number): boolean {
+    const i32 = this.i32;
+    this.consumerLock.acquireSync();
+    try {
+      if (Atomics.load(i32, HEAD) >>> 0 !== tail || this.#pendCount !== i32[PUT_COUNT]) return false;
+      const at = HEADER_BYTES + (tail & (i32[CAP] - 1));
+      i32[at >> 2] = toEnd;
+      i32[(at >> 2) + 1] = TAG_WRAP;
+      const next = (tail + toEnd) | 0;
+      this.#pendTail = next;
+      Atomics.store(i32, TAIL, next);
+      Atomics.store(i32, HEAD, next);
+      return true;
+    } finally {
+      this.consumerLock.release();
     }
   }
 

@@ -257,21 +257,35 @@ export function installLocalSuite(segment: SegmentKind): void {
         });
       }
 
-      test('no bound means none in bytes either: a 70 MiB backlog, then one 80 MiB item, without Full', () => {
+      // Over a SharedArrayBuffer (no native addon) a ring reserves at most 64 MiB, since private memory that large
+      // makes fork() fail; over shm it may grow to 1 GiB. Below that, no bound in bytes either.
+      const sab = process.env.PROCQ_SEGMENT === 'sab';
+      const [backlogMiB, bigMiB] = sab ? [20, 40] : [70, 80];
+      test(`no bound means none in bytes either: a ${backlogMiB} MiB backlog, then one ${bigMiB} MiB item, without Full`, () => {
         const q = new Queue<Uint8Array>();
         const mib = new Uint8Array(1 << 20);
-        for (let i = 0; i < 70; i++) {
+        for (let i = 0; i < backlogMiB; i++) {
           mib[0] = i;
           q.putNowait(mib); // a backlog no consumer drains: must never be Full
         }
-        for (let i = 0; i < 70; i++) assert.equal(q.getNowait()[0], i);
-        const huge = new Uint8Array(80 << 20);
+        for (let i = 0; i < backlogMiB; i++) assert.equal(q.getNowait()[0], i);
+        const huge = new Uint8Array(bigMiB << 20);
         huge[huge.length - 1] = 7;
         q.putNowait(huge);
         const got = q.getNowait();
         assert.equal(got.byteLength, huge.byteLength);
         assert.equal(got[got.length - 1], 7);
       });
+
+      if (sab) {
+        test('without the native addon, an item larger than the 64 MiB ring is a RangeError, the queue unchanged', () => {
+          const q = new Queue<unknown>();
+          q.putNowait('before');
+          assert.throws(() => q.putNowait(new Uint8Array(70 << 20)), RangeError);
+          assert.equal(q.qsize(), 1);
+          assert.equal(q.getNowait(), 'before');
+        });
+      }
 
       test('a SimpleQueue has no bound either', () => {
         const q = new SimpleQueue<number>({ capacityBytes: 64 });
