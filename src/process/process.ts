@@ -25,7 +25,7 @@ import { encodeValue } from '../codec/index.js';
 import { ProcessError } from '../errors.js';
 import { sweepSegments } from '../memory/shm-segment.js';
 import { currentProcess, isBootstrapping, nextChildIdentity, type StartMethod } from './current.js';
-import { waitExitedSync } from './exit-sync.js';
+import { descendantsOf, waitExitedSync } from './exit-sync.js';
 import type { Popen } from './popen.js';
 import { SpawnPopen } from './popen-spawn.js';
 import { ThreadPopen } from './popen-thread.js';
@@ -56,14 +56,18 @@ let exitHookInstalled = false;
 
 /** Python's `atexit` rule for spawned children: daemons are terminated, the others are waited for. */
 function onParentExit(): void {
+  // A terminated daemon runs no exit cleanup, and its own children die with it (parent-death signal): note the whole
+  // tree before ending it, so that its shared memory can be removed once it is gone.
+  const daemonTree: number[] = [];
+  for (const [popen, daemon] of liveSpawned) {
+    if (daemon && popen.exitCode === null) daemonTree.push(popen.pid, ...descendantsOf(popen.pid));
+  }
   for (const [popen, daemon] of liveSpawned) if (daemon) popen.terminate();
   for (const [popen, daemon] of liveSpawned)
     if (!daemon && popen.exitCode === null) waitExitedSync(popen.pid);
-  // Terminated daemons run no exit cleanup: once they are gone (briefly waited for), remove their shared memory.
-  for (const [popen, daemon] of liveSpawned) {
-    if (daemon && popen.exitCode === null && waitExitedSync(popen.pid, DAEMON_EXIT_WAIT_MS)) {
-      sweepSegments({ pid: popen.pid });
-    }
+  const deadline = performance.now() + DAEMON_EXIT_WAIT_MS;
+  for (const pid of daemonTree) {
+    if (waitExitedSync(pid, Math.max(0, deadline - performance.now()))) sweepSegments({ pid });
   }
 }
 
