@@ -100,3 +100,12 @@ export class AbortError extends Error {
 export function abortErrorFrom(signal: AbortSignal): AbortError {
   return new AbortError('The operation was aborted', { cause: signal.reason });
 }
+
+/** Async forms never throw synchronously: every error, argument errors included, comes as a rejected Promise. */
+export function rejecting<R>(fn: () => Promise<R>): Promise<R> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

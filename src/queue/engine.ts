@@ -192,8 +192,8 @@ export class QueueEngine {
         this.#afterPut();
         return;
       }
-      if (r === SHUT) throw new ShutDown();
-      if (r === TOO_BIG) throw this.#tooBig();
+      const failure = this.#failureOf(r);
+      if (failure) throw failure;
       if (!waitSync(this.seg, PUT_EPOCH, PUT_ADVERT, this.#roomOrShut(r, seen), deadline, WAIT_SLICE_MS))
         throw new Full();
     }
@@ -223,8 +223,8 @@ export class QueueEngine {
         this.#afterPut();
         return RESOLVED;
       }
-      if (r === SHUT) return Promise.reject(new ShutDown());
-      if (r === TOO_BIG) return Promise.reject(this.#tooBig());
+      const failure = this.#failureOf(r);
+      if (failure) return Promise.reject(failure);
     }
     return this.#putSlow(item, pre, timeoutMs, signal);
   }
@@ -247,8 +247,8 @@ export class QueueEngine {
         lock.release();
       }
       if (r === OK) return this.#afterPut();
-      if (r === SHUT) throw new ShutDown();
-      if (r === TOO_BIG) throw this.#tooBig();
+      const failure = this.#failureOf(r);
+      if (failure) throw failure;
       if (
         !(await waitAsync(
           this.seg,
@@ -337,8 +337,8 @@ export class QueueEngine {
       progress.done = done;
       if (res.n > 0) this.#afterPut();
       if (done === ps.length) break;
-      if (res.r === SHUT) throw Object.assign(new ShutDown(), { putCount: done });
-      if (res.r === TOO_BIG) throw Object.assign(this.#tooBig(), { putCount: done });
+      const failure = this.#failureOf(res.r);
+      if (failure) throw this.#batchFailure(failure, done);
       if (
         !(await waitAsync(
           this.seg,
@@ -350,9 +350,7 @@ export class QueueEngine {
           WAIT_SLICE_MS,
         ))
       ) {
-        throw Object.assign(new Full(`the queue is full: ${done} of ${ps.length} items were put`), {
-          putCount: done,
-        });
+        throw this.#batchFailure(new Full(`the queue is full: ${done} of ${ps.length} items were put`), done);
       }
     }
     return done;
@@ -376,14 +374,12 @@ export class QueueEngine {
       done += res.n;
       if (res.n > 0) this.#afterPut();
       if (done === ps.length) break;
-      if (res.r === SHUT) throw Object.assign(new ShutDown(), { putCount: done });
-      if (res.r === TOO_BIG) throw Object.assign(this.#tooBig(), { putCount: done });
+      const failure = this.#failureOf(res.r);
+      if (failure) throw this.#batchFailure(failure, done);
       if (
         !waitSync(this.seg, PUT_EPOCH, PUT_ADVERT, this.#roomOrShut(res.r, seen), deadline, WAIT_SLICE_MS)
       ) {
-        throw Object.assign(new Full(`the queue is full: ${done} of ${ps.length} items were put`), {
-          putCount: done,
-        });
+        throw this.#batchFailure(new Full(`the queue is full: ${done} of ${ps.length} items were put`), done);
       }
     }
     return done;
@@ -427,6 +423,18 @@ export class QueueEngine {
     ring.next();
     ring.commitTake();
     return v;
+  }
+
+  /** The error a failed put attempt ends with, or undefined when it should wait for room (FULL, NO_ROOM). */
+  #failureOf(r: number): Error | undefined {
+    if (r === SHUT) return new ShutDown();
+    if (r === TOO_BIG) return this.#tooBig();
+    return undefined;
+  }
+
+  /** The error a `putMany` ends with after putting its first `done` items: it says so in `putCount`. */
+  #batchFailure(error: Error, done: number): Error {
+    return Object.assign(error, { putCount: done });
   }
 
   #tooBig(): RangeError {

@@ -18,7 +18,7 @@
 
 import type { Codec } from '../codec/frames.js';
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
-import { ClosedError } from '../errors.js';
+import { ClosedError, rejecting } from '../errors.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
 import { QueueEngine } from './engine.js';
 import {
@@ -39,15 +39,6 @@ const kAttach = Symbol('procq.attach');
 interface QueueState {
   segment: SegmentHandle;
   maxsize: number;
-}
-
-/** Rejections for async forms: every error, argument errors included, comes as a rejected Promise. */
-function rejecting<R>(fn: () => Promise<R>): Promise<R> {
-  try {
-    return fn();
-  } catch (err) {
-    return Promise.reject(err);
-  }
 }
 
 export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {

@@ -66,14 +66,7 @@ export function stateOf(place: Place): PlaceState {
   return { segment: place.seg.handle(), base: place.base };
 }
 
-/** Async forms never throw synchronously: every error, argument errors included, comes as a rejected Promise. */
-export function rejecting<R>(fn: () => Promise<R>): Promise<R> {
-  try {
-    return fn();
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
+export { rejecting } from '../errors.js';
 
 /** Options of an async `acquire`. Times are milliseconds. */
 export interface AcquireOptions {
