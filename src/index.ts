@@ -21,6 +21,7 @@ export {
 export * from './pipe/index.js';
 export * from './pool/index.js';
 export * from './process/index.js';
+export type { JoinableQueueLike, QueueLike } from './queue/contract.js';
 export type {
   GetOptions,
   PutOptions,

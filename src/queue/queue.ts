@@ -20,6 +20,7 @@ import type { Codec } from '../codec/frames.js';
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { ClosedError, rejecting } from '../errors.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
+import type { JoinableQueueLike, QueueLike } from './contract.js';
 import { QueueEngine } from './engine.js';
 import {
   checkCapacity,
@@ -41,7 +42,7 @@ interface QueueState {
   maxsize: number;
 }
 
-export class Queue<T = unknown> implements Shareable, AsyncIterable<T> {
+export class Queue<T = unknown> implements Shareable, QueueLike<T> {
   /** @internal */
   readonly _engine: QueueEngine;
   readonly #maxsize: number;
@@ -324,7 +325,7 @@ function checkMax(max: unknown): number {
  * A `Queue` that counts unfinished tasks: each `put` adds one, each `taskDone()` removes one, and `join()` waits
  * until none are left (Python's `JoinableQueue`).
  */
-export class JoinableQueue<T = unknown> extends Queue<T> {
+export class JoinableQueue<T = unknown> extends Queue<T> implements JoinableQueueLike<T> {
   protected override _joinable(): boolean {
     return true;
   }

@@ -32,6 +32,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Codec } from '../codec/frames.js';
 import { abortErrorFrom, ClosedError } from '../errors.js';
+import type { JoinableQueueLike, QueueLike } from '../queue/contract.js';
 import {
   checkWaitOptions,
   describe,
@@ -171,7 +172,7 @@ function toStatus(r: unknown): Status {
   return { qsize: qsize!, maxsize: maxsize!, state: state!, unfinished: unfinished! };
 }
 
-export class RedisQueue<T = unknown> implements AsyncIterable<T> {
+export class RedisQueue<T = unknown> implements QueueLike<T> {
   readonly #state: State;
   readonly #codec: Codec<T> | undefined;
   /** Reliable delivery: the values this client took and has not acknowledged, oldest first. */
@@ -561,7 +562,7 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
  * one, and `join()` waits (blocking on Redis) until none are left (Python's `JoinableQueue`). With reliable
  * delivery, `taskDone()` also acknowledges the oldest item this client took.
  */
-export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> {
+export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> implements JoinableQueueLike<T> {
   static override connect<T = unknown>(
     url: string,
     name: string,
