@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-/** The `procq` command: `procq demo`, `procq bench`, `procq sweep`. */
+/** The `procq` command: `procq demo`, `procq bench`, `procq sweep`, `procq ls`, `procq top`. */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench.js';
 import { registerDemoCommand } from './demo.js';
+import { registerLsCommand } from './ls.js';
+import { registerTopCommand } from './top.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -18,6 +20,8 @@ const program = new Command()
 
 registerDemoCommand(program);
 registerBenchCommand(program);
+registerLsCommand(program);
+registerTopCommand(program);
 
 program
   .command('sweep')

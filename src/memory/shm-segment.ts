@@ -31,8 +31,11 @@ export type ShmHandle = Extract<SegmentHandle, { kind: 'shm' }>;
 
 const SHM_DIR = '/dev/shm';
 const NAME_PREFIX = 'procq-';
-/** `procq-<pid>-<start>-<random>`; `procq-<pid>-<random>` (no start time) is also swept. */
-const NAME_RE = /^procq-(\d+)-(?:([0-9a-f]+)-)?[0-9a-f]+$/;
+/**
+ * `procq-<pid>-<start>-<random>`; `procq-<pid>-<random>` (no start time) is also swept, and so are the object
+ * registries of `procq ls`, `procq-reg-<pid>-<start>` (inspect/registry.ts).
+ */
+const NAME_RE = /^procq-(?:(\d+)-(?:([0-9a-f]+)-)?[0-9a-f]+|reg-(\d+)-([0-9a-f]+))$/;
 const PAGE = 4096;
 /** Sizes above this are refused (tmpfs and the ArrayBuffer limit are far below anyway). */
 const MAX_SIZE = 2 ** 47;
@@ -238,6 +241,7 @@ export function sweepSegments(options: { pid?: number } = {}): string[] {
   for (const entry of entries) {
     const m = NAME_RE.exec(entry);
     if (m === null) continue;
+    if (m[3] !== undefined) [m[1], m[2]] = [m[3], m[4]!];
     const pid = Number(m[1]);
     if (pid === process.pid || (options.pid !== undefined && pid !== options.pid)) continue;
     const key = `${pid}-${m[2] ?? ''}`;

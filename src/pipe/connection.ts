@@ -31,6 +31,9 @@ import {
   ShutDown,
   TimeoutError,
 } from '../errors.js';
+import type { PipeStats } from '../inspect/read.js';
+import { register } from '../inspect/registry.js';
+import { pipeStats } from '../inspect/stats.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
 import { ownerId } from '../memory/owner.js';
 import { QueueEngine } from '../queue/engine.js';
@@ -66,6 +69,7 @@ interface ConnectionState {
   /** The holder slot reserved for the receiver, held by `from` until it takes it over. */
   readonly slot: number;
   readonly from: number;
+  readonly label?: string;
 }
 
 /** One holder of an end: what `close()` and the garbage collector's finalizer release. */
@@ -74,6 +78,7 @@ interface Hold {
   readonly rings: readonly (QueueEngine | null)[];
   readonly end: number;
   slot: number;
+  readonly label?: string;
 }
 
 /** Closes `end` when no holder is left: both of its rings shut down (drain), the peer sees EOF / broken pipe. */
@@ -120,8 +125,23 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
   }
 
   /** @internal */
-  static _create<T>(control: Control, rings: (QueueEngine | null)[], end: number): Connection<T> {
-    return new Connection<T>(kAttach, { control, rings, end, slot: 0 });
+  static _create<T>(
+    control: Control,
+    rings: (QueueEngine | null)[],
+    end: number,
+    label: string | undefined,
+  ): Connection<T> {
+    return new Connection<T>(kAttach, { control, rings, end, slot: 0, label });
+  }
+
+  /** A snapshot of the whole pipe for metrics and `procq ls`: bytes and messages waiting for each end, holders. */
+  stats(): PipeStats {
+    const { control, rings, label } = this.#hold;
+    return pipeStats(
+      control.seg,
+      rings.map((r) => r?.seg ?? null),
+      label,
+    );
   }
 
   /** Whether `close()` was called on this object. */
@@ -343,6 +363,7 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
       end,
       slot,
       from,
+      ...(this.#hold.label === undefined ? {} : { label: this.#hold.label }),
     };
     return { type: 'Connection', state };
   }
@@ -357,7 +378,8 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
     // The reservation was swept (its sender died before we arrived): hold the end anew if it is still open.
     if (slot < 0 && (rings[state.end] ?? rings[1 - state.end])!.shutdownState() === 0)
       slot = control.take(state.end);
-    return new Connection(kAttach, { control, rings, end: state.end, slot });
+    register('attach', 'Pipe', control.seg, 0, state.label);
+    return new Connection(kAttach, { control, rings, end: state.end, slot, label: state.label });
   }
 
   get [Symbol.toStringTag](): string {

@@ -80,13 +80,15 @@ export interface EngineOptions {
   readonly startMethod: StartMethod | undefined;
   readonly maxtasksperchild: number | undefined;
   readonly init: InitMessage | null;
+  /** The pool's `label`: its queues are listed by `procq ls` as `<label>.results` and `<label>.inbox`. */
+  readonly label?: string;
 }
 
 type State = 'run' | 'close' | 'terminate';
 
 export class PoolEngine {
   readonly #options: EngineOptions;
-  readonly #results = new Queue<ResultMessage>();
+  readonly #results: Queue<ResultMessage>;
   readonly #workers: Worker[] = [];
   readonly #bySerial = new Map<number, Worker>();
   readonly #jobs = new JobList();
@@ -110,15 +112,22 @@ export class PoolEngine {
   /** Starts the workers; throws (after ending those already started) when one cannot start. */
   constructor(options: EngineOptions) {
     this.#options = options;
+    this.#results = new Queue<ResultMessage>(0, { label: this.#queueLabel('results') });
     this.#settled = new Promise((resolve) => (this.#resolveSettled = resolve));
     const method = options.startMethod ?? 'spawn';
     this.#methodName = method === 'thread' ? 'ThreadPoolWorker' : 'SpawnPoolWorker';
     try {
-      for (let slot = 0; slot < options.processes; slot++) this.#startWorker(slot, new Queue());
+      for (let slot = 0; slot < options.processes; slot++)
+        this.#startWorker(slot, new Queue(0, { label: this.#queueLabel('inbox') }));
     } catch (error) {
       this.terminate();
       throw error;
     }
+  }
+
+  #queueLabel(what: string): string | undefined {
+    const label = this.#options.label;
+    return label === undefined ? undefined : `${label.slice(0, 56)}.${what}`;
   }
 
   get state(): State {

@@ -26,6 +26,8 @@ export interface PoolOptions {
   maxtasksperchild?: number | null;
   /** The module (a path or `file:` URL) whose exports functions given by name (a string) are. */
   module?: string | URL;
+  /** A name for people: the pool's queues are listed by `procq ls` as `<label>.results` and `<label>.inbox`. */
+  label?: string;
 }
 
 export interface MapOptions {

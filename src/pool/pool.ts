@@ -41,6 +41,7 @@
  * errors included; calls on a closed or terminated pool fail with `ClosedError`.
  */
 
+import { checkLabel } from '../inspect/label.js';
 import { cpuCount } from '../process/context.js';
 import type { StartMethod } from '../process/current.js';
 import { getStartMethod } from '../process/start-method.js';
@@ -97,6 +98,7 @@ export class Pool implements AsyncDisposable {
       startMethod: this.#startMethod,
       maxtasksperchild: o.maxtasksperchild,
       init,
+      label: checkLabel(options?.label),
     });
   }
 

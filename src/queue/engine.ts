@@ -18,6 +18,7 @@ import {
   writePayload,
 } from '../codec/frames.js';
 import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
+import { subject } from '../inspect/label.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
 import { anyoneWaiting } from '../ring/advert.js';
 import {
@@ -72,6 +73,8 @@ export class QueueEngine {
   readonly f64: Float64Array;
   readonly codec: Codec<any> | undefined;
   readonly joinable: boolean;
+  /** The queue's `label` option, named in its error messages ("queue 'jobs' is full"). */
+  label: string | undefined = undefined;
   /**
    * Reused for fast-path items, which are prepared inside the producer lock region (no await there, so calls
    * cannot interleave); structured items get their own `Prepared`, encoded before the lock.
@@ -105,6 +108,11 @@ export class QueueEngine {
   }
 
   // ------------------------------------------------------------------ state
+
+  /** An error message about this queue: "the queue is full", or "queue 'jobs' is full" when labelled. */
+  #says(what: string): string {
+    return `${subject('queue', this.label)} ${what}`;
+  }
 
   shutdownState(): number {
     return Atomics.load(this.i32, SHUTDOWN);
@@ -195,7 +203,7 @@ export class QueueEngine {
       const failure = this.#failureOf(r);
       if (failure) throw failure;
       if (!waitSync(this.seg, PUT_EPOCH, PUT_ADVERT, this.#roomOrShut(r, seen), deadline, WAIT_SLICE_MS))
-        throw new Full();
+        throw new Full(this.#says('is full'));
     }
   }
 
@@ -260,7 +268,7 @@ export class QueueEngine {
           WAIT_SLICE_MS,
         ))
       ) {
-        throw new Full();
+        throw new Full(this.#says('is full'));
       }
     }
   }
@@ -350,7 +358,10 @@ export class QueueEngine {
           WAIT_SLICE_MS,
         ))
       ) {
-        throw this.#batchFailure(new Full(`the queue is full: ${done} of ${ps.length} items were put`), done);
+        throw this.#batchFailure(
+          new Full(`${this.#says('is full')}: ${done} of ${ps.length} items were put`),
+          done,
+        );
       }
     }
     return done;
@@ -379,7 +390,10 @@ export class QueueEngine {
       if (
         !waitSync(this.seg, PUT_EPOCH, PUT_ADVERT, this.#roomOrShut(res.r, seen), deadline, WAIT_SLICE_MS)
       ) {
-        throw this.#batchFailure(new Full(`the queue is full: ${done} of ${ps.length} items were put`), done);
+        throw this.#batchFailure(
+          new Full(`${this.#says('is full')}: ${done} of ${ps.length} items were put`),
+          done,
+        );
       }
     }
     return done;
@@ -427,7 +441,7 @@ export class QueueEngine {
 
   /** The error a failed put attempt ends with, or undefined when it should wait for room (FULL, NO_ROOM). */
   #failureOf(r: number): Error | undefined {
-    if (r === SHUT) return new ShutDown();
+    if (r === SHUT) return new ShutDown(this.#says('has been shut down'));
     if (r === TOO_BIG) return this.#tooBig();
     return undefined;
   }
@@ -459,7 +473,8 @@ export class QueueEngine {
   /** Throws ShutDown when gets must fail now: immediate shutdown, or shut down and drained. */
   #checkShut(): void {
     const s = Atomics.load(this.i32, SHUTDOWN);
-    if (s === SHUTDOWN_IMMEDIATE || (s === SHUTDOWN_DRAIN && this.ring.size() <= 0)) throw new ShutDown();
+    if (s === SHUTDOWN_IMMEDIATE || (s === SHUTDOWN_DRAIN && this.ring.size() <= 0))
+      throw new ShutDown(this.#says('has been shut down'));
   }
 
   getSync(timeoutMs: number): unknown {
@@ -479,7 +494,7 @@ export class QueueEngine {
         continue;
       }
       if (!waitSync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, WAIT_SLICE_MS))
-        throw new Empty();
+        throw new Empty(this.#says('is empty'));
     }
   }
 
@@ -530,7 +545,7 @@ export class QueueEngine {
       if (
         !(await waitAsync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, signal, WAIT_SLICE_MS))
       )
-        throw new Empty();
+        throw new Empty(this.#says('is empty'));
     }
   }
 
@@ -560,7 +575,7 @@ export class QueueEngine {
         continue;
       }
       if (!waitSync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, WAIT_SLICE_MS))
-        throw new Empty();
+        throw new Empty(this.#says('is empty'));
     }
   }
 
@@ -584,7 +599,7 @@ export class QueueEngine {
       if (
         !(await waitAsync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, signal, WAIT_SLICE_MS))
       )
-        throw new Empty();
+        throw new Empty(this.#says('is empty'));
     }
   }
 

@@ -34,6 +34,8 @@ export interface QueueOptions<T> {
   capacityBytes?: number;
   /** Encodes every item instead of structured clone (e.g. JSON, msgpack). Both ends must use the same codec. */
   codec?: import('../codec/frames.js').Codec<T>;
+  /** A name for people: shown by `procq ls` / `procq top`, in `stats()` and in errors ("queue 'jobs' is full"). */
+  label?: string;
 }
 
 export const DEFAULT_CAPACITY = 1 << 16;

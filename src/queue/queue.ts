@@ -19,6 +19,10 @@
 import type { Codec } from '../codec/frames.js';
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { ClosedError, rejecting } from '../errors.js';
+import { checkLabel } from '../inspect/label.js';
+import type { QueueStats } from '../inspect/read.js';
+import { register, registerAttached } from '../inspect/registry.js';
+import { queueStats } from '../inspect/stats.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
 import type { JoinableQueueLike, QueueLike } from './contract.js';
 import { QueueEngine } from './engine.js';
@@ -40,6 +44,7 @@ const kAttach = Symbol('procq.attach');
 interface QueueState {
   segment: SegmentHandle;
   maxsize: number;
+  label?: string;
 }
 
 export class Queue<T = unknown> implements Shareable, QueueLike<T> {
@@ -64,6 +69,7 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
       const state = options as QueueState;
       this.#maxsize = state.maxsize;
       this._engine = new QueueEngine(attachSegment(state.segment), more?.codec, this._joinable());
+      this._engine.label = state.label;
       return;
     }
     const size = checkMaxsize(maxsize);
@@ -73,8 +79,11 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
     }
     const capacity = checkCapacity(opts?.capacityBytes);
     if (opts?.codec !== undefined) checkCodec(opts.codec);
+    const label = checkLabel(opts?.label);
     this.#maxsize = size;
     this._engine = QueueEngine.create(size, capacity, opts?.codec, this._joinable());
+    this._engine.label = label;
+    register('create', this._handleType(), this._engine.seg, 0, label);
   }
 
   /** @internal */
@@ -213,6 +222,14 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
     this._engine.shutdown(options?.immediate === true);
   }
 
+  /**
+   * A snapshot for metrics and `procq ls`, read from the shared header without taking any lock: items and bytes
+   * queued, memory held, waiting getters and putters, put/get totals, shut-down state, the label.
+   */
+  stats(): QueueStats {
+    return queueStats(this._engine.seg, this._handleType() as QueueStats['kind'], this._engine.label);
+  }
+
   /** Whether `shutdown()` was called (anywhere). */
   get isShutDown(): boolean {
     return this._engine.shutdownState() !== 0;
@@ -264,8 +281,12 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
 
   /** @internal the description another thread or process attaches from. */
   [kHandle](): HandleDescriptor {
+    return { type: this._handleType(), state: this.#state() };
+  }
+
+  #state(): QueueState {
     const state: QueueState = { segment: this._engine.seg.handle(), maxsize: this.#maxsize };
-    return { type: this._handleType(), state };
+    return this._engine.label === undefined ? state : { ...state, label: this._engine.label };
   }
 
   /**
@@ -275,7 +296,7 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
    */
   withCodec(codec: Codec<T>): this {
     checkCodec(codec);
-    const state: QueueState = { segment: this._engine.seg.handle(), maxsize: this.#maxsize };
+    const state = this.#state();
     const Ctor = this.constructor as new (a: typeof kAttach, s: QueueState, o: QueueOptions<T>) => this;
     return new Ctor(kAttach, state, { codec });
   }
@@ -384,6 +405,10 @@ export class SimpleQueue<T = unknown> extends Queue<T> {
   }
 }
 
-registerHandle('Queue', (state: QueueState) => Queue._attach(state));
-registerHandle('JoinableQueue', (state: QueueState) => JoinableQueue._attach(state));
-registerHandle('SimpleQueue', (state: QueueState) => new SimpleQueue(kAttach, state));
+registerHandle('Queue', (state: QueueState) => registerAttached('Queue', Queue._attach(state), state));
+registerHandle('JoinableQueue', (state: QueueState) =>
+  registerAttached('JoinableQueue', JoinableQueue._attach(state), state),
+);
+registerHandle('SimpleQueue', (state: QueueState) =>
+  registerAttached('SimpleQueue', new SimpleQueue(kAttach, state), state),
+);

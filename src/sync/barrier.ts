@@ -40,6 +40,10 @@
  */
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { abortErrorFrom, ProcqError } from '../errors.js';
+import { labelOf } from '../inspect/label.js';
+import type { BarrierStats } from '../inspect/read.js';
+import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { barrierStats } from '../inspect/stats.js';
 import { SharedLock } from '../ring/lock.js';
 import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
 import {
@@ -97,14 +101,21 @@ export class Barrier implements Shareable {
    * @param parties How many must call `wait` (an integer >= 1).
    * @param action Called by one party (the last to arrive, when its copy has it) before all are released.
    * @param timeout Default timeout of `wait`, in milliseconds.
+   * @param options `label`: a name for people, shown by `procq ls` and in `stats()`.
    */
-  constructor(parties: number, action?: (() => void) | null, timeout?: number | null);
+  constructor(
+    parties: number,
+    action?: (() => void) | null,
+    timeout?: number | null,
+    options?: { label?: string },
+  );
   /** @internal */
   constructor(attach: typeof kAttach, place: Place);
   constructor(
     parties: number | typeof kAttach,
     action?: (() => void) | null | Place,
     timeout?: number | null,
+    options?: { label?: string },
   ) {
     if (parties === kAttach) {
       this.#place = action as Place;
@@ -116,12 +127,13 @@ export class Barrier implements Shareable {
       }
       const t = checkWaitArg(timeout, false).timeoutMs;
       const seg = allocate(WORDS);
-      this.#place = { seg, base: 0 };
+      this.#place = { seg, base: 0, label: labelOf(options) };
       seg.i32[PARTIES] = parties;
       seg.i32[TIMEOUT] = t === Number.POSITIVE_INFINITY ? -1 : Math.min(Math.ceil(t), MAX_TIMEOUT);
       seg.i32[HAS_ACT] = typeof action === 'function' ? 1 : 0;
       this.#action = typeof action === 'function' ? (action as () => void) : undefined;
       publishKind(this.#place, KIND_BARRIER);
+      registerCreated('Barrier', this.#place);
     }
     const { seg, base } = this.#place;
     this.#i32 = seg.i32;
@@ -140,6 +152,11 @@ export class Barrier implements Shareable {
   /** How many parties wait now (0 when broken). */
   get nWaiting(): number {
     return this.#word(BROKEN) === 1 ? 0 : this.#word(COUNT);
+  }
+
+  /** A snapshot for metrics and `procq ls`: parties, how many wait, broken. */
+  stats(): BarrierStats {
+    return barrierStats(this.#place);
   }
 
   /** Whether the barrier is broken (until `reset()`). */
@@ -401,4 +418,4 @@ function checkParties(parties: unknown): void {
   }
 }
 
-registerHandle('Barrier', (state: PlaceState) => Barrier._attach(state));
+registerHandle('Barrier', (state: PlaceState) => registerAttached('Barrier', Barrier._attach(state), state));

@@ -43,6 +43,10 @@ import {
   type Shareable,
 } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
+import { labelOf } from '../inspect/label.js';
+import type { ConditionStats } from '../inspect/read.js';
+import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { conditionStats } from '../inspect/stats.js';
 import { ownerAlive, ownerId } from '../memory/owner.js';
 import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
 import {
@@ -86,22 +90,32 @@ export class Condition implements Shareable, Disposable, AsyncDisposable {
   readonly #i32: Int32Array;
   readonly #lock: ConditionLock;
 
-  /** @param lock A `Lock` or `RLock` to wait under; a new `RLock` when omitted (Python's default). */
-  constructor(lock?: Lock | RLock);
+  /**
+   * @param lock A `Lock` or `RLock` to wait under; a new `RLock` when omitted or `null` (Python's default).
+   * @param options `label`: a name for people, shown by `procq ls` and in `stats()`.
+   */
+  constructor(lock?: Lock | RLock | null, options?: { label?: string });
   /** @internal */
   constructor(attach: typeof kAttach, place: Place, lock: ConditionLock);
-  constructor(lock?: Lock | RLock | typeof kAttach, place?: Place, attachedLock?: ConditionLock) {
+  constructor(
+    lock?: Lock | RLock | null | typeof kAttach,
+    place?: Place | { label?: string },
+    attachedLock?: ConditionLock,
+  ) {
     if (lock === kAttach) {
-      this.#place = place!;
+      this.#place = place as Place;
       this.#lock = attachedLock!;
     } else {
-      if (lock !== undefined && !(lock instanceof Lock) && !(lock instanceof RLock)) {
+      if (lock !== undefined && lock !== null && !(lock instanceof Lock) && !(lock instanceof RLock)) {
         throw new TypeError(`Expected \`lock\` to be a Lock or an RLock, got ${describe(lock)}`);
       }
-      const seg = allocate(OWN_LOCK_AT + (lock === undefined ? RLOCK_WORDS : 0));
-      this.#place = { seg, base: 0 };
-      this.#lock = lock ?? RLock._createAt({ seg, base: OWN_LOCK_AT });
+      const label = labelOf(place);
+      const own = lock === undefined || lock === null;
+      const seg = allocate(OWN_LOCK_AT + (own ? RLOCK_WORDS : 0));
+      this.#place = { seg, base: 0, label };
+      this.#lock = own ? RLock._createAt({ seg, base: OWN_LOCK_AT }) : lock;
       publishKind(this.#place, KIND_CONDITION);
+      registerCreated('Condition', this.#place);
     }
     this.#i32 = this.#place.seg.i32;
   }
@@ -323,6 +337,11 @@ export class Condition implements Shareable, Disposable, AsyncDisposable {
     this.#trim();
   }
 
+  /** A snapshot for metrics and `procq ls`: how many wait, who holds its own lock. */
+  stats(): ConditionStats {
+    return conditionStats(this.#place);
+  }
+
   /** @internal */
   [kHandle](): HandleDescriptor {
     const state: ConditionState = { ...stateOf(this.#place), lock: this.#lock[kHandle]() };
@@ -346,4 +365,6 @@ function checkPredicate(predicate: unknown): void {
   }
 }
 
-registerHandle('Condition', (state: ConditionState) => Condition._attach(state));
+registerHandle('Condition', (state: ConditionState) =>
+  registerAttached('Condition', Condition._attach(state), state),
+);

@@ -28,12 +28,15 @@ export const KIND_ARRAY = 0x70710008;
 export interface Place {
   readonly seg: Segment;
   readonly base: number;
+  /** The `label` option, travelling with the handle. */
+  readonly label?: string;
 }
 
 /** What crosses to another thread or process: the segment and where the words start. */
 export interface PlaceState {
   readonly segment: SegmentHandle;
   readonly base: number;
+  readonly label?: string;
 }
 
 /** A new zero-filled segment with room for `words` 32-bit words (at least 64 bytes; shm rounds up to a page). */
@@ -50,7 +53,9 @@ export function publishKind(place: Place, kind: number): void {
 export function attachPlace(state: PlaceState, kind: number, what: string): Place {
   const seg = attachSegment(state.segment);
   checkKind(seg, state.base, kind, what);
-  return { seg, base: state.base };
+  return state.label === undefined
+    ? { seg, base: state.base }
+    : { seg, base: state.base, label: state.label };
 }
 
 export function checkKind(seg: Segment, base: number, kind: number, what: string): void {
@@ -63,7 +68,8 @@ export function checkKind(seg: Segment, base: number, kind: number, what: string
 }
 
 export function stateOf(place: Place): PlaceState {
-  return { segment: place.seg.handle(), base: place.base };
+  const state = { segment: place.seg.handle(), base: place.base };
+  return place.label === undefined ? state : { ...state, label: place.label };
 }
 
 export { rejecting } from '../errors.js';

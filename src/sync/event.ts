@@ -23,6 +23,10 @@
  */
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
+import { labelOf } from '../inspect/label.js';
+import type { EventStats } from '../inspect/read.js';
+import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { eventStats } from '../inspect/stats.js';
 import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
 import {
   allocate,
@@ -51,15 +55,17 @@ export class Event implements Shareable {
   readonly #flag: number;
   readonly #gen: number;
 
-  constructor();
+  /** @param options `label`: a name for people, shown by `procq ls` and in `stats()`. */
+  constructor(options?: { label?: string });
   /** @internal */
   constructor(attach: typeof kAttach, place: Place);
-  constructor(attach?: typeof kAttach, place?: Place) {
+  constructor(attach?: typeof kAttach | { label?: string }, place?: Place) {
     if (attach === kAttach) {
       this.#place = place!;
     } else {
-      this.#place = { seg: allocate(WORDS), base: 0 };
+      this.#place = { seg: allocate(WORDS), base: 0, label: labelOf(attach) };
       publishKind(this.#place, KIND_EVENT);
+      registerCreated('Event', this.#place);
     }
     this.#i32 = this.#place.seg.i32;
     this.#flag = this.#place.base + FLAG;
@@ -116,6 +122,11 @@ export class Event implements Shareable {
     return () => Atomics.load(i32, flag) === 1 || Atomics.load(i32, gen) !== seen;
   }
 
+  /** A snapshot for metrics and `procq ls`: the flag, how many wait. */
+  stats(): EventStats {
+    return eventStats(this.#place);
+  }
+
   /** @internal */
   [kHandle](): HandleDescriptor {
     return { type: 'Event', state: stateOf(this.#place) };
@@ -131,4 +142,4 @@ export class Event implements Shareable {
   }
 }
 
-registerHandle('Event', (state: PlaceState) => Event._attach(state));
+registerHandle('Event', (state: PlaceState) => registerAttached('Event', Event._attach(state), state));

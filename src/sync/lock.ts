@@ -25,6 +25,10 @@
  * ```
  */
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { labelOf } from '../inspect/label.js';
+import type { LockStats } from '../inspect/read.js';
+import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { lockStats } from '../inspect/stats.js';
 import { deadlineOf } from '../ring/waiting.js';
 import {
   type AcquireOptions,
@@ -51,6 +55,8 @@ const WORDS = 4;
 export interface LockOptions {
   /** Take the lock over when its holder dies holding it (with a warning). @default true */
   robust?: boolean;
+  /** A name for people: shown by `procq ls`, in `stats()` and in errors about this lock. */
+  label?: string;
 }
 
 /**
@@ -84,9 +90,10 @@ export class Lock implements ConditionLock, Disposable, AsyncDisposable {
     } else {
       const robust = checkLockOptions(options);
       const seg = allocate(WORDS);
-      this.#place = { seg, base: 0 };
+      this.#place = { seg, base: 0, label: labelOf(options) };
       seg.i32[FLAGS] = robust ? ROBUST : 0;
       publishKind(this.#place, KIND_LOCK);
+      registerCreated('Lock', this.#place);
     }
     const { seg, base } = this.#place;
     const robust = (seg.i32[base + FLAGS] & ROBUST) !== 0;
@@ -115,13 +122,19 @@ export class Lock implements ConditionLock, Disposable, AsyncDisposable {
   /** Frees the lock (any thread or process may, as in Python). Throws `RangeError` when it is not held. */
   release(): void {
     if (this.#word.release() === 0) {
-      throw new RangeError('release() of a Lock that is not held (released too many times)');
+      const which = this.#place.label === undefined ? 'a Lock' : `Lock '${this.#place.label}'`;
+      throw new RangeError(`release() of ${which} that is not held (released too many times)`);
     }
   }
 
   /** Whether someone holds the lock now (a snapshot). */
   locked(): boolean {
     return this.#word.owner() !== 0;
+  }
+
+  /** A snapshot for metrics and `procq ls`: who holds the lock (pid, thread, alive), how many wait. */
+  stats(): LockStats {
+    return lockStats(this.#place, 'Lock');
   }
 
   /** `using`: releases the lock at the end of the scope (take it first). */
@@ -181,4 +194,4 @@ function checkLockOptions(options: unknown): boolean {
   return robust !== false;
 }
 
-registerHandle('Lock', (state: PlaceState) => Lock._attach(state));
+registerHandle('Lock', (state: PlaceState) => registerAttached('Lock', Lock._attach(state), state));

@@ -23,6 +23,10 @@
  * ```
  */
 import { type HandleDescriptor, kHandle, registerHandle } from '../codec/handles.js';
+import { labelOf } from '../inspect/label.js';
+import type { LockStats } from '../inspect/read.js';
+import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { lockStats } from '../inspect/stats.js';
 import { deadlineOf } from '../ring/waiting.js';
 import {
   type AcquireOptions,
@@ -56,15 +60,17 @@ export class RLock implements ConditionLock, Disposable, AsyncDisposable {
   readonly #count: number;
   readonly #word: OwnerWord;
 
-  constructor();
+  /** @param options `label`: a name for people, shown by `procq ls`, in `stats()` and in errors. */
+  constructor(options?: { label?: string });
   /** @internal */
   constructor(attach: typeof kAttach, place: Place);
-  constructor(attach?: typeof kAttach, place?: Place) {
+  constructor(attach?: typeof kAttach | { label?: string }, place?: Place) {
     if (attach === kAttach) {
       this.#place = place!;
     } else {
-      this.#place = { seg: allocate(RLOCK_WORDS), base: 0 };
+      this.#place = { seg: allocate(RLOCK_WORDS), base: 0, label: labelOf(attach) };
       publishKind(this.#place, KIND_RLOCK);
+      registerCreated('RLock', this.#place);
     }
     const { seg, base } = this.#place;
     this.#i32 = seg.i32;
@@ -106,11 +112,17 @@ export class RLock implements ConditionLock, Disposable, AsyncDisposable {
   /** Undoes one `acquire`; frees the lock after the last. Throws when this thread does not own it. */
   release(): void {
     if (!this.#word.isMine()) {
-      throw notOwnerError('release() of an RLock that this thread does not own');
+      const which = this.#place.label === undefined ? 'an RLock' : `RLock '${this.#place.label}'`;
+      throw notOwnerError(`release() of ${which} that this thread does not own`);
     }
     const depth = this.#i32[this.#count] - 1;
     this.#i32[this.#count] = depth;
     if (depth <= 0) this.#word.release();
+  }
+
+  /** A snapshot for metrics and `procq ls`: the owner (pid, thread, alive), its depth, how many wait. */
+  stats(): LockStats {
+    return lockStats(this.#place, 'RLock');
   }
 
   /** `using`: one `release()` at the end of the scope (acquire first). */
@@ -169,4 +181,4 @@ export class RLock implements ConditionLock, Disposable, AsyncDisposable {
   }
 }
 
-registerHandle('RLock', (state: PlaceState) => RLock._attach(state));
+registerHandle('RLock', (state: PlaceState) => registerAttached('RLock', RLock._attach(state), state));

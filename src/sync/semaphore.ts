@@ -28,6 +28,10 @@
  */
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
+import { labelOf } from '../inspect/label.js';
+import type { SemaphoreStats } from '../inspect/read.js';
+import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { semaphoreStats } from '../inspect/stats.js';
 import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
 import {
   type AcquireOptions,
@@ -58,20 +62,25 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
   readonly #value: number;
   readonly #ready = (): boolean => this.#tryTake();
 
-  /** @param value The initial count (default 1). @throws TypeError / RangeError unless an integer >= 0. */
-  constructor(value?: number);
+  /**
+   * @param value The initial count (default 1). @throws TypeError / RangeError unless an integer >= 0.
+   * @param options `label`: a name for people, shown by `procq ls`, in `stats()` and in errors.
+   */
+  constructor(value?: number, options?: { label?: string });
   /** @internal */
   constructor(attach: typeof kAttach, place: Place);
-  constructor(value?: number | typeof kAttach, place?: Place) {
+  constructor(value?: number | typeof kAttach, place?: Place | { label?: string }) {
     if (value === kAttach) {
-      this.#place = place!;
+      this.#place = place as Place;
     } else {
       const initial = checkInitial(value);
+      const label = labelOf(place);
       const seg = allocate(WORDS);
-      this.#place = { seg, base: 0 };
+      this.#place = { seg, base: 0, label };
       seg.i32[VALUE] = initial;
       seg.i32[BOUND] = this._bounded() ? initial : -1;
       publishKind(this.#place, KIND_SEMAPHORE);
+      registerCreated(this._bounded() ? 'BoundedSemaphore' : 'Semaphore', this.#place);
     }
     this.#i32 = this.#place.seg.i32;
     this.#value = this.#place.base + VALUE;
@@ -130,7 +139,7 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
       if (v > limit - n) {
         throw new RangeError(
           bound >= 0
-            ? 'BoundedSemaphore released too many times (above its initial value)'
+            ? `${this.#place.label === undefined ? 'BoundedSemaphore' : `BoundedSemaphore '${this.#place.label}'`} released too many times (above its initial value)`
             : 'Semaphore value would overflow',
         );
       }
@@ -142,6 +151,11 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
   /** The count now (Python's `get_value()`). */
   getValue(): number {
     return Atomics.load(this.#i32, this.#value);
+  }
+
+  /** A snapshot for metrics and `procq ls`: the value, the bound, how many wait. */
+  stats(): SemaphoreStats {
+    return semaphoreStats(this.#place, this._bounded() ? 'BoundedSemaphore' : 'Semaphore');
   }
 
   /** `using`: releases one unit at the end of the scope (acquire first). */
@@ -210,5 +224,9 @@ function checkInitial(value: unknown): number {
   return value;
 }
 
-registerHandle('Semaphore', (state: PlaceState) => Semaphore._attach(state));
-registerHandle('BoundedSemaphore', (state: PlaceState) => BoundedSemaphore._attach(state));
+registerHandle('Semaphore', (state: PlaceState) =>
+  registerAttached('Semaphore', Semaphore._attach(state), state),
+);
+registerHandle('BoundedSemaphore', (state: PlaceState) =>
+  registerAttached('BoundedSemaphore', BoundedSemaphore._attach(state), state),
+);

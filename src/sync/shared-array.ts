@@ -14,6 +14,10 @@
  * Layout: shared-data.ts.
  */
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { labelOf } from '../inspect/label.js';
+import type { DataStats } from '../inspect/read.js';
+import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { dataStats } from '../inspect/stats.js';
 import { describe, KIND_ARRAY } from './core.js';
 import type { Lock } from './lock.js';
 import type { RLock } from './rlock.js';
@@ -30,6 +34,8 @@ import { checkElement, checkTypeCode, type ElementOf, type InputOf, type TypeCod
 export interface SharedArrayOptions {
   /** `true`: a new RLock; a `Lock` or `RLock`: that one; `false`: none. @default true */
   lock?: LockOption;
+  /** A name for people, shown by `procq ls` and in `stats()`. */
+  label?: string;
 }
 
 /** The typed array `view` is, for each typecode. */
@@ -77,9 +83,11 @@ export class SharedArray<C extends TypeCode = TypeCode> implements Shareable, It
     }
     const code = checkTypeCode(typecode);
     const init = initialElements(code, sizeOrInit);
+    const label = labelOf(options);
     const lock = checkLockOption(options?.lock);
     const length = typeof init === 'number' ? init : init.length;
-    this.#data = SharedData.create(KIND_ARRAY, code, length, lock);
+    this.#data = SharedData.create(KIND_ARRAY, code, length, lock, label);
+    registerCreated('SharedArray', this.#data.place);
     if (typeof init !== 'number') {
       const el = this.#data.elements;
       for (let i = 0; i < init.length; i++) el.set(i, init[i]!);
@@ -142,6 +150,11 @@ export class SharedArray<C extends TypeCode = TypeCode> implements Shareable, It
     return i;
   }
 
+  /** A snapshot for metrics and `procq ls`: typecode, length, who holds its own lock. */
+  stats(): DataStats {
+    return dataStats(this.#data.place, 'SharedArray');
+  }
+
   /** @internal */
   [kHandle](): HandleDescriptor {
     return { type: 'SharedArray', state: this.#data.state() };
@@ -177,4 +190,6 @@ function initialElements(code: TypeCode, sizeOrInit: unknown): number | (number 
   return init;
 }
 
-registerHandle('SharedArray', (state: DataState) => SharedArray._attach(state));
+registerHandle('SharedArray', (state: DataState) =>
+  registerAttached('SharedArray', SharedArray._attach(state), state),
+);

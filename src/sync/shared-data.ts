@@ -69,9 +69,15 @@ export class SharedData {
     this.lock = lock;
   }
 
-  static create(kind: number, typecode: TypeCode, length: number, lockOption: LockOption): SharedData {
+  static create(
+    kind: number,
+    typecode: TypeCode,
+    length: number,
+    lockOption: LockOption,
+    label?: string,
+  ): SharedData {
     const seg = allocate(DATA_BYTES / 4 + Math.ceil((length * elementSize(typecode)) / 4));
-    const place = { seg, base: 0 };
+    const place = { seg, base: 0, label };
     const i32 = seg.i32;
     i32[TYPECODE] = typecode.charCodeAt(0);
     i32[LENGTH] = length;

@@ -16,6 +16,10 @@
  * Layout: shared-data.ts.
  */
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { labelOf } from '../inspect/label.js';
+import type { DataStats } from '../inspect/read.js';
+import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { dataStats } from '../inspect/stats.js';
 import { KIND_VALUE } from './core.js';
 import type { Lock } from './lock.js';
 import type { RLock } from './rlock.js';
@@ -25,6 +29,8 @@ import { checkElement, checkTypeCode, type ElementOf, type InputOf, type TypeCod
 export interface ValueOptions {
   /** `true`: a new RLock; a `Lock` or `RLock`: that one; `false`: none. @default true */
   lock?: LockOption;
+  /** A name for people, shown by `procq ls` and in `stats()`. */
+  label?: string;
 }
 
 const kAttach = Symbol('procq.attach');
@@ -47,8 +53,10 @@ export class Value<C extends TypeCode = TypeCode> implements Shareable {
     }
     const code = checkTypeCode(typecode);
     const first = checkElement(code, init ?? 0, 'init');
+    const label = labelOf(options);
     const lock = checkLockOption(options?.lock);
-    this.#data = SharedData.create(KIND_VALUE, code, 1, lock);
+    this.#data = SharedData.create(KIND_VALUE, code, 1, lock, label);
+    registerCreated('Value', this.#data.place);
     this.#data.elements.set(0, first);
   }
 
@@ -76,6 +84,11 @@ export class Value<C extends TypeCode = TypeCode> implements Shareable {
     return lock;
   }
 
+  /** A snapshot for metrics and `procq ls`: typecode, who holds its own lock. */
+  stats(): DataStats {
+    return dataStats(this.#data.place, 'Value');
+  }
+
   /** @internal */
   [kHandle](): HandleDescriptor {
     return { type: 'Value', state: this.#data.state() };
@@ -95,4 +108,4 @@ export class Value<C extends TypeCode = TypeCode> implements Shareable {
   }
 }
 
-registerHandle('Value', (state: DataState) => Value._attach(state));
+registerHandle('Value', (state: DataState) => registerAttached('Value', Value._attach(state), state));
