@@ -314,6 +314,15 @@ describe('procq ls and procq top through the CLI', { skip: noShm }, () => {
     assert.match(line('stuck') ?? '', /STALL: getters wait, no live putter/);
   });
 
+  test('procq sweep removes the registry a SIGKILLed process left behind', async () => {
+    const r = await cli(['sweep']);
+    assert.equal(r.code, 0, r.stderr);
+    const left = readdirSync('/dev/shm').filter((n) => n.startsWith(`procq-reg-${ids.victim}-`));
+    assert.deepEqual(left, []);
+    const live = readdirSync('/dev/shm').filter((n) => n.startsWith(`procq-reg-${ids.pid}-`));
+    assert.equal(live.length, 1, 'a live process keeps its registry');
+  });
+
   test('procq top --once prints a screen with rates', async () => {
     const r = await cli(['top', '--once', '--interval', '200']);
     assert.equal(r.code, 0, r.stderr);

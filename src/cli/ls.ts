@@ -10,6 +10,7 @@ interface LsOptions {
   json?: boolean;
   redis?: string;
   prefix?: string;
+  pid?: string;
 }
 
 export function registerLsCommand(program: Command): Command {
@@ -21,6 +22,7 @@ export function registerLsCommand(program: Command): Command {
     .option('--json', 'print a JSON array of objects (fields documented in docs/INSPECT.md)')
     .option('--redis <url>', 'list the procq queues in this Redis instead (redis://host:port)')
     .option('--prefix <prefix>', 'with --redis: the key prefix of the queues', 'procq:')
+    .option('--pid <pid>', 'only the objects this process created or holds')
     .action(async (opts: LsOptions) => {
       const { lsTable } = await import('../inspect/format.js');
       let rows: object[];
@@ -29,10 +31,19 @@ export function registerLsCommand(program: Command): Command {
         rows = await listRedisQueues(opts.redis, opts.prefix);
       } else {
         const { listObjects } = await import('../inspect/scan.js');
-        rows = listObjects();
+        rows = listObjects(checkPid(opts.pid));
       }
       if (opts.json) console.log(JSON.stringify(rows, null, 2));
       else if (rows.length === 0) console.log('procq ls: no procq objects found');
       else console.log(lsTable(rows as Parameters<typeof lsTable>[0]));
     });
+}
+
+/** The `--pid` option: a process id, or undefined. */
+export function checkPid(pid: string | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  const n = Number(pid);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new RangeError(`Expected \`--pid\` to be a process id, got ${pid}`);
+  return n;
 }

@@ -5,10 +5,12 @@
  */
 import type { Command } from 'commander';
 import type { Row } from '../inspect/scan.js';
+import { checkPid } from './ls.js';
 
 interface TopOptions {
   once?: boolean;
   interval: string;
+  pid?: string;
 }
 
 interface Sample {
@@ -40,7 +42,7 @@ function rate(n: number | undefined): string {
 }
 
 async function screen(before: Sample, after: Sample): Promise<string> {
-  const { describeRow, table } = await import('../inspect/format.js');
+  const { describeRow, STALL_TEXT, table } = await import('../inspect/format.js');
   const r = rates(before, after);
   const activity = (row: Row): number => {
     const x = r.get(keyOf(row));
@@ -61,7 +63,7 @@ async function screen(before: Sample, after: Sample): Promise<string> {
       rate(x?.outRate),
       d.state,
       d.waiting || '-',
-      row.stall ?? '',
+      row.stall === null ? '' : STALL_TEXT[row.stall],
     ]);
   }
   const stalls = rows.filter((row) => row.stall !== null).length;
@@ -79,6 +81,7 @@ export function registerTopCommand(program: Command): Command {
     )
     .option('--once', 'print one screen (two samples an interval apart) and exit')
     .option('--interval <ms>', 'milliseconds between refreshes', '1000')
+    .option('--pid <pid>', 'only the objects this process created or holds')
     .action(async (opts: TopOptions) => {
       const interval = Number(opts.interval);
       if (!Number.isFinite(interval) || interval < 50) {
@@ -87,7 +90,8 @@ export function registerTopCommand(program: Command): Command {
         );
       }
       const { listObjects } = await import('../inspect/scan.js');
-      const sample = (): Sample => ({ at: Date.now(), rows: listObjects() });
+      const pid = checkPid(opts.pid);
+      const sample = (): Sample => ({ at: Date.now(), rows: listObjects(pid) });
       let before = sample();
       const sleep = () => new Promise((resolve) => setTimeout(resolve, interval));
       if (opts.once) {

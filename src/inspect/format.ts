@@ -15,7 +15,7 @@ function owner(o: OwnerInfo | null | undefined): string {
   return `held by ${who}${o.alive === false ? ' (dead)' : o.stopped ? ' (stopped)' : ''}`;
 }
 
-const STALL_TEXT: Record<StallCode, string> = {
+export const STALL_TEXT: Record<StallCode, string> = {
   'owner-dead': 'STALL: holder is dead',
   'owner-stopped': 'STALL: holder is stopped',
   'full-no-getter': 'STALL: full, no live getter',

@@ -196,8 +196,11 @@ function stallOf(
   return null;
 }
 
-/** Every procq object readable by this user, one row each, oldest first. */
-export function listObjects(): Row[] {
+/**
+ * Every procq object readable by this user, one row each, oldest first; with `pid`, only those that process
+ * created or holds.
+ */
+export function listObjects(pid?: number): Row[] {
   const threads = new Map<number, ThreadInfo>();
   const thread = (tid: number): ThreadInfo => {
     let t = threads.get(tid);
@@ -260,5 +263,5 @@ export function listObjects(): Row[] {
       ...rest,
     } as Row);
   }
-  return rows;
+  return pid === undefined ? rows : rows.filter((r) => r.pid === pid || r.pids.includes(pid));
 }
