@@ -294,6 +294,16 @@ describe('procq ls and procq top through the CLI', { skip: noShm }, () => {
     assert.equal(r.stall, 'full-no-getter');
   });
 
+  test('a pipe: messages and bytes waiting for each end, holders of each end', () => {
+    const r = row('ctl');
+    assert.equal(r.kind, 'Pipe');
+    assert.equal(r.duplex, true);
+    assert.deepEqual(r.messages, [0, 1]);
+    assert.equal(r.bytes[0], 0);
+    assert.ok(r.bytes[1] >= 8 + 5, `bytes ${r.bytes}`);
+    assert.deepEqual(r.holders, [1, 1]);
+  });
+
   test('an Event and the unlabelled objects are listed too', () => {
     const ev = row('release');
     assert.equal(ev.kind, 'Event');
