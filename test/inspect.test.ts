@@ -14,6 +14,7 @@ import {
   JoinableQueue,
   Lock,
   Pipe,
+  Pool,
   Queue,
   RedisJoinableQueue,
   RedisQueue,
@@ -346,6 +347,20 @@ describe('procq ls and procq top through the CLI', { skip: noShm }, () => {
     const table = r.stdout.split('\n').slice(3);
     assert.ok(table.indexOf(flow[0].split('\n')[0]!) <= table.findIndex((l) => / jobs /.test(l)));
   });
+});
+
+test('a labelled Pool lists its queues as <label>.results and <label>.inbox', { skip: noShm }, async () => {
+  assert.throws(() => new Pool({ processes: 1, label: 7 as never }), TypeError);
+  const pool = new Pool({ processes: 1, startMethod: 'thread', label: 'thumbs' });
+  try {
+    const r = await cli(['ls', '--json', '--pid', String(process.pid)]);
+    assert.equal(r.code, 0, r.stderr);
+    const labels = (JSON.parse(r.stdout) as any[]).map((x) => x.label);
+    assert.ok(labels.includes('thumbs.results') && labels.includes('thumbs.inbox'), String(labels));
+  } finally {
+    pool.terminate();
+    await pool.join();
+  }
 });
 
 test('procq top rejects a bad interval; procq ls --help lists its options', async () => {
