@@ -325,6 +325,35 @@ describe('procq ls and procq top through the CLI', { skip: noShm }, () => {
     assert.match(line('stuck') ?? '', /STALL: getters wait, no live putter/);
   });
 
+  test('a lock whose live holder is stopped (SIGSTOP) is marked owner-stopped', async () => {
+    process.kill(ids.holder, 'SIGSTOP');
+    try {
+      const r = (await lsJson()).find((x) => x.pid === ids.pid && x.label === 'db');
+      assert.equal(r.owner.alive, true);
+      assert.equal(r.owner.stopped, true);
+      assert.equal(r.stall, 'owner-stopped');
+    } finally {
+      process.kill(ids.holder, 'SIGCONT');
+    }
+  });
+
+  test('procq top refreshes until interrupted', async () => {
+    const top = spawn(process.execPath, [CLI, 'top', '--interval', '100', '--pid', String(ids.pid)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    await new Promise<void>((resolve) => {
+      top.stdout!.on('data', (d) => {
+        out += d;
+        if ((out.match(/procq top - /g) ?? []).length >= 2) resolve();
+      });
+    });
+    const exited = new Promise((resolve) => top.on('exit', resolve));
+    top.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.match(out, /Lock\s+dead-holder\s+\d+\s+-\s+-\s+held by pid \d+ \(dead\)/);
+  });
+
   test('procq sweep removes the registry a SIGKILLed process left behind', async () => {
     const r = await cli(['sweep']);
     assert.equal(r.code, 0, r.stderr);
