@@ -18,6 +18,7 @@ export {
   ShutDown,
   TimeoutError,
 } from './errors.js';
+export type * from './inspect/index.js';
 export * from './pipe/index.js';
 export * from './pool/index.js';
 export * from './process/index.js';
