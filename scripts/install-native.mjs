@@ -30,7 +30,11 @@ async function prebuiltLoads() {
   return false;
 }
 
-if (await prebuiltLoads()) process.exit(0);
+if (await prebuiltLoads()) {
+  const which = existsSync(join(root, 'build')) ? 'native addon built earlier' : 'prebuilt native addon';
+  console.error(`procq: the ${which} loads here; nothing to build`);
+  process.exit(0);
+}
 console.error('procq: building the native addon from source');
 const res = spawnSync(process.execPath, [join(root, 'scripts', 'build-native.mjs')], { stdio: 'inherit' });
 process.exit(res.status ?? 1);

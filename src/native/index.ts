@@ -131,7 +131,13 @@ export function loadNative(): NativeBinding | null {
   if (loaded !== undefined) return loaded;
   loaded = tryLoad();
   if (loaded === null && process.platform === 'linux' && process.env.PROCQ_NATIVE !== 'off' && isMainThread) {
-    process.emitWarning(`procq: ${loadError}`, { code: 'PROCQ_NATIVE_MISSING' });
+    // Emitted now, not on the next tick as `process.emitWarning` does: the error this causes is often thrown
+    // synchronously at a program's top level, which would end the process before the warning is printed.
+    const warning = Object.assign(new Error(`procq: ${loadError}`), {
+      name: 'Warning',
+      code: 'PROCQ_NATIVE_MISSING',
+    });
+    process.emit('warning', warning);
   }
   return loaded;
 }
