@@ -5,7 +5,7 @@
  *
  * 1. A prebuilt binary (prebuilds/linux-x64/, shipped in the package) or an earlier build that loads and has the
  *    expected ABI: nothing to do (no compiler needed).
- * 2. Otherwise (another platform or libc, a checkout without prebuilds/, `--build-from-source`): build from
+ * 2. Otherwise (another platform or libc, a checkout of the repository, `--build-from-source`): build from
  *    source with build-native.mjs, which only warns when it fails: procq still works between worker threads, and
  *    the error a process start then gives says what to run.
  *
@@ -21,7 +21,9 @@ const loader = join(root, 'dist', 'src', 'native', 'index.js');
 
 async function prebuiltLoads() {
   if (process.env.npm_config_build_from_source === 'true') return false;
-  // A checkout before `npm run build` has no compiled loader (and no prebuilds/): build from source.
+  // In a checkout (`npm install` of the repository itself), always build from source, as `npm run build:native`
+  // does: the C source may have changed since the last build.
+  if (existsSync(join(root, 'src', 'native', 'index.ts'))) return false;
   if (!existsSync(loader)) return false;
   delete process.env.PROCQ_NATIVE;
   const { loadNative, nativeLoadError } = await import(pathToFileURL(loader).href);

@@ -63,7 +63,7 @@ try {
   cpSync(join(root, 'src', 'native', 'procq.c'), join(scratch, 'src', 'native', 'procq.c'));
   const nodeGyp = findNodeGyp(root);
   const nodedir = findNodedir();
-  const env = { ...process.env };
+  const env = { ...process.env, npm_config_loglevel: 'warn' }; // node-gyp: warnings and errors only
   if (nodeGyp) env.PREBUILD_NODE_GYP = nodeGyp;
   if (nodedir) env.npm_config_nodedir = nodedir; // headers on this machine: no download
   run(
