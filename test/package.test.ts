@@ -63,6 +63,7 @@ describe('npm pack', () => {
       'package.json',
       'README.md',
       'CHANGELOG.md',
+      'LICENSE',
       'dist/src/index.js',
       'dist/src/index.d.ts',
       'dist/src/cli/main.js',
