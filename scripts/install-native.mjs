@@ -26,9 +26,10 @@ async function prebuiltLoads() {
   if (existsSync(join(root, 'src', 'native', 'index.ts'))) return false;
   if (!existsSync(loader)) return false;
   delete process.env.PROCQ_NATIVE;
+  process.removeAllListeners('warning'); // the loader's PROCQ_NATIVE_MISSING warning: said below, once
   const { loadNative, nativeLoadError } = await import(pathToFileURL(loader).href);
   if (loadNative() !== null) return true;
-  console.error(`procq: ${nativeLoadError()}`);
+  console.error(`procq: no prebuilt binary loads here: ${nativeLoadError()}`);
   return false;
 }
 
