@@ -19,7 +19,7 @@ export function registerLsCommand(program: Command): Command {
     .description(
       'list live procq objects (queues, locks, pipes, …) with their state, holders and waiters, and mark stalls',
     )
-    .option('--json', 'print a JSON array of objects (fields documented in docs/INSPECT.md)')
+    .option('--json', 'print a JSON array of objects (the fields: docs/INSPECT.md in the procq repository)')
     .option('--redis <url>', 'list the procq queues in this Redis instead (redis://host:port)')
     .option('--prefix <prefix>', 'with --redis: the key prefix of the queues', 'procq:')
     .option('--pid <pid>', 'only the objects this process created or holds')
