@@ -46,7 +46,12 @@ export async function detect(): Promise<Availability> {
       procq = typeof m.Queue === 'function' && typeof m.Process === 'function';
     } catch {}
   }
-  return { python, native, procq };
+  let piscina = false;
+  try {
+    await import('piscina');
+    piscina = true;
+  } catch {}
+  return { python, native, procq, piscina };
 }
 
 const CASE_MAIN = new URL('./case.js', import.meta.url);
