@@ -206,7 +206,8 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
     if (avail.native) add({ ...st, impl: 'procq-spawn', family: 'procq', where: 'process', msgs: starts });
   }
 
-  if (!avail.piscina) notes.push('piscina not installed (npm ci installs it): the poolmap piscina case is skipped');
+  if (!avail.piscina)
+    notes.push('piscina not installed (npm ci installs it): the poolmap piscina case is skipped');
   if (!avail.python) notes.push('python3 not found: the CPython baselines (py-*) are skipped');
   if (!avail.native)
     notes.push(

@@ -1,7 +1,9 @@
 /** The children of `ipc-farm.ts`: a producer sends its jobs to the parent; a consumer checks the jobs it is dealt. */
 import { checkItem, makeJob, type PrioJob, Tally } from '../lib/payload.js';
 
-type Cfg = { role: 'producer'; first: number; n: number } | { role: 'consumer'; producers: number; per: number };
+type Cfg =
+  | { role: 'producer'; first: number; n: number }
+  | { role: 'consumer'; producers: number; per: number };
 
 process.once('message', (cfg: Cfg) => {
   if (cfg.role === 'producer') {

@@ -50,7 +50,8 @@ export async function poolMap(spec: CaseSpec): Promise<CaseResult> {
       await pool.destroy();
     }
   }
-  const startMethod = spec.where === 'thread' ? 'thread' : spec.impl.includes('forkserver') ? 'forkserver' : 'spawn';
+  const startMethod =
+    spec.where === 'thread' ? 'thread' : spec.impl.includes('forkserver') ? 'forkserver' : 'spawn';
   const pool = new Pool({ processes: POOL_WORKERS, startMethod: startMethod as 'spawn' });
   try {
     await pool.map(fn, [0, 1, 2, 3]);

@@ -205,7 +205,11 @@ async function jobs(spec: CaseSpec): Promise<CaseResult> {
     const seconds = (performance.now() - t0) / 1000;
     await Promise.all(s.procs.map((p) => p.join(5000)));
     mergeTallies(seens, P * spec.msgs);
-    return line(spec, { seconds, values: seens, peakRssMb: Math.max(peakRssMb(), rssKb / 1024) }, P * spec.msgs);
+    return line(
+      spec,
+      { seconds, values: seens, peakRssMb: Math.max(peakRssMb(), rssKb / 1024) },
+      P * spec.msgs,
+    );
   } finally {
     for (const p of s.procs) if (p.isAlive()) p.kill();
   }
