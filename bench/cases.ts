@@ -151,9 +151,12 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
     };
     for (const impl of py(['py-queue', 'py-queue-spawn'])) add({ ...jo, impl, family: 'python' });
     add({ ...jo, impl: 'ipc-farm', family: 'ipc-farm' });
-    if (avail.procq && avail.native)
+    if (avail.procq && avail.native) {
       for (const p of procqForms('process', ['async', 'sync', 'batch']))
         add({ ...jo, ...p, family: 'procq', batch: batchOf(p.form, 64) });
+      // The same farm over warm interpreters (what a program that starts farms repeatedly gets).
+      add({ ...jo, impl: 'procq-forkserver-batch', form: 'batch', family: 'procq', batch: 64 });
+    }
   }
 
   // poolmap: Pool.map of small tasks over 2 started workers
@@ -203,7 +206,10 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
     add({ ...st, impl, family: 'python', where: 'process', msgs: starts });
   if (avail.procq) {
     add({ ...st, impl: 'procq-thread', family: 'procq', msgs: starts });
-    if (avail.native) add({ ...st, impl: 'procq-spawn', family: 'procq', where: 'process', msgs: starts });
+    if (avail.native) {
+      add({ ...st, impl: 'procq-spawn', family: 'procq', where: 'process', msgs: starts });
+      add({ ...st, impl: 'procq-forkserver', family: 'procq', where: 'process', msgs: starts });
+    }
   }
 
   if (!avail.piscina)

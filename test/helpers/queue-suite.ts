@@ -4,7 +4,6 @@
 // SharedArrayBuffer segments (PROCQ_SEGMENT=sab: threads only).
 import assert from 'node:assert/strict';
 import { after, afterEach } from 'node:test';
-import type { StartMethod } from '../../src/index.js';
 import { type PeerKind, spawnedPids } from './peers.js';
 import { installLocalSuite, type SegmentKind } from './queue-suite-local.js';
 import { installPeerSuite } from './queue-suite-peers.js';
@@ -12,7 +11,7 @@ import { installScriptSuite } from './queue-suite-scripts.js';
 import { noChildrenLeft, runningChildPids, segmentsOf } from './util.js';
 
 export function installQueueSuite(segment: SegmentKind): void {
-  const methods: StartMethod[] = segment === 'shm' ? ['thread', 'spawn'] : ['thread'];
+  const methods: Array<'thread' | 'spawn'> = segment === 'shm' ? ['thread', 'spawn'] : ['thread'];
   const kinds: PeerKind[] = ['inproc', ...methods];
   afterEach(noChildrenLeft);
   after(() => {
