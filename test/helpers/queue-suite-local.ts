@@ -549,10 +549,10 @@ export function installLocalSuite(segment: SegmentKind): void {
         test(`every kind of item arrives equal, its type preserved (${form})`, async () => {
           const q = new Queue<unknown>(0, { capacityBytes: 64 });
           const wrong: string[] = [];
-          for (const [label, value] of sampleItems()) {
+          for (const [label, value, ...expected] of sampleItems()) {
             const got = await roundTrip(q, value);
             try {
-              assert.deepStrictEqual(got, value);
+              assert.deepStrictEqual(got, expected.length ? expected[0] : value);
             } catch {
               wrong.push(label);
             }

@@ -126,10 +126,10 @@ export function installPeerSuite(segment: SegmentKind, kind: PeerKind): void {
         peers.start('echo', [qin, qout, items.length]);
         for (const [, v] of items) await qin.put(v);
         const wrong: string[] = [];
-        for (const [label, v] of items) {
+        for (const [label, v, ...expected] of items) {
           const got = await qout.get({ timeout: T });
           try {
-            assert.deepStrictEqual(got, v);
+            assert.deepStrictEqual(got, expected.length ? expected[0] : v);
           } catch {
             wrong.push(label);
           }
