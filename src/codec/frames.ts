@@ -21,7 +21,7 @@ import {
   TAG_V8_HANDLES,
 } from '../ring/layout.js';
 import { decodeValue, encodeValue } from './index.js';
-import { decodePlain, encodePlain, SMALL_COPY } from './plain.js';
+import { decodePlain, encodePlain } from './plain.js';
 
 /**
  * Node's Buffer has undocumented, stable, unchecked forms of `write`/`toString` (`utf8Write`, `utf8Slice`,
@@ -164,13 +164,9 @@ function writeAscii(mem: Uint8Array, s: string, off: number): boolean {
 /** Writes the payload at `off` in `mem`; returns its exact length and tag (`[length, tag]` packed as length * 16 + tag). */
 export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p: Prepared): number {
   const tag = p.tag;
-  const bytes = p.bytes;
-  if (bytes !== null) {
-    const n = bytes.byteLength;
-    // A job object is some 50 bytes: a loop beats `set`'s native call at that size.
-    if (n <= SMALL_COPY) for (let i = 0; i < n; i++) mem[off + i] = bytes[i]!;
-    else mem.set(bytes, off);
-    return n * 16 + tag;
+  if (p.bytes !== null) {
+    mem.set(p.bytes, off);
+    return p.bytes.byteLength * 16 + tag;
   }
   switch (tag) {
     case TAG_UTF16: {

@@ -170,13 +170,9 @@ export function encodePlain(item: object): Buffer | null {
     seen.length = 0;
   }
   const out = Buffer.allocUnsafe(pos);
-  if (pos <= SMALL_COPY) for (let i = 0; i < pos; i++) out[i] = scratch[i]!;
-  else scratch.copy(out, 0, 0, pos);
+  scratch.copy(out, 0, 0, pos);
   return out;
 }
-
-/** Up to this many bytes, a JavaScript loop copies faster than a native call (`copy`, `set`). */
-export const SMALL_COPY = 96;
 
 // ---------------------------------------------------------------- decoding (in place, from shared memory)
 
