@@ -176,6 +176,9 @@ async function pingpong(spec: CaseSpec): Promise<CaseResult> {
 async function jobs(spec: CaseSpec): Promise<CaseResult> {
   const P = spec.producers;
   const C = spec.consumers;
+  // forkserver: the program chose the method at its start (`setStartMethod('forkserver')`) and starts its farm
+  // later, when the warm interpreters are up. Waiting for them is not timed.
+  if (startMethodOf(spec) === 'forkserver') await forkserverReady(P + C);
   const t0 = performance.now();
   const q = new Queue<unknown>(spec.maxsize);
   const s = startRoles(

@@ -25,8 +25,11 @@ import { SpawnPopen, spawnBootstrap } from './popen-spawn.js';
 
 /** Warm children kept ready at first. */
 const WARM = 1;
-/** At most this many warm children: starts that outrun them wait for the next to come up. */
-const MAX_WARM = Math.max(2, Math.min(8, os.availableParallelism?.() ?? os.cpus().length));
+/**
+ * At most this many warm children (a farm often starts more processes than there are cores): starts that outrun
+ * them wait for the next to come up.
+ */
+const MAX_WARM = Math.max(4, Math.min(16, os.availableParallelism?.() ?? os.cpus().length));
 
 interface Warm {
   readonly child: ChildProcess;
@@ -114,13 +117,21 @@ export function warmForkserver(count = WARM): void {
   while (pool.length < target) pool.push(spawnWarm());
 }
 
-/** Resolves once a warm child is ready (starting one if none is warming). For benchmarks and tests. */
-export async function forkserverReady(): Promise<void> {
+/**
+ * Resolves once `count` warm children are ready (at most `MAX_WARM`; starting them if need be). For programs that
+ * start their processes later and want them warm then, benchmarks and tests.
+ */
+export async function forkserverReady(count = 1): Promise<void> {
+  const want = Math.min(MAX_WARM, Math.max(1, count));
   const hold = setInterval(() => {}, 1 << 30); // warm children are unref'd: keep the loop while waiting
   try {
-    while (!pool.some((w) => w.ready && alive(w))) {
-      warmForkserver();
-      await Promise.race(pool.map((w) => w.readyPromise));
+    for (;;) {
+      const ready = pool.filter((w) => w.ready && alive(w)).length;
+      if (ready >= want) return;
+      warmForkserver(want);
+      const warming = pool.filter((w) => !w.ready).map((w) => w.readyPromise);
+      // None warming: a ready one has just died, and its replacement comes after its exit event.
+      await (warming.length ? Promise.race(warming) : new Promise((resolve) => setTimeout(resolve, 20)));
     }
   } finally {
     clearInterval(hold);
