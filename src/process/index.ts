@@ -1,5 +1,5 @@
 /**
- * Processes: `Process` over two start methods, one file each (CPython's `popen_*.py`):
+ * Processes: `Process` over three start methods, one file each (CPython's `popen_*.py`):
  * 1. `popen-thread.ts` + `bootstrap-thread.ts`: a worker thread (`startMethod: 'thread'`);
  * 2. `popen-spawn.ts` + `bootstrap-spawn.ts`: a fresh Node process (`startMethod: 'spawn'`, the default);
  * 3. `popen-forkserver.ts` + `bootstrap-forkserver.ts`: a warm Node process (`startMethod: 'forkserver'`).
