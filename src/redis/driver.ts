@@ -17,6 +17,7 @@
  *   that never left (ioredis' offline queue) are sent once the connection is back. A non-reliable get whose reply
  *   is lost this way loses its item: that is what `reliable: true` is for.
  */
+import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import { abortErrorFrom, ClosedError } from '../errors.js';
 import type { Blocked, Op, Req } from './ops.js';
@@ -84,6 +85,17 @@ export class AsyncDriver {
     }
     cmd.off('error', onError);
     cmd.on('error', noop); // later errors reach the caller through the commands that fail
+    return new AsyncDriver(cmd);
+  }
+
+  /**
+   * A driver whose connection opens at its first command, made synchronously: for a queue revived from a handle in
+   * another thread or process (a reviver cannot wait). Connection errors then reach the first operations.
+   */
+  static attach(url: string, options: RedisOptions): AsyncDriver {
+    const { Redis } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+    const cmd = new Redis(url, { autoResendUnfulfilledCommands: false, ...options, lazyConnect: true });
+    cmd.on('error', noop);
     return new AsyncDriver(cmd);
   }
 

@@ -262,3 +262,8 @@ export function* scriptOp(ctx: Ctx, s: Script, keys: string[], args: Arg[]): Op<
   if (r === GONE || (Array.isArray(r) && r[0] === GONE)) throw new QueueGoneError(ctx.name);
   return r;
 }
+
+/** A single script call, its reply as it came (for scripts whose answers are not the queue's). */
+export function* rawScriptOp(s: Script, keys: string[], args: Arg[]): Op<unknown> {
+  return yield script(s, keys, args);
+}

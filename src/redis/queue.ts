@@ -30,8 +30,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Codec } from '../codec/frames.js';
+import type { RedisOptions } from 'ioredis';
+import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { abortErrorFrom, ClosedError } from '../errors.js';
+import { checkMax, deadlineOf, itemsUntilShutDown } from '../queue/common.js';
 import type { JoinableQueueLike, QueueLike } from '../queue/contract.js';
 import {
   checkWaitOptions,
@@ -42,16 +44,9 @@ import {
   type SyncPutOptions,
 } from '../queue/options.js';
 import { AsyncDriver, evalScript } from './driver.js';
-import { decodeItem, encodeItem } from './items.js';
-import { type Ctx, getOp, joinOp, type Op, putOp, scriptOp, taskDoneOp } from './ops.js';
-import {
-  type CheckedOptions,
-  checkMax,
-  checkName,
-  checkOptions,
-  checkUrl,
-  type RedisQueueOptions,
-} from './options.js';
+import { decodeItem, encodeItem, type ItemCodec } from './items.js';
+import { type Ctx, getOp, joinOp, type Op, putOp, rawScriptOp, scriptOp, taskDoneOp } from './ops.js';
+import { type CheckedOptions, checkName, checkOptions, checkUrl, type RedisQueueOptions } from './options.js';
 import {
   aliveKey,
   DESTROY,
@@ -64,16 +59,36 @@ import {
   SHUTDOWN,
   STATUS,
 } from './scripts.js';
-import { SyncBridge } from './sync-bridge.js';
+import { cloneable, SyncBridge } from './sync-bridge.js';
 
 const kInternal = Symbol('procq.redis.internal');
 
 interface State {
   readonly url: string;
   readonly options: CheckedOptions<any>;
+  readonly joinable: boolean;
   readonly driver: AsyncDriver;
   readonly ctx: Ctx;
   readonly consumerId: string | undefined;
+  /** A reliable consumer must be registered (heartbeat) before its first take: false for a revived handle. */
+  registered: boolean;
+}
+
+/** What a `RedisQueue` handle carries to another thread or process: enough to connect again, nothing secret added. */
+interface HandleState {
+  readonly url: string;
+  readonly name: string;
+  readonly joinable: boolean;
+  readonly maxsize: number;
+  readonly blmpop: boolean;
+  readonly options: {
+    prefix: string;
+    codec: 'json' | undefined;
+    reliable: boolean;
+    heartbeatMs: number;
+    sliceMs: number;
+    redis: Record<string, unknown>;
+  };
 }
 
 interface Status {
@@ -83,15 +98,29 @@ interface Status {
   unfinished: number;
 }
 
-function deadlineOf(timeoutMs: number): number {
-  return timeoutMs === Number.POSITIVE_INFINITY ? timeoutMs : performance.now() + timeoutMs;
-}
-
 /** Redis 6.2 has BLMOVE, LMOVE and LPOP with a count; 7.0 adds BLMPOP. */
 function serverVersion(info: string): [number, number] {
   const m = /redis_version:(\d+)\.(\d+)/.exec(info);
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }
+
+function makeCtx(name: string, o: CheckedOptions<any>, maxsize: number, blmpop: boolean, id?: string): Ctx {
+  const keys = keysOf(o.prefix, name);
+  let members = 0;
+  const memberBase = `${hostname()}:${process.pid}:${randomUUID()}:`;
+  return {
+    name,
+    keys,
+    maxsize,
+    reliable: id !== undefined,
+    proc: id === undefined ? keys.items : procKey(keys, id),
+    blmpop,
+    sliceMs: o.sliceMs,
+    member: () => memberBase + members++,
+  };
+}
+
+const newConsumerId = (): string => `${hostname()}:${process.pid}:${randomUUID()}`;
 
 async function open(url: unknown, name: unknown, options: unknown, joinable: boolean): Promise<State> {
   const u = checkUrl(url);
@@ -107,11 +136,13 @@ async function open(url: unknown, name: unknown, options: unknown, joinable: boo
     }
     const keys = keysOf(o.prefix, n);
     const wanted = o.maxsize === undefined ? undefined : Math.max(0, o.maxsize);
-    const r = (await evalScript(driver.cmd, INIT, [keys.meta], [wanted ?? '', joinable ? '1' : '0'])) as [
-      number,
-      Buffer,
-      Buffer,
-    ];
+    const codecKind = o.codec === 'json' ? 'json' : 'procq';
+    const r = (await evalScript(
+      driver.cmd,
+      INIT,
+      [keys.meta],
+      [wanted ?? '', joinable ? '1' : '0', codecKind],
+    )) as [number, Buffer, Buffer, Buffer];
     const maxsize = Number(String(r[1]));
     if (wanted !== undefined && wanted !== maxsize) {
       throw new RangeError(
@@ -123,41 +154,50 @@ async function open(url: unknown, name: unknown, options: unknown, joinable: boo
         `the Redis queue "${n}" exists as a plain queue: it cannot be opened as a joinable one`,
       );
     }
-    const consumerId = o.reliable
-      ? (o.consumerId ?? `${hostname()}:${process.pid}:${randomUUID()}`)
-      : undefined;
-    let members = 0;
-    const memberBase = `${hostname()}:${process.pid}:${randomUUID()}:`;
-    const ctx: Ctx = {
-      name: n,
-      keys,
-      maxsize,
-      reliable: o.reliable,
-      proc: consumerId === undefined ? keys.items : procKey(keys, consumerId),
-      blmpop: major >= 7,
-      sliceMs: o.sliceMs,
-      member: () => memberBase + members++,
-    };
+    if (String(r[3]) !== codecKind) {
+      throw new TypeError(
+        `the Redis queue "${n}" stores items as ${String(r[3]) === 'json' ? "JSON (codec: 'json')" : "procq's encoding"}: connect with the same codec`,
+      );
+    }
+    const reliable = o.reliable ?? joinable;
+    const consumerId = reliable ? (o.consumerId ?? newConsumerId()) : undefined;
+    const ctx = makeCtx(n, o, maxsize, major >= 7, consumerId);
     if (consumerId !== undefined) {
       await heartbeat(driver, keys, consumerId, o.heartbeatMs);
       // A restarted consumer with the same id gives back what its previous run left unacknowledged.
       if (o.consumerId !== undefined) await recover(driver, ctx, consumerId);
       await recover(driver, ctx, '');
     }
-    return { url: u, options: o, driver, ctx, consumerId };
+    return { url: u, options: o, joinable, driver, ctx, consumerId, registered: true };
   } catch (err) {
     await driver.close();
     throw err;
   }
 }
 
+/** The state of a queue revived from a handle: connects at its first command, a new consumer of its own. */
+function attach(h: HandleState): State {
+  const o = checkOptions<any>({ ...h.options, redis: h.options.redis as RedisOptions });
+  const consumerId = h.options.reliable ? newConsumerId() : undefined;
+  const driver = AsyncDriver.attach(h.url, o.redis);
+  const ctx = makeCtx(h.name, o, h.maxsize, h.blmpop, consumerId);
+  return {
+    url: h.url,
+    options: o,
+    joinable: h.joinable,
+    driver,
+    ctx,
+    consumerId,
+    registered: consumerId === undefined,
+  };
+}
+
 async function heartbeat(driver: AsyncDriver, k: Keys, id: string, ttl: number): Promise<number> {
-  return (await evalScript(
-    driver.cmd,
-    HEARTBEAT,
-    [k.meta, k.consumers, aliveKey(k, id)],
-    [id, ttl],
-  )) as number;
+  return (await driver.run(heartbeatOp(k, id, ttl))) as number;
+}
+
+function heartbeatOp(k: Keys, id: string, ttl: number): Op<unknown> {
+  return rawScriptOp(HEARTBEAT, [k.meta, k.consumers, aliveKey(k, id)], [id, ttl]);
 }
 
 async function recover(driver: AsyncDriver, ctx: Ctx, id: string): Promise<number> {
@@ -172,9 +212,9 @@ function toStatus(r: unknown): Status {
   return { qsize: qsize!, maxsize: maxsize!, state: state!, unfinished: unfinished! };
 }
 
-export class RedisQueue<T = unknown> implements QueueLike<T> {
+export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
   readonly #state: State;
-  readonly #codec: Codec<T> | undefined;
+  readonly #codec: ItemCodec;
   /** Reliable delivery: the values this client took and has not acknowledged, oldest first. */
   readonly #outstanding: Buffer[] = [];
   #bridge: SyncBridge | undefined;
@@ -509,17 +549,8 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
   }
 
   /** Yields items until the queue is shut down and drained. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      let item: T;
-      try {
-        item = await this.get();
-      } catch (err) {
-        if ((err as { code?: string })?.code === 'PROCQ_SHUTDOWN') return;
-        throw err;
-      }
-      yield item;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return itemsUntilShutDown(() => this.get());
   }
 
   get [Symbol.toStringTag](): string {
@@ -542,13 +573,68 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
 
   /** @internal */
   protected _run<R>(op: Op<R>, signal?: AbortSignal): Promise<R> {
-    return this.#state.driver.run(op, signal);
+    const s = this.#state;
+    if (!s.registered) return this.#register().then(() => s.driver.run(op, signal));
+    return s.driver.run(op, signal);
   }
 
   /** @internal */
   protected _runSync<R>(op: Op<R>): R {
-    this.#bridge ??= new SyncBridge(this.#state.url, this.#state.options.redis, this.#state.options.sliceMs);
+    const s = this.#state;
+    this.#bridge ??= new SyncBridge(s.url, s.options.redis, s.options.sliceMs);
+    if (!s.registered) {
+      this.#bridge.run(heartbeatOp(s.ctx.keys, s.consumerId!, s.options.heartbeatMs));
+      s.registered = true;
+    }
     return this.#bridge.run(op);
+  }
+
+  #registering: Promise<void> | undefined;
+
+  /** A revived reliable consumer registers (heartbeat) before its first take, so a crash never strands an item. */
+  #register(): Promise<void> {
+    const s = this.#state;
+    this.#registering ??= heartbeat(s.driver, s.ctx.keys, s.consumerId!, s.options.heartbeatMs).then(() => {
+      s.registered = true;
+    });
+    return this.#registering;
+  }
+
+  /**
+   * @internal The handle: a `RedisQueue` in `Process` args, or inside an item of any queue, arrives in the other
+   * thread or process as a new client of the same queue (same URL, name and options; a consumer of its own for
+   * reliable delivery). A custom `codec` is code and cannot travel: the send fails with a `TypeError`.
+   */
+  [kHandle](): HandleDescriptor {
+    const s = this.#state;
+    const o = s.options;
+    if (o.codec !== undefined && o.codec !== 'json') {
+      throw new TypeError(
+        `a RedisQueue with a custom \`codec\` cannot be sent to another thread or process (queue "${s.ctx.name}"): a codec is code, which does not travel. Use \`codec: 'json'\`, or connect in the receiver with the same codec`,
+      );
+    }
+    const state: HandleState = {
+      url: s.url,
+      name: s.ctx.name,
+      joinable: s.joinable,
+      maxsize: s.ctx.maxsize,
+      blmpop: s.ctx.blmpop,
+      options: {
+        prefix: o.prefix,
+        codec: o.codec,
+        reliable: s.consumerId !== undefined,
+        heartbeatMs: o.heartbeatMs,
+        sliceMs: o.sliceMs,
+        redis: cloneable(o.redis),
+      },
+    };
+    return { type: s.joinable ? 'RedisJoinableQueue' : 'RedisQueue', state, portable: true };
+  }
+
+  /** @internal */
+  static _attach<T>(h: HandleState): RedisQueue<T> {
+    const s = attach(h);
+    return h.joinable ? new RedisJoinableQueue<T>(kInternal, s) : new RedisQueue<T>(kInternal, s);
   }
 
   /** @internal */
@@ -644,3 +730,6 @@ export function connectQueue<T = unknown>(
     ? RedisJoinableQueue.connect<T>(url, name, options)
     : RedisQueue.connect<T>(url, name, options);
 }
+
+registerHandle('RedisQueue', (state: HandleState) => RedisQueue._attach(state));
+registerHandle('RedisJoinableQueue', (state: HandleState) => RedisQueue._attach(state));

@@ -8,6 +8,7 @@
  * ```
  * key                      type  written by                  holds
  * procq:{N}:meta           hash  init, put, shutdown, …      maxsize (fixed at creation), joinable (fixed),
+ *                                                            codec ('procq' or 'json', fixed),
  *                                                            state (0 open, 1 shut down: drain, 2 immediate),
  *                                                            unfinished (JoinableQueue: put minus taskDone)
  * procq:{N}:items          list  put (RPUSH), get (LPOP…)    the items, oldest at the head; after shutdown,
@@ -109,19 +110,19 @@ function script(name: string, body: string): Script {
 }
 
 /**
- * KEYS: meta. ARGV: maxsize ('' to adopt the existing one), joinable ('1'/'0').
- * Creates the queue when missing. Returns { created, maxsize, joinable }.
+ * KEYS: meta. ARGV: maxsize ('' to adopt the existing one), joinable ('1'/'0'), codec ('procq'/'json').
+ * Creates the queue when missing. Returns { created, maxsize, joinable, codec }.
  */
 export const INIT = script(
   'init',
   `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local m = ARGV[1] == '' and '0' or ARGV[1]
-  redis.call('HSET', KEYS[1], 'maxsize', m, 'joinable', ARGV[2], 'state', 0, 'unfinished', 0)
-  return { 1, m, ARGV[2] }
+  redis.call('HSET', KEYS[1], 'maxsize', m, 'joinable', ARGV[2], 'state', 0, 'unfinished', 0, 'codec', ARGV[3])
+  return { 1, m, ARGV[2], ARGV[3] }
 end
-local cfg = redis.call('HMGET', KEYS[1], 'maxsize', 'joinable')
-return { 0, cfg[1], cfg[2] }
+local cfg = redis.call('HMGET', KEYS[1], 'maxsize', 'joinable', 'codec')
+return { 0, cfg[1], cfg[2], cfg[3] or 'procq' }
 `,
 );
 

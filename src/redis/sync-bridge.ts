@@ -59,7 +59,7 @@ function asBuffers(v: unknown): unknown {
 }
 
 /** The options the worker can be given: functions (e.g. `retryStrategy`) cannot cross threads and are left out. */
-function cloneable(options: RedisOptions): Record<string, unknown> {
+export function cloneable(options: RedisOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (typeof v !== 'function') out[k] = v;
   return out;
