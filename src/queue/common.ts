@@ -43,3 +43,11 @@ export async function* itemsUntilShutDown<T>(get: () => Promise<T>): AsyncGenera
     yield item;
   }
 }
+
+/** `putMany(items)`: anything iterable (an array, a Set, a generator). */
+export function checkIterable<T>(items: unknown): Iterable<T> {
+  if (typeof (items as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== 'function') {
+    throw new TypeError(`Expected \`items\` to be an iterable, got ${describe(items)}`);
+  }
+  return items as Iterable<T>;
+}

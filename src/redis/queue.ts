@@ -17,7 +17,7 @@
  *   `destroy()`.
  * - The `…Sync` and `…Nowait` forms, `qsize()`, `empty()`, `full()`, `shutdown()`, `isShutDown` and `taskDone()`
  *   keep the `Queue` signatures: they are synchronous, and block this thread for their Redis round trips through a
- *   helper thread started at the first such call (`sync-bridge.ts`). Async twins that never block the event loop:
+ *   helper thread (one per thread and server, started in the background at the first connect: `sync-bridge.ts`). Async twins that never block the event loop:
  *   `qsizeAsync()`, `emptyAsync()`, `fullAsync()`, `shutdownAsync()`, `isShutDownAsync()`, `taskDoneAsync()`,
  *   and `get({ block: false })` / `put(x, { block: false })` for the `…Nowait` forms.
  * - `qsize()` is exact at the instant Redis answers.
@@ -33,7 +33,7 @@ import { hostname } from 'node:os';
 import type { RedisOptions } from 'ioredis';
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { abortErrorFrom, ClosedError } from '../errors.js';
-import { checkMax, deadlineOf, itemsUntilShutDown } from '../queue/common.js';
+import { checkIterable, checkMax, deadlineOf, itemsUntilShutDown } from '../queue/common.js';
 import type { JoinableQueueLike, QueueLike } from '../queue/contract.js';
 import {
   checkWaitOptions,
@@ -135,7 +135,7 @@ async function open(url: unknown, name: unknown, options: unknown, joinable: boo
       );
     }
     const keys = keysOf(o.prefix, n);
-    const wanted = o.maxsize === undefined ? undefined : Math.max(0, o.maxsize);
+    const wanted = o.maxsize;
     const codecKind = o.codec === 'json' ? 'json' : 'procq';
     const r = (await evalScript(
       driver.cmd,
@@ -217,7 +217,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
   readonly #codec: ItemCodec;
   /** Reliable delivery: the values this client took and has not acknowledged, oldest first. */
   readonly #outstanding: Buffer[] = [];
-  #bridge: SyncBridge | undefined;
+  readonly #bridge: SyncBridge;
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -239,6 +239,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
     if (token !== kInternal) throw new TypeError('use `await RedisQueue.connect(url, name, options)`');
     this.#state = state;
     this.#codec = state.options.codec;
+    this.#bridge = SyncBridge.shared(state.url, state.options.redis, state.options.sliceMs);
     const { consumerId, driver, ctx, options } = state;
     if (consumerId !== undefined) {
       this.#heartbeat = setInterval(() => {
@@ -305,7 +306,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
    */
   async putMany(items: Iterable<T>, options?: PutOptions): Promise<number> {
     const { timeoutMs, signal } = this.#begin(options);
-    const values = Array.from(items, (x) => encodeItem(x, this.#codec));
+    const values = Array.from(checkIterable<T>(items), (x) => encodeItem(x, this.#codec));
     if (values.length === 0) return 0;
     return this._run(putOp(this._ctx, values, deadlineOf(timeoutMs), true), signal);
   }
@@ -313,7 +314,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
   putManySync(items: Iterable<T>, options?: SyncPutOptions): number {
     const { timeoutMs } = checkWaitOptions(options, false);
     this.#checkOpen();
-    const values = Array.from(items, (x) => encodeItem(x, this.#codec));
+    const values = Array.from(checkIterable<T>(items), (x) => encodeItem(x, this.#codec));
     if (values.length === 0) return 0;
     return this._runSync(putOp(this._ctx, values, deadlineOf(timeoutMs), true));
   }
@@ -514,7 +515,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
         if (consumerId !== undefined) await recover(driver, ctx, consumerId).catch(() => {});
       })
       .then(async () => {
-        await bridge?.close();
+        await bridge.release();
       });
   }
 
@@ -581,7 +582,6 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
   /** @internal */
   protected _runSync<R>(op: Op<R>): R {
     const s = this.#state;
-    this.#bridge ??= new SyncBridge(s.url, s.options.redis, s.options.sliceMs);
     if (!s.registered) {
       this.#bridge.run(heartbeatOp(s.ctx.keys, s.consumerId!, s.options.heartbeatMs));
       s.registered = true;

@@ -4,7 +4,11 @@
  * `Atomics.wait` until the worker stores 1 in a shared flag, then reads the reply with `receiveMessageOnPort`.
  *
  * - The worker runs no procq code: it is a short CommonJS program (below) that executes raw commands and scripts,
- *   so it needs no loader (tsx or not) and starts in tens of milliseconds, once, at the first sync call.
+ *   so it needs no loader (tsx or not). One worker serves every queue of this thread on the same server and
+ *   options (`SyncBridge.shared`): a sync call blocks its thread, so there is never more than one request at a
+ *   time to serve. It starts when the first queue connects (in the background: starting a thread takes from tens
+ *   of milliseconds to seconds on a loaded machine, which a first `getNowait()` should not pay), and ends when the
+ *   last queue using it closes.
  * - The operations themselves (`ops.ts`) run here, the same generators the async forms run.
  * - The worker is `unref()`ed: it never keeps the process alive. `close()` ends it.
  * - As with any blocking call, a `…Sync` call blocks this thread's event loop for its round trips; a bounded
@@ -65,7 +69,27 @@ export function cloneable(options: RedisOptions): Record<string, unknown> {
   return out;
 }
 
+const shared = new Map<string, { bridge: SyncBridge; users: number }>();
+
 export class SyncBridge {
+  /**
+   * The bridge of this thread for `url` and `options`, started when missing. Every `shared()` is matched by one
+   * `release()`.
+   */
+  static shared(url: string, options: RedisOptions, sliceMs: number): SyncBridge {
+    const key = JSON.stringify([url, cloneable(options), sliceMs]);
+    let entry = shared.get(key);
+    if (entry === undefined) {
+      entry = { bridge: new SyncBridge(url, options, sliceMs), users: 0 };
+      entry.bridge.#key = key;
+      shared.set(key, entry);
+    }
+    entry.users++;
+    return entry.bridge;
+  }
+
+  #key: string | undefined;
+
   readonly #worker: Worker;
   readonly #port: MessagePort;
   readonly #flag = new Int32Array(new SharedArrayBuffer(4));
@@ -134,6 +158,14 @@ export class SyncBridge {
     if (!received.ok) throw new Error(received.message);
     const value = asBuffers(received.value);
     return req.kind === 'block' ? ({ reply: value } satisfies Blocked) : value;
+  }
+
+  /** One user of a shared bridge is done with it; the last one ends the worker. */
+  async release(): Promise<void> {
+    const entry = this.#key === undefined ? undefined : shared.get(this.#key);
+    if (entry !== undefined && entry.bridge === this && --entry.users > 0) return;
+    if (entry?.bridge === this) shared.delete(this.#key!);
+    await this.close();
   }
 
   close(): Promise<number> {
