@@ -180,7 +180,14 @@ export function* getOp(ctx: Ctx, max: number, deadline: number): Op<Buffer[]> {
   }
   for (;;) {
     const left = deadline - now();
-    if (left <= 0) throw new Empty();
+    if (left <= 0) {
+      // The deadline passed before the wait began (a slow connection): look once more, as `block: false` does, so
+      // that an item there, or a shutdown, wins over Empty.
+      const t = yield* takeNow(ctx, max);
+      if (t.values.length > 0) return t.values;
+      if (t.status === SHUT) throw new ShutDown();
+      throw new Empty();
+    }
     const b = (yield blockingPop(ctx, max, Math.min(left, ctx.sliceMs))) as Blocked;
     const values = popped(ctx, max, b.reply);
     if (b.abort) {

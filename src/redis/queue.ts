@@ -72,6 +72,8 @@ interface State {
   readonly consumerId: string | undefined;
   /** A reliable consumer must be registered (heartbeat) before its first take: false for a revived handle. */
   registered: boolean;
+  /** Made from a handle in another thread or process (not by `connect`). */
+  readonly revived: boolean;
 }
 
 /** What a `RedisQueue` handle carries to another thread or process: enough to connect again, nothing secret added. */
@@ -168,7 +170,7 @@ async function open(url: unknown, name: unknown, options: unknown, joinable: boo
       if (o.consumerId !== undefined) await recover(driver, ctx, consumerId);
       await recover(driver, ctx, '');
     }
-    return { url: u, options: o, joinable, driver, ctx, consumerId, registered: true };
+    return { url: u, options: o, joinable, driver, ctx, consumerId, registered: true, revived: false };
   } catch (err) {
     await driver.close();
     throw err;
@@ -189,6 +191,7 @@ function attach(h: HandleState): State {
     ctx,
     consumerId,
     registered: consumerId === undefined,
+    revived: true,
   };
 }
 
@@ -217,7 +220,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
   readonly #codec: ItemCodec;
   /** Reliable delivery: the values this client took and has not acknowledged, oldest first. */
   readonly #outstanding: Buffer[] = [];
-  readonly #bridge: SyncBridge;
+  #bridge: SyncBridge | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -239,7 +242,10 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
     if (token !== kInternal) throw new TypeError('use `await RedisQueue.connect(url, name, options)`');
     this.#state = state;
     this.#codec = state.options.codec;
-    this.#bridge = SyncBridge.shared(state.url, state.options.redis, state.options.sliceMs);
+    // A connected queue starts the sync helper now, in the background; a revived one (a worker thread or child
+    // that may use only the async forms) at its first sync call.
+    if (!state.revived)
+      this.#bridge = SyncBridge.shared(state.url, state.options.redis, state.options.sliceMs);
     const { consumerId, driver, ctx, options } = state;
     if (consumerId !== undefined) {
       this.#heartbeat = setInterval(() => {
@@ -515,7 +521,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
         if (consumerId !== undefined) await recover(driver, ctx, consumerId).catch(() => {});
       })
       .then(async () => {
-        await bridge.release();
+        bridge?.release();
       });
   }
 
@@ -582,6 +588,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
   /** @internal */
   protected _runSync<R>(op: Op<R>): R {
     const s = this.#state;
+    this.#bridge ??= SyncBridge.shared(s.url, s.options.redis, s.options.sliceMs);
     if (!s.registered) {
       this.#bridge.run(heartbeatOp(s.ctx.keys, s.consumerId!, s.options.heartbeatMs));
       s.registered = true;

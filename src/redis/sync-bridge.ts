@@ -69,7 +69,15 @@ export function cloneable(options: RedisOptions): Record<string, unknown> {
   return out;
 }
 
-const shared = new Map<string, { bridge: SyncBridge; users: number }>();
+interface Shared {
+  readonly bridge: SyncBridge;
+  users: number;
+  idle?: NodeJS.Timeout;
+}
+const shared = new Map<string, Shared>();
+
+/** A bridge no queue uses is kept this long for the next queue that connects (a thread takes time to start). */
+const KEEP_IDLE_MS = 30_000;
 
 export class SyncBridge {
   /**
@@ -85,6 +93,7 @@ export class SyncBridge {
       shared.set(key, entry);
     }
     entry.users++;
+    clearTimeout(entry.idle);
     return entry.bridge;
   }
 
@@ -161,11 +170,19 @@ export class SyncBridge {
   }
 
   /** One user of a shared bridge is done with it; the last one ends the worker. */
-  async release(): Promise<void> {
+  release(): void {
     const entry = this.#key === undefined ? undefined : shared.get(this.#key);
-    if (entry !== undefined && entry.bridge === this && --entry.users > 0) return;
-    if (entry?.bridge === this) shared.delete(this.#key!);
-    await this.close();
+    if (entry === undefined || entry.bridge !== this) {
+      void this.close();
+      return;
+    }
+    if (--entry.users > 0) return;
+    entry.idle = setTimeout(() => {
+      if (entry.users > 0) return;
+      shared.delete(this.#key!);
+      void this.close();
+    }, KEEP_IDLE_MS);
+    entry.idle.unref();
   }
 
   close(): Promise<number> {

@@ -11,6 +11,9 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** Pids of the servers this process started: children that suites checking for leftover children must ignore. */
+export const serverPids = new Set<number>();
+
 export interface RedisServer {
   readonly url: string;
   readonly port: number;
@@ -96,6 +99,7 @@ export async function startRedis(): Promise<RedisServer> {
       const port = await freePort();
       const child = await startOn(port, dir);
       if (child === undefined) continue;
+      serverPids.add(child.pid!);
       return {
         url: `redis://127.0.0.1:${port}`,
         port,
@@ -106,6 +110,7 @@ export async function startRedis(): Promise<RedisServer> {
             await once(child, 'exit');
             clearTimeout(timer);
           }
+          serverPids.delete(child.pid!);
           rmSync(dir, { recursive: true, force: true });
         },
       };
