@@ -10,6 +10,7 @@ import { ClosedError, Process, Queue } from '../src/index.js';
 import {
   connectQueue,
   QueueGoneError,
+  RedisConnectionError,
   RedisJoinableQueue,
   type RedisQueue,
   type RedisQueueOptions,
@@ -207,6 +208,8 @@ describe('RedisQueue', { skip }, () => {
     );
     assert.match(err.message, /cannot connect to Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
     assert.doesNotMatch(err.message, /secret/);
+    assert.ok(err instanceof RedisConnectionError, 'a typed error');
+    assert.equal(err.code, 'PROCQ_REDIS_CONNECTION');
   });
 
   it('refuses a different maxsize for an existing queue, adopts it when omitted', () =>

@@ -20,7 +20,7 @@
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import { abortErrorFrom, ClosedError } from '../errors.js';
-import type { Blocked, Op, Req } from './ops.js';
+import { type Blocked, connectionError, type Op, RedisConnectionError, type Req } from './ops.js';
 import type { Script } from './scripts.js';
 
 /** Blocking connections kept open while idle. */
@@ -79,9 +79,10 @@ export class AsyncDriver {
     } catch (err) {
       cmd.disconnect();
       const why = first ?? (err as Error);
-      throw new Error(`cannot connect to Redis at ${redacted(url)}: ${why?.message ?? String(why)}`, {
-        cause: why,
-      });
+      throw new RedisConnectionError(
+        `cannot connect to Redis at ${redacted(url)}: ${why?.message ?? String(why)}`,
+        { cause: why },
+      );
     }
     cmd.off('error', onError);
     cmd.on('error', noop); // later errors reach the caller through the commands that fail
@@ -117,7 +118,7 @@ export class AsyncDriver {
       try {
         reply = await this.#exec(step.value, signal);
       } catch (err) {
-        step = op.throw(err);
+        step = op.throw(connectionError(err));
         continue;
       }
       step = op.next(reply);

@@ -55,6 +55,7 @@ import {
   type Keys,
   keysOf,
   procKey,
+  RECLAIM,
   RECOVER,
   SHUTDOWN,
   STATUS,
@@ -251,6 +252,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
       this.#heartbeat = setInterval(() => {
         heartbeat(driver, ctx.keys, consumerId, options.heartbeatMs)
           .then(() => recover(driver, ctx, ''))
+          .then(() => this.#reclaim())
           .catch(() => {});
       }, options.heartbeatMs / 3);
       this.#heartbeat.unref();
@@ -337,8 +339,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
    */
   async get(options?: GetOptions): Promise<T> {
     const { timeoutMs, signal } = this.#begin(options);
-    const values = await this._run(getOp(this._ctx, 1, deadlineOf(timeoutMs)), signal);
-    return this.#taken(values)[0]!;
+    return (await this.#take(getOp(this._ctx, 1, deadlineOf(timeoutMs)), signal))[0]!;
   }
 
   /** Like `get`, blocking the calling thread (see the class notes). Throws instead of rejecting. */
@@ -362,7 +363,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
   async getMany(max: number, options?: GetOptions): Promise<T[]> {
     const n = checkMax(max);
     const { timeoutMs, signal } = this.#begin(options);
-    return this.#taken(await this._run(getOp(this._ctx, n, deadlineOf(timeoutMs)), signal));
+    return this.#take(getOp(this._ctx, n, deadlineOf(timeoutMs)), signal);
   }
 
   getManySync(max: number, options?: SyncGetOptions): T[] {
@@ -370,6 +371,26 @@ export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
     const { timeoutMs } = checkWaitOptions(options, false);
     this.#checkOpen();
     return this.#taken(this._runSync(getOp(this._ctx, n, deadlineOf(timeoutMs))));
+  }
+
+  /** Reliable delivery: async takes of this client under way (their items may be in the processing list). */
+  #takesInFlight = 0;
+
+  async #take(op: Op<Buffer[]>, signal: AbortSignal | undefined): Promise<T[]> {
+    if (!this._ctx.reliable) return this.#taken(await this._run(op, signal));
+    this.#takesInFlight++;
+    try {
+      return this.#taken(await this._run(op, signal));
+    } finally {
+      this.#takesInFlight--;
+    }
+  }
+
+  /** Gives back what a take moved into this consumer's processing list without its reply arriving (`RECLAIM`). */
+  async #reclaim(): Promise<void> {
+    if (this.#takesInFlight > 0 || this.#closed) return;
+    const k = this._ctx.keys;
+    await this._run(rawScriptOp(RECLAIM, [k.items, this._ctx.proc], [this.#outstanding.length]));
   }
 
   #taken(values: Buffer[]): T[] {

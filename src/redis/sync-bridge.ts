@@ -17,7 +17,7 @@
 import { createRequire } from 'node:module';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { RedisOptions } from 'ioredis';
-import type { Blocked, Op, Req } from './ops.js';
+import { type Blocked, type Op, RedisConnectionError, type Req } from './ops.js';
 
 const WORKER_SOURCE = `
 'use strict';
@@ -45,7 +45,7 @@ port.on('message', async (r) => {
   try {
     msg = { ok: true, value: own(await exec(r)) };
   } catch (err) {
-    msg = { ok: false, message: String((err && err.message) || err) };
+    msg = { ok: false, name: (err && err.name) || 'Error', message: String((err && err.message) || err) };
   }
   port.postMessage(msg);
   Atomics.store(flag, 0, 1);
@@ -161,10 +161,14 @@ export class SyncBridge {
     }
     const received = receiveMessageOnPort(this.#port)?.message as
       | { ok: true; value: unknown }
-      | { ok: false; message: string }
+      | { ok: false; name: string; message: string }
       | undefined;
     if (received === undefined) throw new Error('the Redis helper thread of the sync forms sent no reply');
-    if (!received.ok) throw new Error(received.message);
+    if (!received.ok) {
+      if (received.name === 'ReplyError')
+        throw Object.assign(new Error(received.message), { name: 'ReplyError' });
+      throw new RedisConnectionError(`the connection to Redis failed: ${received.message}`);
+    }
     const value = asBuffers(received.value);
     return req.kind === 'block' ? ({ reply: value } satisfies Blocked) : value;
   }

@@ -60,10 +60,23 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-async function startOn(port: number, dir: string): Promise<ChildProcess | undefined> {
+async function startOn(port: number, dir: string, bind: string[]): Promise<ChildProcess | undefined> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      ['127.0.0.1', ...bind].join(' '),
+      '--protected-mode',
+      bind.length > 0 ? 'no' : 'yes',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -86,7 +99,8 @@ async function startOn(port: number, dir: string): Promise<ChildProcess | undefi
   throw new Error(`redis-server did not answer PING on port ${port} within 10 s:\n${out}`);
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** Starts a server on 127.0.0.1 (and on the addresses in `bind`, which must exist: e.g. veth ends). */
+export async function startRedis(bind: string[] = []): Promise<RedisServer> {
   if (!onPath('redis-server')) {
     throw new Error(
       'redis-server is not on PATH: the Redis tests need a real server. Install it (Debian/Ubuntu: ' +
@@ -97,7 +111,7 @@ export async function startRedis(): Promise<RedisServer> {
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = await freePort();
-      const child = await startOn(port, dir);
+      const child = await startOn(port, dir, bind);
       if (child === undefined) continue;
       serverPids.add(child.pid!);
       return {
