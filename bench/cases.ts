@@ -2,6 +2,8 @@
  * The matrix: every workload × every implementation that applies, with message counts chosen so a full run
  * takes a few minutes on 2 cores and `--quick` under a minute. Workloads are defined in `README.md`.
  */
+
+import { addRedisCases } from './impl/redis-cases.js';
 import { OBJ_SIZE } from './lib/payload.js';
 import type { CaseSpec } from './lib/spec.js';
 
@@ -11,6 +13,8 @@ export interface Availability {
   native: boolean;
   /** `src/index.ts` exports `Queue` and `Process`. */
   procq: boolean;
+  /** `redis-server` is on PATH: the Redis cases (`impl/redis-cases.ts`). */
+  redis?: boolean;
 }
 
 export interface Matrix {
@@ -176,6 +180,9 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
     if (avail.native) add({ ...st, impl: 'procq-spawn', family: 'procq', where: 'process', msgs: starts });
   }
 
+  if (avail.redis) addRedisCases(add, n);
+  else
+    notes.push('redis-server not found: the Redis cases (procq over Redis, BullMQ, LPUSH/BRPOP) are skipped');
   if (!avail.python) notes.push('python3 not found: the CPython baselines (py-*) are skipped');
   if (!avail.native)
     notes.push(
