@@ -21,10 +21,14 @@
  *   `qsizeAsync()`, `emptyAsync()`, `fullAsync()`, `shutdownAsync()`, `isShutDownAsync()`, `taskDoneAsync()`,
  *   and `get({ block: false })` / `put(x, { block: false })` for the `…Nowait` forms.
  * - `qsize()` is exact at the instant Redis answers.
- * - Items are what structured clone accepts (or what `codec` encodes); procq handles (a shared-memory `Queue`,
- *   `Lock`, …) cannot leave their machine: putting one fails with `TypeError`.
- * - Optional reliable delivery (`reliable: true`): items taken but not acknowledged by a consumer that dies go
- *   back to the queue (see `RedisQueueOptions.reliable`).
+ * - Items are what structured clone accepts, lone surrogates included (or JSON values with `codec: 'json'`, which
+ *   other languages read and write: docs/REDIS.md); procq handles of one machine's memory (a shared-memory
+ *   `Queue`, `Lock`, …) cannot leave it: putting one fails with `TypeError`. A `RedisQueue` can: in `Process` args
+ *   or inside an item it arrives as a new client of the same queue.
+ * - Delivery: at most once for `RedisQueue` (Python's), at least once for `RedisJoinableQueue` (a task taken by a
+ *   consumer that dies before `taskDone()` is delivered again within `heartbeatMs` + a third of it); see
+ *   `RedisQueueOptions.reliable`.
+ * - A connection that fails mid-call rejects it with `RedisConnectionError`; whether the call ran is unknown.
  * - `close()` ends this client's pending waits (they reject with `ClosedError`, having taken nothing) and its
  *   connections; `joinThread()` resolves once they are closed.
  */
