@@ -21,6 +21,7 @@ const FAMILIES: Record<string, () => Promise<Runner>> = {
   procq: async () => (await import('./impl/procq.js')).procqCase,
   'ipc-farm': async () => (await import('./impl/ipc-farm.js')).ipcFarm,
   poolmap: async () => (await import('./impl/poolmap.js')).poolMap,
+  redis: async () => (await import('./impl/redis.js')).redisCase,
 };
 
 const spec = JSON.parse(process.argv[2]!) as CaseSpec;

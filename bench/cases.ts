@@ -2,6 +2,7 @@
  * The matrix: every workload × every implementation that applies, with message counts chosen so a full run
  * takes a few minutes on 2 cores and `--quick` under a minute. Workloads are defined in `README.md`.
  */
+import { addRedisCases } from './impl/redis-cases.js';
 import { JOB_SIZE, OBJ_SIZE } from './lib/payload.js';
 import type { CaseSpec } from './lib/spec.js';
 
@@ -13,6 +14,8 @@ export interface Availability {
   procq: boolean;
   /** The `piscina` package is installed (a dev dependency: `npm ci` brings it). */
   piscina?: boolean;
+  /** `redis-server` is on PATH: the Redis cases (`impl/redis-cases.ts`). */
+  redis?: boolean;
 }
 
 export interface Matrix {
@@ -214,6 +217,9 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
 
   if (!avail.piscina)
     notes.push('piscina not installed (npm ci installs it): the poolmap piscina case is skipped');
+  if (avail.redis) addRedisCases(add, n);
+  else
+    notes.push('redis-server not found: the Redis cases (procq over Redis, BullMQ, LPUSH/BRPOP) are skipped');
   if (!avail.python) notes.push('python3 not found: the CPython baselines (py-*) are skipped');
   if (!avail.native)
     notes.push(

@@ -2,7 +2,7 @@
  * Runs the matrix: each Node case in a fresh `node dist/bench/case.js` process, each CPython case in a fresh
  * `python3 bench/python_baseline.py`, one after another (the machine has 2 cores: never two cases at once).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { type Availability, buildCases } from './cases.js';
@@ -56,7 +56,8 @@ export async function detect(): Promise<Availability> {
     await import('piscina');
     piscina = true;
   } catch {}
-  return { python, native, procq, piscina };
+  const redis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+  return { python, native, procq, piscina, redis };
 }
 
 const CASE_MAIN = new URL('./case.js', import.meta.url);
