@@ -9,6 +9,8 @@
  *                   futexWaitAsync / futexCancel                   the same wait on a dedicated native thread,
  *                                                                   settled through a threadsafe function
  *   threads         gettid / threadAlive / getppid / setParentDeathSignal
+ *   waiting         threadStartTime / schedYield                   owner identity (tid, start time) and yielding
+ *                                                                   the core, for src/wait/
  *
  * Linux only (futex). Every function validates its arguments and throws a TypeError / RangeError for misuse and an
  * Error whose `code` is the errno name (ENOENT, ENOSPC, ...) for system failures.
@@ -49,6 +51,7 @@
 #include <linux/futex.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -65,7 +68,7 @@
 #include <node_api.h>
 
 /* Bumped whenever the JavaScript-visible surface changes; the loader refuses a stale build. */
-#define PQ_ABI_VERSION 1
+#define PQ_ABI_VERSION 2
 
 #define PQ_OK 0
 #define PQ_NOT_EQUAL 1
@@ -938,6 +941,58 @@ static napi_value ThreadAlive(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Owner identity and yielding (the waiting layer, src/wait/)                                                       */
+
+/* The start time of thread `tid` (clock ticks since boot, field 22 of /proc/<tid>/stat), or -1 when the thread does
+ * not exist or is a zombie. A tid alone is recycled by the kernel; (tid, start time) names one thread for ever. */
+static double thread_start_time(int tid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t n;
+  do n = read(fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')'); /* "pid (comm) S ...": comm may contain ')' */
+  if (!p || p[1] != ' ') return -1;
+  char state = p[2];
+  if (state == 'Z' || state == 'X' || state == 'x') return -1;
+  /* p + 2 is field 3 (state); field 22 is 19 spaces further. */
+  char *f = p + 2;
+  for (int i = 0; i < 19 && f; i++) {
+    f = strchr(f, ' ');
+    if (f) f++;
+  }
+  if (!f) return -1;
+  return (double)strtoull(f, NULL, 10);
+}
+
+/* threadStartTime(tid): the start time of thread `tid` in clock ticks since boot, -1 when gone or a zombie. */
+static napi_value ThreadStartTime(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return throw_type(env, "threadStartTime(tid)");
+  uint64_t tid;
+  if (!get_index(env, argv[0], (double)INT_MAX, &tid, "tid")) return NULL;
+  napi_value out;
+  NAPI_CALL(env, napi_create_double(env, tid > 0 ? thread_start_time((int)tid) : -1, &out));
+  return out;
+}
+
+/* schedYield(): gives the core to another runnable thread, if any (a spinning waiter whose peer is descheduled). */
+static napi_value SchedYield(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  sched_yield();
+  return NULL;
+}
+
 /* setParentDeathSignal(signo): prctl(PR_SET_PDEATHSIG). Note: fires when the parent *thread* that spawned this
  * process exits, not only the parent process. 0 clears it. */
 static napi_value SetParentDeathSignal(napi_env env, napi_callback_info info) {
@@ -995,6 +1050,8 @@ NAPI_MODULE_INIT() {
       {"getppid", NULL, Getppid, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threadAlive", NULL, ThreadAlive, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setParentDeathSignal", NULL, SetParentDeathSignal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"threadStartTime", NULL, ThreadStartTime, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"schedYield", NULL, SchedYield, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   napi_value abi;
