@@ -20,6 +20,7 @@ import {
 import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
 import { DONE, GET_COUNT, JOIN_ADVERT, PUT_COUNT, SHUTDOWN, TAG_CUSTOM } from '../ring/layout.js';
+import { lockDeadlineOf } from '../ring/lock.js';
 import { ceilPow2, LOCK_BUSY, Ring } from '../ring/ring.js';
 import { deadlineOf, WaitWord } from '../wait/index.js';
 import { MAX_CAPACITY, MAX_CAPACITY_SAB } from './options.js';
@@ -154,7 +155,7 @@ export class QueueEngine {
    */
   async #consumerLockFree(deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
     const lock = this.ring.consumerLock;
-    if (!(await lock.acquire(deadline, signal))) return false;
+    if (!(await lock.acquire(lockDeadlineOf(deadline), signal))) return false;
     lock.release();
     return true;
   }
@@ -186,11 +187,11 @@ export class QueueEngine {
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     for (;;) {
-      if (!lock.acquireSync(deadline)) throw new Full();
+      if (!lock.acquireSync(lockDeadlineOf(deadline))) throw new Full();
       let r: number;
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        r = this.#putLocked(pre ?? this.#scratchFor(item), deadline);
+        r = this.#putLocked(pre ?? this.#scratchFor(item), lockDeadlineOf(deadline));
       } finally {
         lock.release();
       }
@@ -244,7 +245,7 @@ export class QueueEngine {
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     for (;;) {
-      if (!lock.tryAcquire() && !(await lock.acquire(deadline, signal))) throw new Full();
+      if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal))) throw new Full();
       let r: number;
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
@@ -328,7 +329,7 @@ export class QueueEngine {
     const lock = this.ring.producerLock;
     let done = 0;
     while (done < ps.length) {
-      if (!lock.tryAcquire() && !(await lock.acquire(deadline, signal))) {
+      if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal))) {
         throw this.#batchFailure(new Full(`the queue is full: ${done} of ${ps.length} items were put`), done);
       }
       let res: { n: number; r: number };
@@ -364,11 +365,11 @@ export class QueueEngine {
     while (done < ps.length) {
       const full = () =>
         this.#batchFailure(new Full(`the queue is full: ${done} of ${ps.length} items were put`), done);
-      if (!lock.acquireSync(deadline)) throw full();
+      if (!lock.acquireSync(lockDeadlineOf(deadline))) throw full();
       let res: { n: number; r: number };
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        res = this.#putManyLocked(list, ps, done, deadline);
+        res = this.#putManyLocked(list, ps, done, lockDeadlineOf(deadline));
       } finally {
         lock.release();
       }
@@ -467,7 +468,7 @@ export class QueueEngine {
     for (;;) {
       this.#checkShut();
       if (this.ring.size() > 0) {
-        if (!lock.acquireSync(deadline)) throw new Empty();
+        if (!lock.acquireSync(lockDeadlineOf(deadline))) throw new Empty();
         let v: unknown;
         try {
           v = this.#takeOneLocked();
@@ -515,7 +516,7 @@ export class QueueEngine {
     for (;;) {
       this.#checkShut();
       if (this.ring.size() > 0) {
-        if (!lock.tryAcquire() && !(await lock.acquire(deadline, signal))) throw new Empty();
+        if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal))) throw new Empty();
         let v: unknown;
         try {
           v = this.#takeOneLocked();
@@ -545,7 +546,7 @@ export class QueueEngine {
     for (;;) {
       this.#checkShut();
       if (this.ring.size() > 0) {
-        if (!lock.acquireSync(deadline)) throw new Empty();
+        if (!lock.acquireSync(lockDeadlineOf(deadline))) throw new Empty();
         try {
           this.#takeLocked(out, max);
         } finally {
@@ -566,7 +567,7 @@ export class QueueEngine {
     for (;;) {
       this.#checkShut();
       if (this.ring.size() > 0) {
-        if (!lock.tryAcquire() && !(await lock.acquire(deadline, signal))) throw new Empty();
+        if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal))) throw new Empty();
         try {
           this.#takeLocked(out, max);
         } finally {

@@ -26,9 +26,9 @@ export function syncOwnerWord(
   return new OwnerWord(seg, words, {
     robust,
     checkMs: OWNER_CHECK_MS,
-    recover(deadId) {
+    recover(deadTid) {
       process.emitWarning(
-        `procq: the holder of a ${what} (thread ${deadId}) died holding it; the ${what} was recovered, ` +
+        `procq: the holder of a ${what} (thread ${deadTid}) died holding it; the ${what} was recovered, ` +
           'and what it protects may be half updated',
         { code: 'PROCQ_LOCK_RECOVERED' },
       );

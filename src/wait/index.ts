@@ -17,7 +17,7 @@ export {
   type Waiters,
   withdraw,
 } from './advert.js';
-export { ownerId, ownerLives, ownerStart } from './identity.js';
+export { ownerId, ownerLives, ownerStart, ownerWord, tidOf } from './identity.js';
 export { type DeadOwnerPolicy, OwnerWord, type OwnerWords } from './owner-word.js';
 export { MAX_SPIN_US, type Ready, Spinner } from './spin.js';
 export { deadlineOf, WAIT_SLICE_MS, WaitWord, type WaitWordOptions } from './wait-word.js';

@@ -5,9 +5,9 @@
  *
  * ```
  *  word     written by                                       meaning
- *  OWNER    acquirer: CAS 0 -> id                            0 free; else the holder's ownerId() (kernel tid)
- *           releaser: store 0 (after START)
- *           taker-over: CAS dead id -> own id
+ *  OWNER    acquirer: CAS 0 -> word                          0 free; else the holder's ownerWord(): its kernel
+ *           releaser: exchange -> 0 (after START)            tid and a 10-bit TAG of its start time (identity.ts)
+ *           taker-over: CAS dead word -> own word
  *  START    the holder, right after its CAS: its START;      the holder's ownerStart() (identity.ts): with OWNER,
  *           the releaser, before it frees OWNER: 0           a name no later thread can have; 0: not known
  *  WAITERS  sleepers on OWNER (advert.ts)                    atomic add/sub; a release wakes one only when > 0
@@ -15,12 +15,13 @@
  * Invariants:
  * - OWNER changes only by compare-and-swap (or the holder's own store of 0), so exactly one thread holds a taken
  *   lock, whatever the liveness checks conclude.
- * - START is non-zero only while OWNER is its writer's id: written after OWNER is won, cleared before OWNER is
+ * - START is non-zero only while OWNER is its writer's word: written after OWNER is won, cleared before OWNER is
  *   freed. A checker that reads OWNER = o then START = s knows s belongs to o, or is 0 (o is acquiring or
- *   releasing right now, or died in between: then only o's liveness is checked), or is a later holder's (then
- *   OWNER is no longer o and the take-over CAS fails).
- * - A holder is dead when thread OWNER no longer exists, is a zombie, or has a different start time: a recycled
- *   id never makes a dead holder look alive.
+ *   releasing right now, or died in between: then o's TAG stands in for it), or is a later holder's (then OWNER
+ *   is no longer o and the take-over CAS fails).
+ * - A holder is dead when its thread no longer exists, is a zombie, or has a different start time (START, else
+ *   TAG): a recycled id does not make a dead holder look alive (with TAG alone, 1 time in 1024 it does: the lock
+ *   then waits for the stranger to end, as every lock did before).
  *
  * Dead holders: a waiter sleeps in slices of `checkMs`; after each it checks the holder, and if the policy allows
  * (`robust()`), takes the lock over by a CAS from the dead id to its own, runs `recover(deadId)` holding it (repair
@@ -33,7 +34,7 @@
 import { abortErrorFrom } from '../errors.js';
 import type { Segment } from '../memory/segment.js';
 import type { Waiters } from './advert.js';
-import { ownerId, ownerLives, ownerStart } from './identity.js';
+import { ownerLives, ownerStart, ownerWord, tidOf } from './identity.js';
 import { WaitWord } from './wait-word.js';
 
 export interface OwnerWords {
@@ -49,8 +50,8 @@ export interface OwnerWords {
 export interface DeadOwnerPolicy {
   /** Whether it may be taken over (`false`: it stays taken, as in Python). Asked at each check. */
   robust(): boolean;
-  /** Runs in the thread that took the lock over from `deadId`, holding it. */
-  recover(deadId: number): void;
+  /** Runs in the thread that took the lock over from the dead thread `deadTid`, holding it. */
+  recover(deadTid: number): void;
   /** How often a waiter looks at the holder, in ms: recovery takes about this long. */
   readonly checkMs: number;
 }
@@ -73,7 +74,7 @@ export class OwnerWord {
   }
 
   tryAcquire(): boolean {
-    if (Atomics.compareExchange(this.#i32, this.#owner, 0, ownerId()) !== 0) return false;
+    if (Atomics.compareExchange(this.#i32, this.#owner, 0, ownerWord()) !== 0) return false;
     // A plain store: the seq-cst CAS above and the seq-cst store of OWNER in release() order it (V8 does not move
     // plain stores across atomic ones, x86 keeps stores in order), and checkers read OWNER before START.
     this.#i32[this.#start] = ownerStart();
@@ -106,7 +107,7 @@ export class OwnerWord {
     );
   }
 
-  /** Frees the word; returns the id that held it (0: it was not held). */
+  /** Frees the word; returns the word that held it (0: it was not held). */
   release(): number {
     this.#i32[this.#start] = 0;
     const was = Atomics.exchange(this.#i32, this.#owner, 0);
@@ -114,13 +115,13 @@ export class OwnerWord {
     return was;
   }
 
-  /** The holder's id, or 0 when free. */
+  /** The holder's thread id, or 0 when free. */
   owner(): number {
-    return Atomics.load(this.#i32, this.#owner);
+    return tidOf(Atomics.load(this.#i32, this.#owner));
   }
 
   isMine(): boolean {
-    return Atomics.load(this.#i32, this.#owner) === ownerId();
+    return Atomics.load(this.#i32, this.#owner) === ownerWord();
   }
 
   #passWakeOn(): void {
@@ -133,10 +134,10 @@ export class OwnerWord {
     const owner = Atomics.load(i32, this.#owner);
     if (owner === 0 || !this.#policy.robust()) return false;
     if (ownerLives(owner, Atomics.load(i32, this.#start)) !== false) return false;
-    if (Atomics.compareExchange(i32, this.#owner, owner, ownerId()) !== owner) return false;
+    if (Atomics.compareExchange(i32, this.#owner, owner, ownerWord()) !== owner) return false;
     i32[this.#start] = ownerStart();
     try {
-      this.#policy.recover(owner);
+      this.#policy.recover(tidOf(owner));
     } catch (err) {
       this.release();
       throw err;
