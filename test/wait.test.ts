@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { loadNative } from '../src/native/index.js';
 import { Queue } from '../src/queue/queue.js';
 import { ownerId, ownerLives, ownerStart, ownerWord, tidOf } from '../src/wait/identity.js';
-import { MAX_SPIN_US, Spinner } from '../src/wait/spin.js';
+import { MAX_SPIN_US, MIN_SPIN_US, Spinner } from '../src/wait/spin.js';
 
 const native = loadNative();
 const noNative = native === null ? 'needs the native addon' : false;
@@ -103,18 +103,26 @@ describe('async waits share one sleeper per word', { skip: noNative }, () => {
 });
 
 describe('adaptive spinning', () => {
-  test('the budget falls to nothing when waits are long (peer not running), and comes back when they are short', () => {
+  test('the budget falls to its floor when waits are long (peer not running), and comes back when they are short', () => {
     const s = new Spinner();
-    for (let i = 0; i < 20; i++) s.record(5_000);
-    assert.ok(s.budgetUs < 1, `budget after long waits: ${s.budgetUs} µs`);
-    let calls = 0;
+    for (let i = 0; i < 20; i++) s.record(5_000, true);
+    assert.equal(s.budgetUs, MIN_SPIN_US, 'long waits bring the budget down to its floor');
+    const t0 = performance.now();
     assert.equal(
-      s.spin(() => ++calls > 1_000_000),
+      s.spin(() => false),
       false,
     );
-    assert.ok(calls < 1000, `a spin with no budget made ${calls} checks`);
-    for (let i = 0; i < 40; i++) s.record(10);
-    assert.ok(s.budgetUs > 15 && s.budgetUs <= MAX_SPIN_US, `budget after 10 µs waits: ${s.budgetUs} µs`);
+    const spun = (performance.now() - t0) * 1000;
+    assert.ok(spun >= MIN_SPIN_US, `a spin at the floor lasted ${spun} µs`);
+    for (let i = 0; i < 10; i++) s.record(80, true); // slept, but the answer came right after the spin gave up
+    assert.equal(s.budgetUs, MAX_SPIN_US, 'short sleeps raise the budget back');
+    for (let i = 0; i < 40; i++) s.record(5, false);
+    assert.equal(s.budgetUs, MAX_SPIN_US, 'a wait caught by the spin never lowers the budget');
+    for (let i = 0; i < 20; i++) s.record(5_000, true);
+    for (let i = 0; i < 40; i++) s.record(5, false);
+    assert.equal(s.budgetUs, 11, 'waits caught after 5 µs keep at least 2 × 5 + 1 µs');
+    s.record(1, false);
+    assert.equal(s.budgetUs, 11, 'a quicker catch does not lower it');
   });
 });
 

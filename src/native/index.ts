@@ -92,8 +92,6 @@ export interface NativeBinding {
    * exist or is a zombie: with the tid, an identity the kernel never gives to another thread (src/wait/identity.ts).
    */
   threadStartTime(tid: number): number;
-  /** `sched_yield()`: lets another runnable thread have this core. */
-  schedYield(): void;
 }
 
 const REBUILD_HINT =

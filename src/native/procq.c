@@ -9,8 +9,7 @@
  *                   futexWaitAsync / futexCancel                   the same wait on a dedicated native thread,
  *                                                                   settled through a threadsafe function
  *   threads         gettid / threadAlive / getppid / setParentDeathSignal
- *   waiting         threadStartTime / schedYield                   owner identity (tid, start time) and yielding
- *                                                                   the core, for src/wait/
+ *   waiting         threadStartTime                                owner identity (tid, start time), src/wait/
  *
  * Linux only (futex). Every function validates its arguments and throws a TypeError / RangeError for misuse and an
  * Error whose `code` is the errno name (ENOENT, ENOSPC, ...) for system failures.
@@ -18,7 +17,8 @@
  * Async waits
  * -----------
  * Each pending futexWaitAsync occupies one native waiter thread (never the libuv pool: a futex wait would tie up
- * one of its 4 threads). Waiter threads are process-wide, detached, block all signals, and are kept idle for
+ * one of its 4 threads). JavaScript keeps at most one pending per (thread, word), shared by every async wait on that
+ * word (src/wait/group.ts), so threads follow the number of words waited on, not the number of waits. Waiter threads are process-wide, detached, block all signals, and are kept idle for
  * IDLE_SECONDS for reuse. A waiter sleeps in futex_waitv(2) on two words: the shared word, and a private per-wait
  * `cancel_word`; futexCancel(id) sets cancel_word and wakes it, so a cancel never races with the thread entering the
  * kernel (the kernel re-checks both words atomically) and never disturbs other waiters of the shared word. Kernels
@@ -51,7 +51,6 @@
 #include <linux/futex.h>
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -942,7 +941,7 @@ static napi_value ThreadAlive(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
-/* Owner identity and yielding (the waiting layer, src/wait/)                                                       */
+/* Owner identity (the waiting layer, src/wait/)                                                       */
 
 /* The start time of thread `tid` (clock ticks since boot, field 22 of /proc/<tid>/stat), or -1 when the thread does
  * not exist or is a zombie. A tid alone is recycled by the kernel; (tid, start time) names one thread for ever. */
@@ -983,14 +982,6 @@ static napi_value ThreadStartTime(napi_env env, napi_callback_info info) {
   napi_value out;
   NAPI_CALL(env, napi_create_double(env, tid > 0 ? thread_start_time((int)tid) : -1, &out));
   return out;
-}
-
-/* schedYield(): gives the core to another runnable thread, if any (a spinning waiter whose peer is descheduled). */
-static napi_value SchedYield(napi_env env, napi_callback_info info) {
-  (void)env;
-  (void)info;
-  sched_yield();
-  return NULL;
 }
 
 /* setParentDeathSignal(signo): prctl(PR_SET_PDEATHSIG). Note: fires when the parent *thread* that spawned this
@@ -1051,7 +1042,6 @@ NAPI_MODULE_INIT() {
       {"threadAlive", NULL, ThreadAlive, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setParentDeathSignal", NULL, SetParentDeathSignal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threadStartTime", NULL, ThreadStartTime, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"schedYield", NULL, SchedYield, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   napi_value abi;

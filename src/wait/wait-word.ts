@@ -69,23 +69,25 @@ export class WaitWord {
    */
   waitSync(ready: Ready, deadline: number, onSlice?: () => boolean): boolean {
     const t0 = performance.now();
-    if (this.spinner.spin(ready)) return this.#done(t0, true);
+    if (this.spinner.spin(ready)) return this.#done(t0, false, true);
     const i32 = this.#i32;
+    let slept = false;
     for (;;) {
       const slot = advertise(i32, this.waiters);
       const seen = Atomics.load(i32, this.word);
       if (ready()) {
         withdraw(i32, this.waiters, slot);
-        return this.#done(t0, true);
+        return this.#done(t0, slept, true);
       }
       const left = deadline - performance.now();
       if (left <= 0) {
         withdraw(i32, this.waiters, slot);
-        return this.#done(t0, false);
+        return this.#done(t0, true, false);
       }
       const r = this.seg.wait(this.word, seen, Math.min(left, this.#sliceMs));
+      slept = true;
       withdraw(i32, this.waiters, slot);
-      if (r === 'timed-out' && onSlice !== undefined && onSlice()) return this.#done(t0, true);
+      if (r === 'timed-out' && onSlice !== undefined && onSlice()) return this.#done(t0, true, true);
     }
   }
 
@@ -96,27 +98,28 @@ export class WaitWord {
   wait(ready: Ready, deadline: number, signal?: AbortSignal, onSlice?: () => boolean): Promise<boolean> {
     if (signal?.aborted) return Promise.reject(abortErrorFrom(signal));
     const t0 = performance.now();
-    if (this.spinner.spin(ready)) return Promise.resolve(this.#done(t0, true));
+    if (this.spinner.spin(ready)) return Promise.resolve(this.#done(t0, false, true));
     const i32 = this.#i32;
     const waiters = this.waiters;
     const slot = advertise(i32, waiters);
     const seen = Atomics.load(i32, this.word);
     if (ready()) {
       withdraw(i32, waiters, slot);
-      return Promise.resolve(this.#done(t0, true));
+      return Promise.resolve(this.#done(t0, false, true));
     }
     if (deadline <= performance.now()) {
       withdraw(i32, waiters, slot);
-      return Promise.resolve(this.#done(t0, false));
+      return Promise.resolve(this.#done(t0, true, false));
     }
     return sleepAsync(this.seg, this.word, seen, this.#sliceMs, ready, deadline, signal, onSlice, () => {
       withdraw(i32, waiters, slot);
-      this.#done(t0, false);
+      this.#done(t0, true, false);
     });
   }
 
-  #done(t0: number, result: boolean): boolean {
-    this.spinner.record((performance.now() - t0) * 1000);
+  /** Feeds the wait's duration to the spin budget; returns `result`. */
+  #done(t0: number, slept: boolean, result: boolean): boolean {
+    this.spinner.record((performance.now() - t0) * 1000, slept);
     return result;
   }
 
