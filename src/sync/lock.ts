@@ -19,7 +19,7 @@
  * ```
  *  word     written by                      invariant
  *  +0 KIND  creator                         KIND_LOCK, never changes
- *  +1 OWNER acquirer / releaser / recoverer 0 free, else the holder's ownerId() (owner-word.ts)
+ *  +1 OWNER acquirer / releaser / recoverer 0 free, else the holder's tid + start TAG (wait/owner-word.ts)
  *  +2 WAIT  sleepers on OWNER               atomic add/sub
  *  +3 FLAGS creator                         bit 0: robust (take over from a dead holder); never changes
  *  +4 START acquirer / releaser / recoverer the holder's start time while OWNER is set (wait/owner-word.ts)

@@ -16,7 +16,7 @@
  * ```
  *  word      written by                      invariant
  *  +0 KIND   creator                         KIND_RLOCK, never changes
- *  +1 OWNER  acquirer / releaser / recoverer 0 free, else the owner's ownerId() (owner-word.ts)
+ *  +1 OWNER  acquirer / releaser / recoverer 0 free, else the owner's tid + start TAG (wait/owner-word.ts)
  *  +2 WAIT   sleepers on OWNER               atomic add/sub
  *  +3 COUNT  the owner only                  recursion depth: >= 1 while OWNER != 0 (set to 1 by whoever takes
  *                                            OWNER, so a depth left by a dead owner never leaks to the next)
