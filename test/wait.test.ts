@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { setMaxListeners } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { createSegment, type SegmentKind } from '../src/memory/index.js';
 import { loadNative } from '../src/native/index.js';
 import { Queue } from '../src/queue/queue.js';
 import { ownerId, ownerLives, ownerStart, ownerWord, tidOf } from '../src/wait/identity.js';
 import { MAX_SPIN_US, MIN_SPIN_US, Spinner } from '../src/wait/spin.js';
+import { WaitWord } from '../src/wait/wait-word.js';
 
 const native = loadNative();
 const noNative = native === null ? 'needs the native addon' : false;
@@ -100,6 +102,28 @@ describe('async waits share one sleeper per word', { skip: noNative }, () => {
     const got = await Promise.all(gets);
     assert.equal(new Set(got).size, 400);
   });
+});
+
+describe('a shared sleeper keeps every deadline', () => {
+  for (const kind of ['sab', ...(native === null ? [] : ['shm'])] as SegmentKind[]) {
+    test(`a short wait that joins long ones (10 s slices) still ends at its deadline (${kind})`, async () => {
+      const seg = createSegment(64, kind);
+      const word = new WaitWord(seg, 0, 1, { sliceMs: 10_000, epoch: true });
+      const never = () => Atomics.load(seg.i32, 2) === 1;
+      const long = [word.wait(never, Number.POSITIVE_INFINITY), word.wait(never, Number.POSITIVE_INFINITY)];
+      await sleep(50);
+      const t0 = performance.now();
+      assert.equal(await word.wait(never, performance.now() + 20), false);
+      const took = performance.now() - t0;
+      assert.ok(
+        took < 5000,
+        `a 20 ms wait took ${Math.round(took)} ms (the group slept on for its 10 s slice)`,
+      );
+      Atomics.store(seg.i32, 2, 1);
+      word.wake(Number.POSITIVE_INFINITY);
+      assert.deepEqual(await Promise.all(long), [true, true]);
+    });
+  }
 });
 
 describe('adaptive spinning', () => {

@@ -46,6 +46,8 @@ class Group {
   readonly #word: number;
   readonly waiters = new Set<Pending>();
   #armed: AsyncWait | null = null;
+  /** When the pending sleep ends at the latest (its timeout), as a `performance.now()` time. */
+  #armedUntil = 0;
   #drainQueued = false;
 
   constructor(seg: Segment, word: number) {
@@ -56,7 +58,17 @@ class Group {
   /** Adds a waiter that read `seen` before finding itself not ready. */
   join(p: Pending, seen: number): void {
     this.waiters.add(p);
-    if (this.#armed === null && !this.#drainQueued) this.#arm(seen);
+    if (this.#drainQueued) return;
+    const armed = this.#armed;
+    if (armed === null) {
+      this.#arm(seen);
+    } else if (Math.min(p.deadline, performance.now() + p.sliceMs) < this.#armedUntil) {
+      // The pending sleep would outlast this waiter's deadline or slice: sleep again, shorter (the cancelled one
+      // passes on a wake-up it may have consumed, see #woken).
+      this.#armed = null;
+      armed.cancel();
+      this.#arm(seen);
+    }
   }
 
   /** Removes a waiter that gave up (abort); the last one out cancels the pending sleep. */
@@ -74,9 +86,11 @@ class Group {
       if (p.deadline < earliest) earliest = p.deadline;
       if (p.sliceMs < slice) slice = p.sliceMs;
     }
-    const timeout = Math.max(0, Math.min(slice, earliest - performance.now()));
+    const now = performance.now();
+    const timeout = Math.max(0, Math.min(slice, earliest - now));
     const pending = this.#seg.waitAsync(this.#word, expected, timeout);
     this.#armed = pending;
+    this.#armedUntil = now + timeout;
     pending.promise.then(
       (r) => this.#woken(pending, r),
       (err) => this.#failAll(pending, err),
@@ -85,7 +99,8 @@ class Group {
 
   #woken(pending: AsyncWait, r: WaitResult): void {
     if (this.#armed !== pending) {
-      // Cancelled because the group emptied: a wake-up it may have consumed goes to the next sleeper.
+      // Cancelled (the group emptied, or it sleeps again for a shorter time): a wake-up it may have consumed goes
+      // to the next sleeper of the word.
       if (r === 'ok') this.#seg.notify(this.#word, 1);
       return;
     }
