@@ -22,6 +22,7 @@ import {
   SHUTDOWN,
   TAIL,
 } from '../ring/layout.js';
+import { tidOf } from '../wait/identity.js';
 
 /** Word `i` of an object, counted from its first word. */
 export type Words = (i: number) => number;
@@ -131,8 +132,8 @@ export interface LockStats {
   readonly depth: number | null;
 }
 
-/** Words of Lock / RLock (sync/lock.ts, sync/rlock.ts): +1 OWNER, +2 WAIT, +3 FLAGS (Lock) or COUNT (RLock). */
-export const LOCK_WORDS = 4;
+/** Words of Lock / RLock (sync/lock.ts, sync/rlock.ts): +1 OWNER (tid + tag), +2 WAIT, +3 FLAGS/COUNT, +4 START. */
+export const LOCK_WORDS = 5;
 
 export function readLock(
   w: Words,
@@ -140,7 +141,7 @@ export function readLock(
   label: string | undefined,
   resolve: Resolve,
 ): LockStats {
-  const id = w(1);
+  const id = tidOf(w(1));
   return {
     kind,
     label: label ?? null,
@@ -211,7 +212,7 @@ const KIND_RLOCK = 0x70710002;
 
 export function readCondition(w: Words, label: string | undefined, resolve: Resolve): ConditionStats {
   const ownLock = w(CONDITION_OWN_LOCK_AT) === KIND_RLOCK;
-  const id = ownLock ? w(CONDITION_OWN_LOCK_AT + 1) : 0;
+  const id = ownLock ? tidOf(w(CONDITION_OWN_LOCK_AT + 1)) : 0;
   return {
     kind: 'Condition',
     label: label ?? null,
@@ -235,7 +236,7 @@ export interface BarrierStats {
 export const BARRIER_WORDS = 16;
 
 export function readBarrier(w: Words, label: string | undefined, resolve: Resolve): BarrierStats {
-  const id = w(3);
+  const id = tidOf(w(3));
   return {
     kind: 'Barrier',
     label: label ?? null,
@@ -256,8 +257,8 @@ export interface DataStats {
   readonly owner: OwnerInfo | null;
 }
 
-/** Words of a Value / SharedArray (sync/shared-data.ts): +1 TYPECODE, +2 LENGTH, +3 LOCKMODE, RLock at +4. */
-export const DATA_WORDS = 8;
+/** Words of a Value / SharedArray (sync/shared-data.ts): +1 TYPECODE, +2 LENGTH, +3 LOCKMODE, RLock at +4..+8. */
+export const DATA_WORDS = 9;
 
 export function readData(
   w: Words,
@@ -265,7 +266,7 @@ export function readData(
   label: string | undefined,
   resolve: Resolve,
 ): DataStats {
-  const id = w(3) === 1 ? w(5) : 0;
+  const id = w(3) === 1 ? tidOf(w(5)) : 0;
   return {
     kind,
     label: label ?? null,
