@@ -31,4 +31,10 @@ export type {
 } from './queue/options.js';
 export { JoinableQueue, Queue, SimpleQueue } from './queue/queue.js';
 export * from './redis/index.js';
+export {
+  ShareableList,
+  type ShareableValue,
+  SharedMemory,
+  type SharedMemoryOptions,
+} from './shared-memory/index.js';
 export * from './sync/index.js';
