@@ -6,15 +6,29 @@
  */
 export type { Codec } from './codec/frames.js';
 export {
+  type Address,
+  answerChallenge,
+  Client,
+  type ClientOptions,
+  deliverChallenge,
+  type Family,
+  Listener,
+  type ListenerOptions,
+  SocketConnection,
+} from './connection/index.js';
+export {
   AbortError,
+  AuthenticationError,
   ClosedError,
   Empty,
   EOFError,
   Full,
   InvariantError,
+  ManagerGoneError,
   NativeUnavailableError,
   ProcessError,
   ProcqError,
+  RemoteError,
   ShutDown,
   TimeoutError,
 } from './errors.js';
