@@ -15,6 +15,10 @@ export {
   Listener,
   type ListenerOptions,
   SocketConnection,
+  type Waitable,
+  type WaitForOptions,
+  wait,
+  waitSync,
 } from './connection/index.js';
 export {
   AbortError,

@@ -15,3 +15,4 @@ export {
   type ListenerOptions,
 } from './listener.js';
 export { type RecvOptions, SocketConnection } from './socket-connection.js';
+export { type Waitable, type WaitForOptions, wait, waitSync } from './wait.js';

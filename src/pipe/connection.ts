@@ -22,6 +22,7 @@
  */
 import * as v8 from 'node:v8';
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import type { WaitPoint } from '../connection/wait-point.js';
 import {
   abortErrorFrom,
   ClosedError,
@@ -260,6 +261,20 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
       }
       yield message;
     }
+  }
+
+  /** @internal for `wait()`: where a reader sleeps, and whether a `recv` would return at once. */
+  _waitPoint(): WaitPoint {
+    const reader = this.#readEnd();
+    const { seg } = reader;
+    return {
+      seg,
+      word: GET_EPOCH,
+      waiters: GET_WAIT,
+      ready: this.#readable,
+      sliceMs: SWEEP_MS,
+      onSlice: this.#sweepPeer,
+    };
   }
 
   // ---------------------------------------------------------------- internals

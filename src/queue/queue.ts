@@ -18,8 +18,10 @@
 
 import type { Codec } from '../codec/frames.js';
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import type { WaitPoint } from '../connection/wait-point.js';
 import { ClosedError, rejecting } from '../errors.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
+import { GET_ADVERT, GET_EPOCH } from '../ring/layout.js';
 import type { JoinableQueueLike, QueueLike } from './contract.js';
 import { QueueEngine } from './engine.js';
 import {
@@ -251,6 +253,19 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
       }
       yield item;
     }
+  }
+
+  /** @internal for `wait()`: where a getter sleeps, and whether a `get` would return at once (an item, or shut down). */
+  _waitPoint(): WaitPoint {
+    this.#checkOpen();
+    const e = this._engine;
+    return {
+      seg: e.seg,
+      word: GET_EPOCH,
+      waiters: GET_ADVERT,
+      ready: () => e.ring.size() > 0 || e.shutdownState() !== 0,
+      sliceMs: 100,
+    };
   }
 
   #checkOpen(): void {
