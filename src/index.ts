@@ -36,6 +36,28 @@ export {
   ShutDown,
   TimeoutError,
 } from './errors.js';
+export {
+  type ArrayProxy,
+  type BarrierProxy,
+  BaseManager,
+  BaseProxy,
+  type ConditionProxy,
+  type DictProxy,
+  type EventProxy,
+  type JoinableQueueProxy,
+  type ListProxy,
+  type LockProxy,
+  Manager,
+  type ManagerOptions,
+  type NamespaceProxy,
+  type QueueProxy,
+  type RegisterOptions,
+  type Remote,
+  type RLockProxy,
+  type SemaphoreProxy,
+  SyncManager,
+  type ValueProxy,
+} from './manager/index.js';
 export * from './pipe/index.js';
 export * from './pool/index.js';
 export * from './process/index.js';
