@@ -138,6 +138,7 @@ export class BaseManager implements AsyncDisposable {
   /** @internal the typeids known to this class (its own and its ancestors'). */
   static _registry(): Record<string, RegistryEntry> {
     for (
+      // biome-ignore lint/complexity/noThisInStatic: the registry of the class it is called on
       let c: Function | null = this;
       c !== null && c !== Function.prototype;
       c = Object.getPrototypeOf(c)

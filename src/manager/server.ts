@@ -4,7 +4,7 @@
  * Every client connection is served concurrently, and so is every call on it (a call that waits, such as a queue's
  * `get`, does not hold up the others). Objects live until the server stops (procq does not count proxy references).
  */
-import { Listener, type Listener as ListenerType } from '../connection/listener.js';
+import { Listener } from '../connection/listener.js';
 import type { SocketConnection } from '../connection/socket-connection.js';
 import type { Connection } from '../pipe/connection.js';
 import { CALLER_AWARE } from './objects.js';
