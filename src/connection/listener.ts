@@ -20,7 +20,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { AuthenticationError, ClosedError, rejecting } from '../errors.js';
+import { ClosedError, rejecting } from '../errors.js';
 import { describe } from '../sync/core.js';
 import { answerChallenge, checkAuthkey, deliverChallenge } from './challenge.js';
 import { SocketConnection } from './socket-connection.js';
@@ -178,7 +178,7 @@ export class Listener implements AsyncDisposable {
           await answerChallenge(conn, this.#authkey);
         } catch (err) {
           conn.close();
-          throw asAuthError(err);
+          throw err;
         }
       }
       return conn;
@@ -202,16 +202,6 @@ export class Listener implements AsyncDisposable {
   get [Symbol.toStringTag](): string {
     return 'Listener';
   }
-}
-
-/** A handshake cut short by the peer (it closed on a failure) is an authentication failure too. */
-function asAuthError(err: unknown): unknown {
-  if (err instanceof AuthenticationError) return err;
-  const name = (err as Error)?.name;
-  if (name === 'EOFError' || name === 'RangeError' || name === 'BrokenPipeError') {
-    return new AuthenticationError(`authentication failed: ${(err as Error).message}`, { cause: err });
-  }
-  return err;
 }
 
 /**
@@ -248,7 +238,7 @@ export function Client<T = unknown>(
         await deliverChallenge(conn, authkey);
       } catch (err) {
         conn.close();
-        throw asAuthError(err);
+        throw err;
       }
     }
     return conn;

@@ -85,6 +85,26 @@ const SERVER_MODULE = new URL(`./server${moduleExt}`, import.meta.url);
 const OBJECTS_MODULE = new URL(`./objects${moduleExt}`, import.meta.url).href;
 let managerCount = 0;
 
+function addToRegistry(
+  cls: typeof BaseManager,
+  typeid: string,
+  entry: RegistryEntry,
+  createMethod: boolean,
+): void {
+  const own = registries.get(cls) ?? { ...cls._registry() };
+  own[typeid] = entry;
+  registries.set(cls, own);
+  if (createMethod) {
+    Object.defineProperty(cls.prototype, typeid, {
+      value(this: BaseManager, ...args: unknown[]) {
+        return this.create(typeid, ...args);
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
+}
+
 export class BaseManager implements AsyncDisposable {
   readonly #options: ManagerOptions;
   readonly #authkey: Uint8Array;
@@ -121,18 +141,8 @@ export class BaseManager implements AsyncDisposable {
             module,
             module === undefined ? callerModuleUrl(BaseManager.register) : undefined,
           );
-    const own = registries.get(this) ?? { ...this._registry() };
-    own[typeid] = { target, exposed };
-    registries.set(this, own);
-    if (createMethod) {
-      Object.defineProperty(this.prototype, typeid, {
-        value(this: BaseManager, ...args: unknown[]) {
-          return this.create(typeid, ...args);
-        },
-        writable: true,
-        configurable: true,
-      });
-    }
+    // biome-ignore lint/complexity/noThisInStatic: each subclass has a registry of its own, as in Python
+    addToRegistry(this, typeid, { target, exposed }, createMethod);
   }
 
   /** @internal the typeids known to this class (its own and its ancestors'). */
