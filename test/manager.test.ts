@@ -1,6 +1,7 @@
 // Managers: CPython's _TestContainers, _TestManagerRestart and _TestRemoteManager ported, proxies shared with
 // children (both start methods), user types (BaseManager.register), and a dead manager (typed errors, no hang).
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { AuthenticationError, Empty, ManagerGoneError } from '../src/errors.js';
 import { activeChildren, Process, Queue, type StartMethod } from '../src/index.js';
@@ -382,6 +383,10 @@ describe('a manager that is gone', () => {
       await assert.rejects(pending, ManagerGoneError);
       await assert.rejects(d.get('x'), ManagerGoneError);
       await m.process!.join();
+      if (family === 'AF_UNIX') {
+        await new Promise((r) => setImmediate(r));
+        assert.equal(existsSync(m.address as string), false, 'the socket file of a killed server is removed');
+      }
     });
   }
 

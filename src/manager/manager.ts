@@ -26,6 +26,7 @@
  * objects live until `shutdown()` (procq does not count proxy references, so it never frees one early either).
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 
 import { checkAuthkey } from '../connection/challenge.js';
 import { type Address, checkAddress, type Family, familyOf } from '../connection/listener.js';
@@ -211,6 +212,11 @@ export class BaseManager implements AsyncDisposable {
       }
       this.#process = p;
       this.#address = report.address!;
+      const socketPath = this.#options.address === undefined ? report.address : undefined;
+      if (typeof socketPath === 'string') {
+        // A socket path of our choosing: remove it once the server is gone, even if it was killed.
+        void p._whenEnded()?.then(() => rmSync(socketPath, { force: true }));
+      }
       this.#state = 'started';
       return this;
     });
