@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { AuthenticationError, Empty, ManagerGoneError } from '../src/errors.js';
-import { activeChildren, Process, Queue, type StartMethod } from '../src/index.js';
+import { activeChildren, Process, Queue, type StartMethod, setStartMethod } from '../src/index.js';
 import {
   type BaseProxy,
   type DictProxy,
@@ -19,6 +19,8 @@ import { QueueManager, QueueManager2, VALUES } from './fixtures/manager-targets.
 const TARGETS = new URL('./fixtures/manager-targets.js', import.meta.url);
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
 const METHODS: StartMethod[] = canSpawn ? ['spawn', 'thread'] : ['thread'];
+// Without the native addon, managers (and the children of tests that do not name a start method) run in threads.
+if (!canSpawn) setStartMethod('thread');
 
 afterEach(async () => {
   const left = activeChildren().filter((p) => !p.name.includes('Manager'));
