@@ -57,6 +57,21 @@ describe('_TestListener', () => {
     assert.equal(existsSync(l.address as string), false, 'the unix socket file is removed at close');
   });
 
+  test('test_abstract_socket', {
+    skip: process.platform !== 'linux' && 'abstract sockets are Linux only',
+  }, async () => {
+    let l: Listener;
+    {
+      await using listener = await Listener.create(`\0procq-test-${process.pid}`);
+      l = listener;
+      using client = await Client(listener.address);
+      using d = await listener.accept();
+      client.send(1729);
+      assert.equal(await d.recv(), 1729);
+    }
+    await assert.rejects(l.accept(), ClosedError);
+  });
+
   test('messages of every kind, in order, large ones whole; EOFError after the peer closes', async () => {
     const l = await Listener.create(['127.0.0.1', 0]);
     const c = await Client(l.address);

@@ -192,7 +192,10 @@ export class Listener implements AsyncDisposable {
     this.#server.close();
     for (const s of this.#pending.splice(0)) s.destroy();
     for (const a of this.#acceptors.splice(0)) a.reject(new ClosedError('listener'));
-    if (this.#bound && typeof this.#address === 'string') rmSync(this.#address, { force: true });
+    // A path socket's file is ours to remove; an abstract one ('\0name', Linux) has no file.
+    if (this.#bound && typeof this.#address === 'string' && !this.#address.startsWith('\0')) {
+      rmSync(this.#address, { force: true });
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
