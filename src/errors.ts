@@ -109,3 +109,34 @@ export function rejecting<R>(fn: () => Promise<R>): Promise<R> {
     return Promise.reject(err);
   }
 }
+
+/**
+ * The challenge-response of a `Listener`/`Client` (or a manager) failed: the two sides hold different `authkey`s, or
+ * the peer does not speak the protocol. Thrown on both sides. Python's `multiprocessing.AuthenticationError`.
+ */
+export class AuthenticationError extends ProcqError {
+  constructor(message = 'authentication failed', options?: ErrorOptions) {
+    super(message, 'PROCQ_AUTHENTICATION', options);
+  }
+}
+
+/**
+ * A manager's server cannot be reached (it was shut down, or its process died) or went away during a call: the
+ * proxy call fails with this instead of waiting forever. Python raises `EOFError` or `ConnectionRefusedError` here.
+ */
+export class ManagerGoneError extends ProcqError {
+  constructor(message = 'the manager is gone (shut down, or its process died)', options?: ErrorOptions) {
+    super(message, 'PROCQ_MANAGER_GONE', options);
+  }
+}
+
+/**
+ * A manager's server ran the method and it threw: `cause` holds the error as the server raised it (its class
+ * when it is one procq knows). Python re-raises the server's exception in the caller through `RemoteError` for
+ * failures outside the method, and the exception itself for the method's own.
+ */
+export class RemoteError extends ProcqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'PROCQ_REMOTE', options);
+  }
+}

@@ -22,6 +22,7 @@
  */
 import * as v8 from 'node:v8';
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import type { WaitPoint } from '../connection/wait-point.js';
 import {
   abortErrorFrom,
   ClosedError,
@@ -45,7 +46,7 @@ import {
   type WaitOptions,
   type WaitSpec,
 } from '../sync/core.js';
-import { deadlineOf } from '../wait/index.js';
+import { deadlineOf, WAIT_SLICE_MS } from '../wait/index.js';
 import { Control } from './control.js';
 
 /** The other end is closed: a `send` cannot be delivered. Python's `BrokenPipeError`. */
@@ -261,6 +262,20 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
       }
       yield message;
     }
+  }
+
+  /** @internal for `wait()`: where a reader sleeps, and whether a `recv` would return at once. */
+  _waitPoint(): WaitPoint {
+    const reader = this.#readEnd();
+    const { getters } = reader.ring;
+    return {
+      seg: getters.seg,
+      word: getters.word,
+      waiters: getters.waiters,
+      ready: this.#readable,
+      sliceMs: WAIT_SLICE_MS,
+      onSlice: this.#sweepPeer,
+    };
   }
 
   // ---------------------------------------------------------------- internals

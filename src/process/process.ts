@@ -266,6 +266,11 @@ export class Process {
     this.#closed = true;
   }
 
+  /** @internal for `wait()`: settles once the child has ended; `undefined` before `start()`. */
+  _whenEnded(): Promise<unknown> | undefined {
+    return this.#popen?.exited;
+  }
+
   #started(what: string): Popen {
     this.#checkOpen();
     if (!this.#popen)

@@ -18,6 +18,7 @@
 
 import type { Codec } from '../codec/frames.js';
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import type { WaitPoint } from '../connection/wait-point.js';
 import { ClosedError, rejecting } from '../errors.js';
 import { checkLabel } from '../inspect/label.js';
 import type { QueueStats } from '../inspect/read.js';
@@ -260,6 +261,20 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
   /** Yields items until the queue is shut down and drained. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return itemsUntilShutDown(() => this.get());
+  }
+
+  /** @internal for `wait()`: where a getter sleeps, and whether a `get` would return at once (an item, or shut down). */
+  _waitPoint(): WaitPoint {
+    this.#checkOpen();
+    const e = this._engine;
+    const { getters } = e.ring;
+    return {
+      seg: getters.seg,
+      word: getters.word,
+      waiters: getters.waiters,
+      ready: () => e.ring.size() > 0 || e.shutdownState() !== 0,
+      sliceMs: 100,
+    };
   }
 
   #checkOpen(): void {
