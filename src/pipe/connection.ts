@@ -21,13 +21,13 @@
  * reader sees `ShutDown` once drained (reported as `EOFError`), its writer at once (reported as `BrokenPipeError`).
  */
 import * as v8 from 'node:v8';
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import {
   abortErrorFrom,
+  BrokenPipeError,
   ClosedError,
   Empty,
   EOFError,
-  ProcqError,
   ShutDown,
   TimeoutError,
 } from '../errors.js';
@@ -45,13 +45,6 @@ import {
   type WaitSpec,
 } from '../sync/core.js';
 import { Control } from './control.js';
-
-/** The other end is closed: a `send` cannot be delivered. Python's `BrokenPipeError`. */
-export class BrokenPipeError extends ProcqError {
-  constructor(message = 'the other end of the pipe is closed', options?: ErrorOptions) {
-    super(message, 'PROCQ_BROKEN_PIPE', options);
-  }
-}
 
 /** How often a waiting reader looks for writers that died without closing. */
 const SWEEP_MS = 100;
@@ -95,7 +88,7 @@ const finalizer = new FinalizationRegistry<Hold>(release);
 
 const kAttach = Symbol('procq.attach');
 
-export class Connection<T = unknown> implements Shareable, Disposable, AsyncIterable<T> {
+export class Connection<T = unknown> implements Disposable, AsyncIterable<T> {
   readonly #hold: Hold;
   readonly #reader: QueueEngine | null;
   readonly #writer: QueueEngine | null;
@@ -330,8 +323,12 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
     }
   }
 
-  /** @internal the description another thread or process attaches from: a new holder, reserved now. */
-  [kHandle](): HandleDescriptor {
+  static {
+    shareable(Connection, 'Connection', attachConnection, (c) => c.#describe());
+  }
+
+  /** The description another thread or process attaches from: a new holder, reserved now. */
+  #describe(): ConnectionState {
     if (this.#closed) throw new ClosedError('connection');
     const { control, rings, end } = this.#hold;
     const from = ownerId();
@@ -344,25 +341,24 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
       slot,
       from,
     };
-    return { type: 'Connection', state };
-  }
-
-  /** @internal */
-  static _attach(state: ConnectionState): Connection {
-    const control = new Control(attachSegment(state.control));
-    const rings = state.rings.map((h) =>
-      h === null ? null : new QueueEngine(attachSegment(h), undefined, false),
-    );
-    let slot = control.takeOver(state.end, state.slot, state.from) ? state.slot : -1;
-    // The reservation was swept (its sender died before we arrived): hold the end anew if it is still open.
-    if (slot < 0 && (rings[state.end] ?? rings[1 - state.end])!.shutdownState() === 0)
-      slot = control.take(state.end);
-    return new Connection(kAttach, { control, rings, end: state.end, slot });
+    return state;
   }
 
   get [Symbol.toStringTag](): string {
     return 'Connection';
   }
+}
+
+function attachConnection(state: ConnectionState): Connection {
+  const control = new Control(attachSegment(state.control));
+  const rings = state.rings.map((h) =>
+    h === null ? null : new QueueEngine(attachSegment(h), undefined, false),
+  );
+  let slot = control.takeOver(state.end, state.slot, state.from) ? state.slot : -1;
+  // The reservation was swept (its sender died before we arrived): hold the end anew if it is still open.
+  if (slot < 0 && (rings[state.end] ?? rings[1 - state.end])!.shutdownState() === 0)
+    slot = control.take(state.end);
+  return new Connection(kAttach, { control, rings, end: state.end, slot });
 }
 
 function checkPollArg(arg: unknown, allowSignal: boolean): WaitSpec {
@@ -413,5 +409,3 @@ function toBytes(message: unknown, maxlength: number): Buffer {
   }
   return bytes;
 }
-
-registerHandle('Connection', (state: ConnectionState) => Connection._attach(state));

@@ -24,6 +24,7 @@
 import { encodeValue } from '../codec/index.js';
 import { ProcessError } from '../errors.js';
 import { sweepSegments } from '../memory/shm-segment.js';
+import { checkTimeout, describe } from '../options.js';
 import { currentProcess, isBootstrapping, nextChildIdentity, type StartMethod } from './current.js';
 import { descendantsOf, waitExitedSync } from './exit-sync.js';
 import type { Popen } from './popen.js';
@@ -73,10 +74,6 @@ function onParentExit(): void {
 
 /** How long a parent's exit waits for its terminated daemons, to clean up after them. */
 const DAEMON_EXIT_WAIT_MS = 500;
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? `'${value}' (string)` : `${String(value)} (${typeof value})`;
-}
 
 export class Process {
   readonly #target: unknown;
@@ -207,26 +204,23 @@ export class Process {
   }
 
   /**
-   * Waits until the child has ended, or `timeout` ms have passed (then check `isAlive()` or `exitCode`).
-   * Rejects with `ProcessError` before `start()`, `RangeError`/`TypeError` for a bad timeout. Keeps the event
+   * Waits until the child has ended, or `timeout` ms have passed (then check `isAlive()` or `exitCode`);
+   * `undefined`/`null`/`Infinity` waits as long as it takes, a negative timeout is 0 (Python's rule, as everywhere
+   * in procq). Rejects with `ProcessError` before `start()`, `RangeError`/`TypeError` for a bad timeout. Keeps the event
    * loop alive while it waits, even for a daemon child. Abort safety: giving up the wait leaves the child running.
    */
-  async join(timeout?: number): Promise<void> {
+  async join(timeout?: number | null): Promise<void> {
     this.#checkOpen();
-    if (timeout !== undefined) {
-      if (typeof timeout !== 'number')
-        throw new TypeError(`Expected \`timeout\` to be a number, got ${describe(timeout)}`);
-      if (!(timeout >= 0)) throw new RangeError(`Expected \`timeout\` to be a number >= 0, got ${timeout}`);
-    }
+    const ms = checkTimeout(timeout);
     const popen = this.#popen;
     if (!popen) throw new ProcessError(`cannot join a process that has not been started (${this.#name})`);
     if (popen.exitCode !== null) return;
     let timer: NodeJS.Timeout | undefined;
     const waits: Promise<unknown>[] = [popen.exited];
-    if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) {
+    if (ms === Number.POSITIVE_INFINITY) {
       timer = setInterval(() => {}, 1 << 30); // a daemon child is unref'd: hold the loop open meanwhile
     } else {
-      waits.push(new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout))));
+      waits.push(new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))));
     }
     try {
       await Promise.race(waits);

@@ -17,8 +17,8 @@
  */
 
 import type { Codec } from '../codec/frames.js';
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
-import { ClosedError, rejecting } from '../errors.js';
+import { shareable } from '../codec/handles.js';
+import { ClosedError, rejecting, ShutDown } from '../errors.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
 import type { JoinableQueueLike, QueueLike } from './contract.js';
 import { QueueEngine } from './engine.js';
@@ -42,7 +42,7 @@ interface QueueState {
   maxsize: number;
 }
 
-export class Queue<T = unknown> implements Shareable, QueueLike<T> {
+export class Queue<T = unknown> implements QueueLike<T> {
   /** @internal */
   readonly _engine: QueueEngine;
   readonly #maxsize: number;
@@ -246,7 +246,7 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
       try {
         item = await this.get();
       } catch (err) {
-        if ((err as { code?: string })?.code === 'PROCQ_SHUTDOWN') return;
+        if (err instanceof ShutDown) return;
         throw err;
       }
       yield item;
@@ -257,15 +257,14 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
     if (this.#closed) throw new ClosedError('queue');
   }
 
-  /** @internal the handle type name, so a queue arrives as the class it left as. */
-  protected _handleType(): string {
-    return 'Queue';
-  }
-
-  /** @internal the description another thread or process attaches from. */
-  [kHandle](): HandleDescriptor {
-    const state: QueueState = { segment: this._engine.seg.handle(), maxsize: this.#maxsize };
-    return { type: this._handleType(), state };
+  // A queue travels as the description of its memory, and arrives as the class it left as.
+  static {
+    shareable(
+      Queue,
+      'Queue',
+      (state: QueueState) => new Queue(kAttach, state),
+      (q): QueueState => ({ segment: q._engine.seg.handle(), maxsize: q.#maxsize }),
+    );
   }
 
   /**
@@ -278,11 +277,6 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
     const state: QueueState = { segment: this._engine.seg.handle(), maxsize: this.#maxsize };
     const Ctor = this.constructor as new (a: typeof kAttach, s: QueueState, o: QueueOptions<T>) => this;
     return new Ctor(kAttach, state, { codec });
-  }
-
-  /** @internal */
-  static _attach<T>(state: QueueState): Queue<T> {
-    return new Queue<T>(kAttach, state);
   }
 
   /**
@@ -330,8 +324,8 @@ export class JoinableQueue<T = unknown> extends Queue<T> implements JoinableQueu
     return true;
   }
 
-  protected override _handleType(): string {
-    return 'JoinableQueue';
+  static {
+    shareable(JoinableQueue, 'JoinableQueue', (state: QueueState) => new JoinableQueue(kAttach, state));
   }
 
   /** Marks one item taken with `get` as processed. Throws RangeError when called more times than items were put. */
@@ -355,11 +349,6 @@ export class JoinableQueue<T = unknown> extends Queue<T> implements JoinableQueu
     return this._engine.joinSync(timeoutMs);
   }
 
-  /** @internal */
-  static override _attach<T>(state: QueueState): JoinableQueue<T> {
-    return new JoinableQueue<T>(kAttach, state);
-  }
-
   override get [Symbol.toStringTag](): string {
     return 'JoinableQueue';
   }
@@ -375,15 +364,11 @@ export class SimpleQueue<T = unknown> extends Queue<T> {
     else super(0, options);
   }
 
-  protected override _handleType(): string {
-    return 'SimpleQueue';
+  static {
+    shareable(SimpleQueue, 'SimpleQueue', (state: QueueState) => new SimpleQueue(kAttach, state));
   }
 
   override get [Symbol.toStringTag](): string {
     return 'SimpleQueue';
   }
 }
-
-registerHandle('Queue', (state: QueueState) => Queue._attach(state));
-registerHandle('JoinableQueue', (state: QueueState) => JoinableQueue._attach(state));
-registerHandle('SimpleQueue', (state: QueueState) => new SimpleQueue(kAttach, state));

@@ -9,7 +9,7 @@
  * `sliceMs` (the watchdog): between slices the operation looks again without waiting, so a client that crashed
  * between a take and its wake-up (or while holding the shutdown sentinel) delays others by one slice at most.
  */
-import { Empty, Full, ProcqError, ShutDown } from '../errors.js';
+import { Empty, Full, QueueGoneError, ShutDown } from '../errors.js';
 import {
   GET,
   GONE,
@@ -60,13 +60,6 @@ export interface Ctx {
 
 /** Registrations outlive the wait they cover by this much (clock skew between client and server, latency). */
 const REGISTRATION_SLACK_MS = 5_000;
-
-/** The queue's keys were deleted (`destroy()`) while this client used it. */
-export class QueueGoneError extends ProcqError {
-  constructor(name: string) {
-    super(`the Redis queue "${name}" does not exist any more (destroyed?)`, 'PROCQ_REDIS_GONE');
-  }
-}
 
 const script = (s: Script, keys: string[], args: Arg[]): Req => ({ kind: 'script', script: s, keys, args });
 const block = (cmd: string, args: Arg[]): Req => ({ kind: 'block', cmd, args });

@@ -31,16 +31,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Codec } from '../codec/frames.js';
-import { abortErrorFrom, ClosedError } from '../errors.js';
+import { abortErrorFrom, ClosedError, ShutDown } from '../errors.js';
+import { checkWaitOptions, describe } from '../options.js';
 import type { JoinableQueueLike, QueueLike } from '../queue/contract.js';
-import {
-  checkWaitOptions,
-  describe,
-  type GetOptions,
-  type PutOptions,
-  type SyncGetOptions,
-  type SyncPutOptions,
-} from '../queue/options.js';
+import type { GetOptions, PutOptions, SyncGetOptions, SyncPutOptions } from '../queue/options.js';
 import { AsyncDriver, evalScript } from './driver.js';
 import { decodeItem, encodeItem } from './items.js';
 import { type Ctx, getOp, joinOp, type Op, putOp, scriptOp, taskDoneOp } from './ops.js';
@@ -515,7 +509,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
       try {
         item = await this.get();
       } catch (err) {
-        if ((err as { code?: string })?.code === 'PROCQ_SHUTDOWN') return;
+        if (err instanceof ShutDown) return;
         throw err;
       }
       yield item;

@@ -35,13 +35,7 @@
  * exactly the waiters it picks. A notified waiter frees its slot as soon as it sees the notification, before it
  * takes the lock back.
  */
-import {
-  type HandleDescriptor,
-  kHandle,
-  registerHandle,
-  reviveHandle,
-  type Shareable,
-} from '../codec/handles.js';
+import { type HandleDescriptor, handleOf, reviveHandle, shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
 import { ownerAlive, ownerId } from '../memory/owner.js';
 import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
@@ -81,7 +75,7 @@ interface ConditionState extends PlaceState {
 
 const kAttach = Symbol('procq.attach');
 
-export class Condition implements Shareable, Disposable, AsyncDisposable {
+export class Condition implements Disposable, AsyncDisposable {
   readonly #place: Place;
   readonly #i32: Int32Array;
   readonly #lock: ConditionLock;
@@ -324,15 +318,16 @@ export class Condition implements Shareable, Disposable, AsyncDisposable {
   }
 
   /** @internal */
-  [kHandle](): HandleDescriptor {
-    const state: ConditionState = { ...stateOf(this.#place), lock: this.#lock[kHandle]() };
-    return { type: 'Condition', state };
-  }
-
-  /** @internal */
-  static _attach(state: ConditionState): Condition {
-    const place = attachPlace(state, KIND_CONDITION, 'Condition');
-    return new Condition(kAttach, place, reviveHandle(state.lock) as ConditionLock);
+  static {
+    shareable(
+      Condition,
+      'Condition',
+      (state: ConditionState) => {
+        const place = attachPlace(state, KIND_CONDITION, 'Condition');
+        return new Condition(kAttach, place, reviveHandle(state.lock) as ConditionLock);
+      },
+      (cond): ConditionState => ({ ...stateOf(cond.#place), lock: handleOf(cond.#lock) }),
+    );
   }
 
   get [Symbol.toStringTag](): string {
@@ -345,5 +340,3 @@ function checkPredicate(predicate: unknown): void {
     throw new TypeError(`Expected \`predicate\` to be a function, got ${describe(predicate)}`);
   }
 }
-
-registerHandle('Condition', (state: ConditionState) => Condition._attach(state));

@@ -21,7 +21,7 @@
  * Order: set() stores FLAG, then adds to GEN, then reads WAIT; a waiter reads GEN before it looks at FLAG, then
  * advertises, re-checks, and sleeps while GEN is unchanged (waiting.ts): it cannot miss a set().
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
 import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
 import {
@@ -45,7 +45,7 @@ const WORDS = 4;
 
 const kAttach = Symbol('procq.attach');
 
-export class Event implements Shareable {
+export class Event {
   readonly #place: Place;
   readonly #i32: Int32Array;
   readonly #flag: number;
@@ -117,18 +117,16 @@ export class Event implements Shareable {
   }
 
   /** @internal */
-  [kHandle](): HandleDescriptor {
-    return { type: 'Event', state: stateOf(this.#place) };
-  }
-
-  /** @internal */
-  static _attach(state: PlaceState): Event {
-    return new Event(kAttach, attachPlace(state, KIND_EVENT, 'Event'));
+  static {
+    shareable(
+      Event,
+      'Event',
+      (state: PlaceState) => new Event(kAttach, attachPlace(state, KIND_EVENT, 'Event')),
+      (event) => stateOf(event.#place),
+    );
   }
 
   get [Symbol.toStringTag](): string {
     return 'Event';
   }
 }
-
-registerHandle('Event', (state: PlaceState) => Event._attach(state));

@@ -24,7 +24,7 @@
  *  +3 FLAGS creator                         bit 0: robust (take over from a dead holder); never changes
  * ```
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { deadlineOf } from '../ring/waiting.js';
 import {
   type AcquireOptions,
@@ -56,7 +56,7 @@ export interface LockOptions {
 /**
  * What `Condition` needs from its lock (implemented by `Lock` and `RLock`). @internal
  */
-export interface ConditionLock extends Shareable {
+export interface ConditionLock {
   /** Whether the calling thread holds the lock. */
   _isOwned(): boolean;
   /** Releases the lock completely; returns what `_acquireRestore` needs to take it back as it was. */
@@ -155,13 +155,13 @@ export class Lock implements ConditionLock, Disposable, AsyncDisposable {
   }
 
   /** @internal the description another thread or process attaches from. */
-  [kHandle](): HandleDescriptor {
-    return { type: 'Lock', state: stateOf(this.#place) };
-  }
-
-  /** @internal */
-  static _attach(state: PlaceState): Lock {
-    return new Lock(kAttach, attachPlace(state, KIND_LOCK, 'Lock'));
+  static {
+    shareable(
+      Lock,
+      'Lock',
+      (state: PlaceState) => new Lock(kAttach, attachPlace(state, KIND_LOCK, 'Lock')),
+      (lock) => stateOf(lock.#place),
+    );
   }
 
   get [Symbol.toStringTag](): string {
@@ -180,5 +180,3 @@ function checkLockOptions(options: unknown): boolean {
   }
   return robust !== false;
 }
-
-registerHandle('Lock', (state: PlaceState) => Lock._attach(state));

@@ -22,7 +22,7 @@
  *                                            OWNER, so a depth left by a dead owner never leaks to the next)
  * ```
  */
-import { type HandleDescriptor, kHandle, registerHandle } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { deadlineOf } from '../ring/waiting.js';
 import {
   type AcquireOptions,
@@ -155,18 +155,16 @@ export class RLock implements ConditionLock, Disposable, AsyncDisposable {
   }
 
   /** @internal */
-  [kHandle](): HandleDescriptor {
-    return { type: 'RLock', state: stateOf(this.#place) };
-  }
-
-  /** @internal */
-  static _attach(state: PlaceState): RLock {
-    return new RLock(kAttach, attachPlace(state, KIND_RLOCK, 'RLock'));
+  static {
+    shareable(
+      RLock,
+      'RLock',
+      (state: PlaceState) => new RLock(kAttach, attachPlace(state, KIND_RLOCK, 'RLock')),
+      (lock) => stateOf(lock.#place),
+    );
   }
 
   get [Symbol.toStringTag](): string {
     return 'RLock';
   }
 }
-
-registerHandle('RLock', (state: PlaceState) => RLock._attach(state));

@@ -26,7 +26,7 @@
  * changes VALUE before it looks at WAIT, so no wake-up is lost. An aborted async waiter passes a wake-up on when a
  * unit is free (its cancelled wait may have consumed one).
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
 import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
 import {
@@ -52,7 +52,7 @@ const MAX_VALUE = 0x7fffffff;
 
 const kAttach = Symbol('procq.attach');
 
-export class Semaphore implements Shareable, Disposable, AsyncDisposable {
+export class Semaphore implements Disposable, AsyncDisposable {
   readonly #place: Place;
   readonly #i32: Int32Array;
   readonly #value: number;
@@ -168,13 +168,13 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
   }
 
   /** @internal */
-  [kHandle](): HandleDescriptor {
-    return { type: this._bounded() ? 'BoundedSemaphore' : 'Semaphore', state: stateOf(this.#place) };
-  }
-
-  /** @internal */
-  static _attach(state: PlaceState): Semaphore {
-    return new Semaphore(kAttach, attachPlace(state, KIND_SEMAPHORE, 'Semaphore'));
+  static {
+    shareable(
+      Semaphore,
+      'Semaphore',
+      (state: PlaceState) => new Semaphore(kAttach, attachPlace(state, KIND_SEMAPHORE, 'Semaphore')),
+      (sem) => stateOf(sem.#place),
+    );
   }
 
   get [Symbol.toStringTag](): string {
@@ -188,9 +188,13 @@ export class BoundedSemaphore extends Semaphore {
     return true;
   }
 
-  /** @internal */
-  static override _attach(state: PlaceState): BoundedSemaphore {
-    return new BoundedSemaphore(kAttach, attachPlace(state, KIND_SEMAPHORE, 'BoundedSemaphore'));
+  static {
+    shareable(
+      BoundedSemaphore,
+      'BoundedSemaphore',
+      (state: PlaceState) =>
+        new BoundedSemaphore(kAttach, attachPlace(state, KIND_SEMAPHORE, 'BoundedSemaphore')),
+    );
   }
 
   override get [Symbol.toStringTag](): string {
@@ -209,6 +213,3 @@ function checkInitial(value: unknown): number {
   }
   return value;
 }
-
-registerHandle('Semaphore', (state: PlaceState) => Semaphore._attach(state));
-registerHandle('BoundedSemaphore', (state: PlaceState) => BoundedSemaphore._attach(state));

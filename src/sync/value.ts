@@ -15,7 +15,7 @@
  *
  * Layout: shared-data.ts.
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { KIND_VALUE } from './core.js';
 import type { Lock } from './lock.js';
 import type { RLock } from './rlock.js';
@@ -29,7 +29,7 @@ export interface ValueOptions {
 
 const kAttach = Symbol('procq.attach');
 
-export class Value<C extends TypeCode = TypeCode> implements Shareable {
+export class Value<C extends TypeCode = TypeCode> {
   readonly #data: SharedData;
 
   /**
@@ -76,14 +76,13 @@ export class Value<C extends TypeCode = TypeCode> implements Shareable {
     return lock;
   }
 
-  /** @internal */
-  [kHandle](): HandleDescriptor {
-    return { type: 'Value', state: this.#data.state() };
-  }
-
-  /** @internal */
-  static _attach(state: DataState): Value {
-    return new Value(kAttach, SharedData.attach(state, KIND_VALUE, 'Value'));
+  static {
+    shareable(
+      Value,
+      'Value',
+      (state: DataState) => new Value(kAttach, SharedData.attach(state, KIND_VALUE, 'Value')),
+      (value) => value.#data.state(),
+    );
   }
 
   toString(): string {
@@ -94,5 +93,3 @@ export class Value<C extends TypeCode = TypeCode> implements Shareable {
     return 'Value';
   }
 }
-
-registerHandle('Value', (state: DataState) => Value._attach(state));

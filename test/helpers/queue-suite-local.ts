@@ -159,8 +159,6 @@ export function installLocalSuite(segment: SegmentKind): void {
 
       const badOptions: Array<[string, unknown, Function]> = [
         ['timeout: NaN', { timeout: Number.NaN }, RangeError],
-        ['timeout: -1', { timeout: -1 }, RangeError],
-        ['timeout: -Infinity', { timeout: Number.NEGATIVE_INFINITY }, RangeError],
         ["timeout: '5'", { timeout: '5' }, TypeError],
         ['timeout: 5n', { timeout: 5n }, TypeError],
         ["block: 'no'", { block: 'no' }, TypeError],
