@@ -10,13 +10,13 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { kHandle } from '../src/codec/index.js';
+import { getContext } from '../src/context.js';
 import { ProcessError } from '../src/errors.js';
 import { loadNative } from '../src/native/index.js';
 import {
   activeChildren,
   cpuCount,
   currentProcess,
-  getContext,
   getStartMethod,
   isMainProcess,
   Process,

@@ -425,7 +425,7 @@ describe('Value and SharedArray (one thread)', () => {
     assert.equal(wrap.value, 0);
     const f = new Value('f', 0.1);
     assert.equal(f.value, Math.fround(0.1));
-    assert.throws(() => new Value('i', 1.5), TypeError);
+    assert.throws(() => new Value('i', 1.5 as number), TypeError); // a literal 1.5 does not compile
     assert.throws(() => new Value('x' as never, 1 as never), TypeError);
     assert.throws(() => new Value('q', 1.5 as never), TypeError);
     assert.throws(() => {

@@ -41,8 +41,7 @@
  * errors included; calls on a closed or terminated pool fail with `ClosedError`.
  */
 
-import { cpuCount } from '../process/context.js';
-import type { StartMethod } from '../process/current.js';
+import { cpuCount, type StartMethod } from '../process/current.js';
 import { getStartMethod } from '../process/start-method.js';
 import { callerModuleUrl } from '../process/target.js';
 import { PoolEngine } from './engine.js';

@@ -3,10 +3,10 @@
  * 1. `popen-thread.ts` + `bootstrap-thread.ts`: a worker thread (`startMethod: 'thread'`);
  * 2. `popen-spawn.ts` + `bootstrap-spawn.ts`: a fresh Node process (`startMethod: 'spawn'`, the default).
  * `child.ts` is the start-up both children share; `target.ts` finds the target in the parent; `current.ts` says
- * who we are; `context.ts` binds the API to a start method.
+ * who we are (`../context.ts` binds the whole API to a start method).
  */
-export { type Context, cpuCount, getContext } from './context.js';
 export {
+  cpuCount,
   currentProcess,
   isMainProcess,
   type ParentInfo,

@@ -19,6 +19,12 @@
  *
  * The child imports the module that exports the target (without `module`: the file that called `new Process`),
  * so that module's top level runs again in the child, where `isMainProcess()` is false.
+ *
+ * When the child ends (Python's rule): after its target returns (exit code 0) or throws (1), the child waits for
+ * the non-daemon work the target started, then exits, leaving daemon work and anything else (timers, sockets)
+ * behind. Non-daemon work is a procq `Process` with `daemon: false`, a worker thread (`new Worker`), or a child
+ * process (`child_process.spawn` …), unless it was made a daemon (`daemon: true`; `worker.unref()`,
+ * `child.unref()`). So `exitCode` is set, and `join()` resolves, only once that work is done too.
  */
 
 import { encodeValue } from '../codec/index.js';
@@ -33,17 +39,47 @@ import { ThreadPopen } from './popen-thread.js';
 import { checkStartMethod, getStartMethod } from './start-method.js';
 import { callerModuleUrl, resolveTarget } from './target.js';
 
-export interface ProcessOptions {
+/** What a `Process` may run: a function, or (with `module`) an export's name. */
+export type Target = ((...args: any[]) => unknown) | Function | string;
+
+/**
+ * The `args` a target takes: its parameters when it is a function with a visible signature, else any array.
+ * So `new Process({ target: greet, args: [42] })` fails to compile when `greet` takes a string.
+ */
+export type TargetArgs<F> = F extends (...args: infer A) => unknown ? Readonly<A> : readonly unknown[];
+
+/**
+ * The options of `new Process`. `args` is checked against the target's parameters when `target` is a function,
+ * and is required when the target has a required parameter (a target of no arguments may omit it).
+ */
+export type ProcessOptions<F extends Target = Target> = ProcessBaseOptions<F> & ArgsOption<F>;
+
+type ArgsOption<F> = F extends (...args: infer A) => unknown
+  ? [] extends A
+    ? { args?: Readonly<A> }
+    : {
+        /** Arguments for `target` (cloned like queue items; procq handles among them arrive usable). */
+        args: Readonly<A>;
+      }
+  : { args?: readonly unknown[] };
+
+export interface ProcessBaseOptions<F extends Target = Target> {
   /**
    * The function the child runs: a function exported from an ES module (without `module`, from the module that
    * calls `new Process`), or, with `module`, the name of one of that module's exports. Async functions are awaited.
    */
-  target: Function | string;
-  /** Arguments for `target`, cloned like queue items; procq handles among them arrive usable. @default [] */
-  args?: readonly unknown[];
+  target: F;
+  /**
+   * Arguments for `target`, cloned like queue items; procq handles among them arrive usable. Type-checked against
+   * the target's parameters when `target` is a function. @default []
+   */
+  args?: TargetArgs<F> | undefined;
   /** @default `Process-N`, numbered per parent from 1 (a child's children are `Process-N:M`) */
   name?: string;
-  /** Daemon children are ended when their parent exits; others are waited for. @default the parent's own flag */
+  /**
+   * Daemon children are ended when their parent exits; others are waited for (by a parent that is itself a child
+   * too, once its target is done). @default the parent's own flag
+   */
   daemon?: boolean;
   /** @default the current default: `setStartMethod()`, else `'spawn'` */
   startMethod?: StartMethod;
@@ -75,7 +111,12 @@ function onParentExit(): void {
 /** How long a parent's exit waits for its terminated daemons, to clean up after them. */
 const DAEMON_EXIT_WAIT_MS = 500;
 
-export class Process {
+/**
+ * A child (a worker thread or an OS process) running `target(...args)`. The type parameter is the target's type,
+ * inferred from `new Process({ target, args })` so that `args` is checked against it; it never needs writing
+ * (`Process` alone is any process).
+ */
+export class Process<F extends Target = Target> {
   readonly #target: unknown;
   readonly #args: readonly unknown[];
   readonly #module: string | URL | undefined;
@@ -87,7 +128,7 @@ export class Process {
   #popen: Popen | undefined;
   #closed = false;
 
-  constructor(options: ProcessOptions) {
+  constructor(options: ProcessOptions<F>) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Expected \`options\` to be an object with a \`target\`, got ${describe(options)}`);
     }

@@ -17,6 +17,7 @@ import {
   readFast,
   writePayload,
 } from '../codec/frames.js';
+import { TAG_CUSTOM } from '../codec/tags.js';
 import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
 import { anyoneWaiting } from '../ring/advert.js';
@@ -30,7 +31,6 @@ import {
   PUT_COUNT,
   PUT_EPOCH,
   SHUTDOWN,
-  TAG_CUSTOM,
   WAIT_SLICE_MS,
 } from '../ring/layout.js';
 import { ceilPow2, Ring } from '../ring/ring.js';

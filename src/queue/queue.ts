@@ -42,7 +42,7 @@ interface QueueState {
   maxsize: number;
 }
 
-export class Queue<T = unknown> implements QueueLike<T> {
+export class Queue<T = unknown> implements QueueLike<T>, Disposable, AsyncDisposable {
   /** @internal */
   readonly _engine: QueueEngine;
   readonly #maxsize: number;
@@ -239,6 +239,22 @@ export class Queue<T = unknown> implements QueueLike<T> {
   /** For compatibility: there is no feeder thread to cancel. */
   cancelJoinThread(): void {}
 
+  /**
+   * `using q = new Queue()`: `close()` at the end of the scope. What that means is `close()`'s rule: this process
+   * (or thread) uses the queue no more; other holders (children it was passed to) are unaffected, and items
+   * already put stay queued. The shared memory itself is not freed here: it lives while any holder maps it, and
+   * the creator's segment is removed when the creator exits (or by `procq sweep` once it is dead).
+   */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** `await using q = new Queue()`: `close()` then `joinThread()` (which has nothing to wait for). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.joinThread();
+  }
+
   /** Yields items until the queue is shut down and drained. */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
@@ -320,6 +336,7 @@ function checkMax(max: unknown): number {
  * until none are left (Python's `JoinableQueue`).
  */
 export class JoinableQueue<T = unknown> extends Queue<T> implements JoinableQueueLike<T> {
+  /** @internal */
   protected override _joinable(): boolean {
     return true;
   }

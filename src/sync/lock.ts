@@ -54,14 +54,16 @@ export interface LockOptions {
 }
 
 /**
- * What `Condition` needs from its lock (implemented by `Lock` and `RLock`). @internal
+ * What `Condition` needs from its lock (implemented by `Lock` and `RLock`).
  */
 export interface ConditionLock {
-  /** Whether the calling thread holds the lock. */
+  /** @internal Whether the calling thread holds the lock. */
   _isOwned(): boolean;
-  /** Releases the lock completely; returns what `_acquireRestore` needs to take it back as it was. */
+  /** @internal Releases the lock completely; returns what `_acquireRestore` needs to take it back as it was. */
   _releaseSave(): number;
+  /** @internal */
   _acquireRestore(saved: number): void;
+  /** @internal */
   _acquireRestoreAsync(saved: number): Promise<void>;
   acquire(options?: AcquireOptions): Promise<boolean>;
   acquireSync(options?: SyncAcquireOptions): boolean;

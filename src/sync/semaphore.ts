@@ -184,6 +184,7 @@ export class Semaphore implements Disposable, AsyncDisposable {
 
 /** A `Semaphore` that cannot be released above its initial value (`RangeError`, Python's `ValueError`). */
 export class BoundedSemaphore extends Semaphore {
+  /** @internal */
   protected override _bounded(): boolean {
     return true;
   }

@@ -20,7 +20,14 @@ import { KIND_VALUE } from './core.js';
 import type { Lock } from './lock.js';
 import type { RLock } from './rlock.js';
 import { checkLockOption, type DataState, type LockOption, noLockError, SharedData } from './shared-data.js';
-import { checkElement, checkTypeCode, type ElementOf, type InputOf, type TypeCode } from './typecodes.js';
+import {
+  checkElement,
+  checkTypeCode,
+  type ElementOf,
+  type InputOf,
+  type IntegerLiteralCheck,
+  type TypeCode,
+} from './typecodes.js';
 
 export interface ValueOptions {
   /** `true`: a new RLock; a `Lock` or `RLock`: that one; `false`: none. @default true */
@@ -29,7 +36,12 @@ export interface ValueOptions {
 
 const kAttach = Symbol('procq.attach');
 
-export class Value<C extends TypeCode = TypeCode> {
+/**
+ * One number in shared memory. `C` is the typecode, inferred from the constructor: `bigint` codes give
+ * `bigint` values. `V` is the initial value's type, inferred only to reject a non-integer literal for an integer
+ * typecode at compile time (`new Value('i', 1.5)`); it never needs writing.
+ */
+export class Value<C extends TypeCode = TypeCode, V extends InputOf<C> = InputOf<C>> {
   readonly #data: SharedData;
 
   /**
@@ -37,10 +49,10 @@ export class Value<C extends TypeCode = TypeCode> {
    * @param init The initial value (default 0); a `bigint` or a safe integer for the 64-bit typecodes.
    * @throws TypeError for an unknown typecode or a value of the wrong type.
    */
-  constructor(typecode: C, init?: InputOf<C>, options?: ValueOptions);
+  constructor(typecode: C, init?: V & IntegerLiteralCheck<C, V>, options?: ValueOptions);
   /** @internal */
   constructor(attach: typeof kAttach, data: SharedData);
-  constructor(typecode: C | typeof kAttach, init?: InputOf<C> | SharedData, options?: ValueOptions) {
+  constructor(typecode: C | typeof kAttach, init?: V | SharedData, options?: ValueOptions) {
     if (typecode === kAttach) {
       this.#data = init as SharedData;
       return;
