@@ -22,6 +22,7 @@
  */
 import * as v8 from 'node:v8';
 import { shareable } from '../codec/handles.js';
+import { decodeValue, encodeValue } from '../codec/index.js';
 import {
   abortErrorFrom,
   BrokenPipeError,
@@ -155,18 +156,25 @@ export class Connection<T = unknown> implements Disposable, AsyncIterable<T> {
    * Abort safety: when the signal aborts, no message has been taken.
    */
   recv(options?: WaitOptions): Promise<T> {
-    return rejecting(() => this.#recv(checkWaitArg(options ?? null, true))) as Promise<T>;
+    return rejecting(async () =>
+      fromBytes(await this.#recv(checkWaitArg(options ?? null, true))),
+    ) as Promise<T>;
   }
 
   /** Like `recv`, blocking the calling thread. */
   recvSync(options?: SyncWaitOptions): T {
-    return this.#recvSync(checkWaitArg(options ?? null, false)) as T;
+    return fromBytes(this.#recvSync(checkWaitArg(options ?? null, false))) as T;
   }
 
   /**
    * Receives the next message as bytes: a message sent with `sendBytes` (or any byte array) as is; any other
-   * message as its structured-clone serialization (as Python's `recv_bytes` returns the pickle). With
-   * `maxlength`, a longer message is an error (`RangeError`) and is consumed, as in Python.
+   * message as its structured-clone serialization (as Python's `recv_bytes` returns the pickle; `v8.deserialize`
+   * reads it). With `maxlength`, a longer message is an error (`RangeError`) and is consumed, as in Python.
+   *
+   * Relaying is lossless, as in Python (`recv()` is `decode(recv_bytes())`): bytes from `recvBytes()` sent on with
+   * `sendBytes()` arrive through `recv()` as the value, not as its serialization. (A byte message that is such a
+   * serialization is decoded by `recv()`; other bytes arrive as they were sent.) A message holding procq objects
+   * over thread-only memory cannot be given as bytes (`TypeError`).
    *
    * Abort safety: when the signal aborts, no message has been taken.
    */
@@ -377,6 +385,23 @@ function checkMaxlength(maxlength: unknown): number {
   return maxlength;
 }
 
+/** What `recv` returns for a message: the value a serialization (from `recvBytes`) stands for, else the message. */
+function fromBytes(message: unknown): unknown {
+  if (
+    !(message instanceof Uint8Array) ||
+    message.length < 3 ||
+    message[0] !== 0xff ||
+    message[1] !== V8_VERSION
+  ) {
+    return message;
+  }
+  try {
+    return decodeValue({ bytes: message, sabs: [], handles: true });
+  } catch {
+    return message; // bytes that only looked like a serialization
+  }
+}
+
 function bytesOf(buffer: unknown, offset: unknown, size: unknown): Uint8Array {
   let bytes: Uint8Array;
   if (buffer instanceof ArrayBuffer || buffer instanceof SharedArrayBuffer) bytes = new Uint8Array(buffer);
@@ -399,11 +424,23 @@ function bytesOf(buffer: unknown, offset: unknown, size: unknown): Uint8Array {
   return bytes.subarray(offset, offset + count);
 }
 
+/** The second byte of every `node:v8` serialization (after 0xFF): the format's version. */
+const V8_VERSION = v8.serialize(null)[1];
+
+/** A message given as bytes: itself when it is bytes, else its serialization (procq handles as descriptors). */
 function toBytes(message: unknown, maxlength: number): Buffer {
-  const bytes =
-    message instanceof Uint8Array
-      ? Buffer.from(message.buffer, message.byteOffset, message.byteLength)
-      : v8.serialize(message);
+  let bytes: Buffer;
+  if (message instanceof Uint8Array) {
+    bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  } else {
+    const wire = encodeValue(message);
+    if (wire.sabs.length > 0) {
+      throw new TypeError(
+        'this message holds procq objects over thread-only shared memory: it cannot be given as bytes (use recv())',
+      );
+    }
+    bytes = Buffer.from(wire.bytes.buffer, wire.bytes.byteOffset, wire.bytes.byteLength);
+  }
   if (bytes.byteLength > maxlength) {
     throw new RangeError(`the message is ${bytes.byteLength} bytes, more than maxlength (${maxlength})`);
   }
