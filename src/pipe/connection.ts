@@ -193,7 +193,7 @@ export class Connection<T = unknown> implements Disposable, AsyncIterable<T> {
 
   /**
    * Whether a `recv` would return at once (a message is waiting, or the other end is closed so it would throw
-   * `EOFError`), waiting up to `timeout` ms for that: 0 (the default) does not wait, `null` or `Infinity` waits
+   * `EOFError`), waiting up to `timeout` ms for that: 0 (the default) or a negative timeout does not wait, `null` or `Infinity` waits
    * as long as it takes. Also `{ timeout, signal }`.
    *
    * Abort safety: nothing is taken either way.

@@ -48,7 +48,10 @@ export class AsyncResult<T> implements PromiseLike<T> {
     }
   }
 
-  /** Resolves when the work is done (either way) or `timeout` ms have passed; never rejects for the work's error. */
+  /**
+   * Resolves when the work is done (either way) or `timeout` ms have passed (a negative timeout is 0); never
+   * rejects for the work's error.
+   */
   wait(timeout?: number): Promise<void> {
     try {
       const ms = checkTimeout(timeout);

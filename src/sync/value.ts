@@ -13,6 +13,11 @@
  * then a write, so it needs the lock, as in Python. The lock is an `RLock` by default (`lock: true`); pass a
  * `Lock`/`RLock` to share one, or `lock: false` for none (Python's `RawValue`; `getLock()` then throws).
  *
+ * Types: `new Value('q', 1n).value` is a `bigint`, `new Value('i', 1).value` a `number`. An integer typecode
+ * given a non-integer number literal does not compile (`new Value('i', 1.5)`); a value typed just `number`, and
+ * every `.value = …`, is checked at run time instead (`TypeError`, as ctypes), since TypeScript has no integer
+ * type. Integers out of range wrap, as in ctypes.
+ *
  * Layout: shared-data.ts.
  */
 import { shareable } from '../codec/handles.js';
