@@ -71,7 +71,7 @@ export async function runChild(spec: ChildSpec, wire: Wire): Promise<never> {
     fail(spec.self.name, `cannot decode the arguments:\n${inspect(error)}`);
   }
   trackWorkers();
-  let code = 0;
+  let code: number | undefined; // undefined: process.exitCode, as the target may have set it
   try {
     await fn(...(args as unknown[]));
   } catch (error) {
@@ -81,5 +81,6 @@ export async function runChild(spec: ChildSpec, wire: Wire): Promise<never> {
   // Like Python's child: wait for the non-daemon work the target started (nondaemon.ts), then exit, whatever
   // timers or handles it left behind.
   await nonDaemonWorkDone();
+  if (code === undefined) process.exit(); // not exit(undefined): Node 20 reads that as 0
   process.exit(code);
 }
