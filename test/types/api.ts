@@ -2,6 +2,7 @@
 // resolves to dist/src/index.d.ts, the published types). Every `@ts-expect-error` line must be an error: tsc fails
 // on one that is not. The other lines must compile.
 import {
+  getContext,
   JoinableQueue,
   type JoinableQueueLike,
   type Pool,
@@ -110,3 +111,9 @@ void first;
 // Internals are not in the published types.
 // @ts-expect-error `_engine` is internal
 void new Queue()._engine;
+
+// A context's Process checks its arguments the same way.
+const threads = getContext('thread');
+new threads.Process({ target: greet, args: ['x', 1] });
+// @ts-expect-error a wrong type, through a context
+new threads.Process({ target: greet, args: [1, 1] });
