@@ -93,6 +93,17 @@ export class QueueGoneError extends ProcqError {
   }
 }
 
+/**
+ * The connection to Redis failed or dropped while a command was in flight (not a refusal by the server). Whether
+ * that command ran is unknown: a put may have put its item, a get (without reliable delivery) may have taken one.
+ * ioredis reconnects on its own; the next call goes through once the server is reachable again.
+ */
+export class RedisConnectionError extends ProcqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'PROCQ_REDIS_CONNECTION', options);
+  }
+}
+
 /** A `Process` could not be started or ran into trouble (unresolvable target, missing native build, …). */
 export class ProcessError extends ProcqError {
   constructor(message: string, options?: ErrorOptions) {

@@ -23,6 +23,7 @@ export {
   ProcessError,
   ProcqError,
   QueueGoneError,
+  RedisConnectionError,
   ShutDown,
   TimeoutError,
 } from './errors.js';

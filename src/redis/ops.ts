@@ -9,7 +9,7 @@
  * `sliceMs` (the watchdog): between slices the operation looks again without waiting, so a client that crashed
  * between a take and its wake-up (or while holding the shutdown sentinel) delays others by one slice at most.
  */
-import { Empty, Full, QueueGoneError, ShutDown } from '../errors.js';
+import { Empty, Full, ProcqError, QueueGoneError, RedisConnectionError, ShutDown } from '../errors.js';
 import {
   GET,
   GONE,
@@ -60,6 +60,13 @@ export interface Ctx {
 
 /** Registrations outlive the wait they cover by this much (clock skew between client and server, latency). */
 const REGISTRATION_SLACK_MS = 5_000;
+
+/** Errors that are the server's answer (a reply), left as they are; the rest become `RedisConnectionError`. */
+export function connectionError(err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof ProcqError || err.name === 'ReplyError') return err;
+  if (err.name === 'AbortError') return err;
+  return new RedisConnectionError(`the connection to Redis failed: ${err.message}`, { cause: err });
+}
 
 const script = (s: Script, keys: string[], args: Arg[]): Req => ({ kind: 'script', script: s, keys, args });
 const block = (cmd: string, args: Arg[]): Req => ({ kind: 'block', cmd, args });
@@ -173,7 +180,14 @@ export function* getOp(ctx: Ctx, max: number, deadline: number): Op<Buffer[]> {
   }
   for (;;) {
     const left = deadline - now();
-    if (left <= 0) throw new Empty();
+    if (left <= 0) {
+      // The deadline passed before the wait began (a slow connection): look once more, as `block: false` does, so
+      // that an item there, or a shutdown, wins over Empty.
+      const t = yield* takeNow(ctx, max);
+      if (t.values.length > 0) return t.values;
+      if (t.status === SHUT) throw new ShutDown();
+      throw new Empty();
+    }
     const b = (yield blockingPop(ctx, max, Math.min(left, ctx.sliceMs))) as Blocked;
     const values = popped(ctx, max, b.reply);
     if (b.abort) {
@@ -254,4 +268,9 @@ export function* scriptOp(ctx: Ctx, s: Script, keys: string[], args: Arg[]): Op<
   const r = yield script(s, keys, args);
   if (r === GONE || (Array.isArray(r) && r[0] === GONE)) throw new QueueGoneError(ctx.name);
   return r;
+}
+
+/** A single script call, its reply as it came (for scripts whose answers are not the queue's). */
+export function* rawScriptOp(s: Script, keys: string[], args: Arg[]): Op<unknown> {
+  return yield script(s, keys, args);
 }
