@@ -18,7 +18,7 @@
 
 import type { Codec } from '../codec/frames.js';
 import { shareable } from '../codec/handles.js';
-import { ClosedError, rejecting, ShutDown } from '../errors.js';
+import { ClosedError, rejecting } from '../errors.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
 import { checkCodec, checkMax, itemsUntilShutDown } from './common.js';
 import type { JoinableQueueLike, QueueLike } from './contract.js';
