@@ -62,6 +62,48 @@ export class EOFError extends ProcqError {
   }
 }
 
+/** The other end of a `Pipe` is closed: a `send` cannot be delivered. Python's `BrokenPipeError`. */
+export class BrokenPipeError extends ProcqError {
+  constructor(message = 'the other end of the pipe is closed', options?: ErrorOptions) {
+    super(message, 'PROCQ_BROKEN_PIPE', options);
+  }
+}
+
+/** The barrier is broken (timeout, `abort()`, a throwing action) or was reset while waiting. Python's. */
+export class BrokenBarrierError extends ProcqError {
+  constructor(message = 'the barrier is broken', options?: ErrorOptions) {
+    super(message, 'PROCQ_BROKEN_BARRIER', options);
+  }
+}
+
+/**
+ * A lock-state misuse: releasing an `RLock` this thread does not own, or `wait`/`notify` on a `Condition` whose
+ * lock is not held. Python raises `RuntimeError` / `AssertionError` there.
+ */
+export class NotOwnerError extends ProcqError {
+  constructor(message = 'this thread does not own the lock', options?: ErrorOptions) {
+    super(message, 'PROCQ_NOT_OWNER', options);
+  }
+}
+
+/** A Redis queue's keys were deleted (`destroy()`) while this client used it. */
+export class QueueGoneError extends ProcqError {
+  constructor(name: string, options?: ErrorOptions) {
+    super(`the Redis queue "${name}" does not exist any more (destroyed?)`, 'PROCQ_REDIS_GONE', options);
+  }
+}
+
+/**
+ * The connection to Redis failed or dropped while a command was in flight (not a refusal by the server). Whether
+ * that command ran is unknown: a put may have put its item, a get (without reliable delivery) may have taken one.
+ * ioredis reconnects on its own; the next call goes through once the server is reachable again.
+ */
+export class RedisConnectionError extends ProcqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'PROCQ_REDIS_CONNECTION', options);
+  }
+}
+
 /** A `Process` could not be started or ran into trouble (unresolvable target, missing native build, …). */
 export class ProcessError extends ProcqError {
   constructor(message: string, options?: ErrorOptions) {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { AuthenticationError, Empty, ManagerGoneError } from '../src/errors.js';
+import { AuthenticationError, BrokenBarrierError, Empty, ManagerGoneError } from '../src/errors.js';
 import { activeChildren, Process, Queue, type StartMethod, setStartMethod } from '../src/index.js';
 import {
   type BaseProxy,
@@ -13,7 +13,6 @@ import {
   type QueueProxy,
 } from '../src/manager/index.js';
 import { loadNative } from '../src/native/index.js';
-import { BrokenBarrierError } from '../src/sync/barrier.js';
 import { QueueManager, QueueManager2, VALUES } from './fixtures/manager-targets.js';
 
 const TARGETS = new URL('./fixtures/manager-targets.js', import.meta.url);

@@ -4,6 +4,9 @@
  * `encodeValue` (structured clone + procq handles) *before* the producer takes its lock, and decoded *after* the
  * consumer releases its lock (as CPython pickles outside its locks).
  */
+
+import { decodeValue, encodeValue } from './index.js';
+import { decodePlain, encodePlain } from './plain.js';
 import {
   TAG_ASCII,
   TAG_BUFFER,
@@ -19,9 +22,7 @@ import {
   TAG_UTF16,
   TAG_V8,
   TAG_V8_HANDLES,
-} from '../ring/layout.js';
-import { decodeValue, encodeValue } from './index.js';
-import { decodePlain, encodePlain } from './plain.js';
+} from './tags.js';
 
 /**
  * Node's Buffer has undocumented, stable, unchecked forms of `write`/`toString` (`utf8Write`, `utf8Slice`,

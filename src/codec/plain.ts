@@ -288,7 +288,7 @@ function readValue(): unknown {
   throw new Error(`procq: corrupt plain frame (type byte ${t})`);
 }
 
-/** Decodes the plain frame of `length` bytes at `offset` in `mem`. */
+/** Decodes the plain frame of `length` bytes at `offset` in `mem`. @internal */
 export function decodePlain(mem: Buffer, offset: number, _length: number): unknown {
   rb = mem as UcsBuffer;
   rpos = offset;

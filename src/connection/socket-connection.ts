@@ -15,8 +15,15 @@
 import type { Socket } from 'node:net';
 
 import { decodeValue, encodeValue } from '../codec/index.js';
-import { AbortError, abortErrorFrom, ClosedError, EOFError, rejecting, TimeoutError } from '../errors.js';
-import { BrokenPipeError } from '../pipe/connection.js';
+import {
+  AbortError,
+  abortErrorFrom,
+  BrokenPipeError,
+  ClosedError,
+  EOFError,
+  rejecting,
+  TimeoutError,
+} from '../errors.js';
 import { describe } from '../sync/core.js';
 
 export interface RecvOptions {

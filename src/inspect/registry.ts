@@ -26,6 +26,7 @@
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 
+import { onObjectArrival } from '../codec/handles.js';
 import type { Segment, SegmentHandle } from '../memory/segment.js';
 import { type ShmHandle, ShmSegment } from '../memory/shm-segment.js';
 import { loadNative } from '../native/index.js';
@@ -148,6 +149,27 @@ export function registerCreated(kind: string, place: { seg: Segment; base: numbe
 }
 
 /** For a handle reviver: registers the object attached from `state`, then returns it. */
+/** Kinds whose arrival in a process is recorded (a Pipe's Connection records itself, with its end). */
+const LISTED_ON_ARRIVAL = new Set([
+  'Queue',
+  'JoinableQueue',
+  'SimpleQueue',
+  'Lock',
+  'RLock',
+  'Semaphore',
+  'BoundedSemaphore',
+  'Event',
+  'Condition',
+  'Barrier',
+  'Value',
+  'SharedArray',
+]);
+
+onObjectArrival((type, object, state) => {
+  if (LISTED_ON_ARRIVAL.has(type))
+    registerAttached(type, object, state as { segment: SegmentHandle; base?: number; label?: string });
+});
+
 export function registerAttached<T>(
   kind: string,
   object: T,

@@ -8,8 +8,8 @@
  * Each creator below is what `register(typeid, { callable })` names for the built-in types.
  */
 
+import { BrokenBarrierError } from '../errors.js';
 import { JoinableQueue, Queue } from '../queue/queue.js';
-import { BrokenBarrierError } from '../sync/barrier.js';
 
 /** Methods listed here get the caller's connection id as their first argument. */
 export const CALLER_AWARE: unique symbol = Symbol('procq.manager.callerAware');

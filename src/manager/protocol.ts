@@ -15,9 +15,8 @@
 
 import type { Address, Family } from '../connection/listener.js';
 import * as errors from '../errors.js';
-import { BrokenPipeError } from '../pipe/connection.js';
+import { BrokenBarrierError, BrokenPipeError } from '../errors.js';
 import type { TargetSpec } from '../process/target.js';
-import { BrokenBarrierError } from '../sync/barrier.js';
 
 export type Request =
   | { id: number; op: 'create'; typeid: string; args: unknown[] }

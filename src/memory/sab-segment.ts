@@ -56,6 +56,7 @@ export class SabSegment implements Segment {
     Atomics.notify(this.i32, index, count === Number.POSITIVE_INFINITY ? undefined : count);
   }
 
+  /** @internal */
   commit(_offset: number, _length: number): void {}
 
   handle(): SegmentHandle {

@@ -21,14 +21,15 @@
  * reader sees `ShutDown` once drained (reported as `EOFError`), its writer at once (reported as `BrokenPipeError`).
  */
 import * as v8 from 'node:v8';
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
+import { decodeValue, encodeValue } from '../codec/index.js';
 import type { WaitPoint } from '../connection/wait-point.js';
 import {
   abortErrorFrom,
+  BrokenPipeError,
   ClosedError,
   Empty,
   EOFError,
-  ProcqError,
   ShutDown,
   TimeoutError,
 } from '../errors.js';
@@ -48,13 +49,6 @@ import {
 } from '../sync/core.js';
 import { deadlineOf, WAIT_SLICE_MS } from '../wait/index.js';
 import { Control } from './control.js';
-
-/** The other end is closed: a `send` cannot be delivered. Python's `BrokenPipeError`. */
-export class BrokenPipeError extends ProcqError {
-  constructor(message = 'the other end of the pipe is closed', options?: ErrorOptions) {
-    super(message, 'PROCQ_BROKEN_PIPE', options);
-  }
-}
 
 const NONE: unique symbol = Symbol('none');
 
@@ -97,7 +91,7 @@ const finalizer = new FinalizationRegistry<Hold>(release);
 
 const kAttach = Symbol('procq.attach');
 
-export class Connection<T = unknown> implements Shareable, Disposable, AsyncIterable<T> {
+export class Connection<T = unknown> implements Disposable, AsyncIterable<T> {
   readonly #hold: Hold;
   readonly #reader: QueueEngine | null;
   readonly #writer: QueueEngine | null;
@@ -181,18 +175,25 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
    * Abort safety: when the signal aborts, no message has been taken.
    */
   recv(options?: WaitOptions): Promise<T> {
-    return rejecting(() => this.#recv(checkWaitArg(options ?? null, true))) as Promise<T>;
+    return rejecting(async () =>
+      fromBytes(await this.#recv(checkWaitArg(options ?? null, true))),
+    ) as Promise<T>;
   }
 
   /** Like `recv`, blocking the calling thread. */
   recvSync(options?: SyncWaitOptions): T {
-    return this.#recvSync(checkWaitArg(options ?? null, false)) as T;
+    return fromBytes(this.#recvSync(checkWaitArg(options ?? null, false))) as T;
   }
 
   /**
    * Receives the next message as bytes: a message sent with `sendBytes` (or any byte array) as is; any other
-   * message as its structured-clone serialization (as Python's `recv_bytes` returns the pickle). With
-   * `maxlength`, a longer message is an error (`RangeError`) and is consumed, as in Python.
+   * message as its structured-clone serialization (as Python's `recv_bytes` returns the pickle; `v8.deserialize`
+   * reads it). With `maxlength`, a longer message is an error (`RangeError`) and is consumed, as in Python.
+   *
+   * Relaying is lossless, as in Python (`recv()` is `decode(recv_bytes())`): bytes from `recvBytes()` sent on with
+   * `sendBytes()` arrive through `recv()` as the value, not as its serialization. (A byte message that is such a
+   * serialization is decoded by `recv()`; other bytes arrive as they were sent.) A message holding procq objects
+   * over thread-only memory cannot be given as bytes (`TypeError`).
    *
    * Abort safety: when the signal aborts, no message has been taken.
    */
@@ -211,7 +212,7 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
 
   /**
    * Whether a `recv` would return at once (a message is waiting, or the other end is closed so it would throw
-   * `EOFError`), waiting up to `timeout` ms for that: 0 (the default) does not wait, `null` or `Infinity` waits
+   * `EOFError`), waiting up to `timeout` ms for that: 0 (the default) or a negative timeout does not wait, `null` or `Infinity` waits
    * as long as it takes. Also `{ timeout, signal }`.
    *
    * Abort safety: nothing is taken either way.
@@ -337,8 +338,12 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
     }
   }
 
-  /** @internal the description another thread or process attaches from: a new holder, reserved now. */
-  [kHandle](): HandleDescriptor {
+  static {
+    shareable(Connection, 'Connection', attachConnection, (c) => c.#describe());
+  }
+
+  /** The description another thread or process attaches from: a new holder, reserved now. */
+  #describe(): ConnectionState {
     if (this.#closed) throw new ClosedError('connection');
     const { control, rings, end } = this.#hold;
     const from = ownerId();
@@ -352,26 +357,25 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
       from,
       ...(this.#hold.label === undefined ? {} : { label: this.#hold.label }),
     };
-    return { type: 'Connection', state };
-  }
-
-  /** @internal */
-  static _attach(state: ConnectionState): Connection {
-    const control = new Control(attachSegment(state.control));
-    const rings = state.rings.map((h) =>
-      h === null ? null : new QueueEngine(attachSegment(h), undefined, false),
-    );
-    let slot = control.takeOver(state.end, state.slot, state.from) ? state.slot : -1;
-    // The reservation was swept (its sender died before we arrived): hold the end anew if it is still open.
-    if (slot < 0 && (rings[state.end] ?? rings[1 - state.end])!.shutdownState() === 0)
-      slot = control.take(state.end);
-    register('attach', 'Pipe', control.seg, 0, state.label);
-    return new Connection(kAttach, { control, rings, end: state.end, slot, label: state.label });
+    return state;
   }
 
   get [Symbol.toStringTag](): string {
     return 'Connection';
   }
+}
+
+function attachConnection(state: ConnectionState): Connection {
+  const control = new Control(attachSegment(state.control));
+  const rings = state.rings.map((h) =>
+    h === null ? null : new QueueEngine(attachSegment(h), undefined, false),
+  );
+  let slot = control.takeOver(state.end, state.slot, state.from) ? state.slot : -1;
+  // The reservation was swept (its sender died before we arrived): hold the end anew if it is still open.
+  if (slot < 0 && (rings[state.end] ?? rings[1 - state.end])!.shutdownState() === 0)
+    slot = control.take(state.end);
+  register('attach', 'Pipe', control.seg, 0, state.label);
+  return new Connection(kAttach, { control, rings, end: state.end, slot, label: state.label });
 }
 
 function checkPollArg(arg: unknown, allowSignal: boolean): WaitSpec {
@@ -388,6 +392,23 @@ function checkMaxlength(maxlength: unknown): number {
     throw new RangeError(`Expected \`maxlength\` to be a non-negative integer, got ${describe(maxlength)}`);
   }
   return maxlength;
+}
+
+/** What `recv` returns for a message: the value a serialization (from `recvBytes`) stands for, else the message. */
+function fromBytes(message: unknown): unknown {
+  if (
+    !(message instanceof Uint8Array) ||
+    message.length < 3 ||
+    message[0] !== 0xff ||
+    message[1] !== V8_VERSION
+  ) {
+    return message;
+  }
+  try {
+    return decodeValue({ bytes: message, sabs: [], handles: true });
+  } catch {
+    return message; // bytes that only looked like a serialization
+  }
 }
 
 function bytesOf(buffer: unknown, offset: unknown, size: unknown): Uint8Array {
@@ -412,15 +433,25 @@ function bytesOf(buffer: unknown, offset: unknown, size: unknown): Uint8Array {
   return bytes.subarray(offset, offset + count);
 }
 
+/** The second byte of every `node:v8` serialization (after 0xFF): the format's version. */
+const V8_VERSION = v8.serialize(null)[1];
+
+/** A message given as bytes: itself when it is bytes, else its serialization (procq handles as descriptors). */
 function toBytes(message: unknown, maxlength: number): Buffer {
-  const bytes =
-    message instanceof Uint8Array
-      ? Buffer.from(message.buffer, message.byteOffset, message.byteLength)
-      : v8.serialize(message);
+  let bytes: Buffer;
+  if (message instanceof Uint8Array) {
+    bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  } else {
+    const wire = encodeValue(message);
+    if (wire.sabs.length > 0) {
+      throw new TypeError(
+        'this message holds procq objects over thread-only shared memory: it cannot be given as bytes (use recv())',
+      );
+    }
+    bytes = Buffer.from(wire.bytes.buffer, wire.bytes.byteOffset, wire.bytes.byteLength);
+  }
   if (bytes.byteLength > maxlength) {
     throw new RangeError(`the message is ${bytes.byteLength} bytes, more than maxlength (${maxlength})`);
   }
   return bytes;
 }
-
-registerHandle('Connection', (state: ConnectionState) => Connection._attach(state));

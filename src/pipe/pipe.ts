@@ -13,11 +13,12 @@
  * Memory: the control words (control.ts) and one ring per direction, each an unbounded queue ring (starts at
  * 64 KiB and grows with the backlog), so `send` never waits and never deadlocks against a full pipe.
  */
+
 import { labelOf } from '../inspect/label.js';
 import { register } from '../inspect/registry.js';
+import { describe } from '../options.js';
 import { QueueEngine } from '../queue/engine.js';
 import { DEFAULT_CAPACITY } from '../queue/options.js';
-import { describe } from '../sync/core.js';
 import { Connection } from './connection.js';
 import { Control } from './control.js';
 

@@ -25,7 +25,7 @@
  * it is terminated, and every call rejects with the reason.
  */
 import { constants } from 'node:os';
-import { ClosedError, invariant, ProcessError, ProcqError } from '../errors.js';
+import { ClosedError, Empty, invariant, ProcessError, ProcqError } from '../errors.js';
 import type { StartMethod } from '../process/current.js';
 import { Process } from '../process/process.js';
 import { Queue } from '../queue/queue.js';
@@ -464,7 +464,7 @@ function takeNowait<T>(queue: Queue<T>, max: number): T[] {
     try {
       out.push(...queue.getManySync(Math.min(max - out.length, RESULT_BATCH), { block: false }));
     } catch (error) {
-      if ((error as { code?: string })?.code === 'PROCQ_EMPTY') break;
+      if (error instanceof Empty) break;
       throw error;
     }
   }

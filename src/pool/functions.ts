@@ -9,6 +9,7 @@
  * - `{ module, name }`: `name` (a string, or the function itself) exported by `module` (a path or `file:` URL).
  */
 import { ProcessError } from '../errors.js';
+import { describe } from '../options.js';
 import { resolveTarget } from '../process/target.js';
 import type { FunctionSpec } from './protocol.js';
 
@@ -26,13 +27,6 @@ export interface FunctionRef {
 export interface FunctionEntry {
   readonly id: number;
   readonly spec: FunctionSpec;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return '`null`';
-  if (typeof value === 'string') return `'${value}' (string)`;
-  if (typeof value === 'object' || typeof value === 'function') return typeof value;
-  return `\`${String(value)}\` (${typeof value})`;
 }
 
 /** `Process`'s messages, said of the pool. */

@@ -103,7 +103,8 @@ export class ListJob<R> extends Job {
     if (--this.#left === 0) this.#settle(true, this.#single ? this.#values[0] : this.#values);
   }
 
-  failed(_index: number, error: unknown): void {
+  /** Any chunk failing fails the whole call (the index does not matter). */
+  failed(...[, error]: [index: number, error: unknown]): void {
     if (!this.#settled) this.#settle(false, error);
   }
 

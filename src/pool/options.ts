@@ -2,6 +2,7 @@
  * The options of `Pool` and its calls, documented and validated in one place. Misuse fails with a `TypeError`
  * (wrong type) or `RangeError` (out of range) whose message says what was expected and what came.
  */
+import { checkPositiveInteger, describe } from '../options.js';
 import type { StartMethod } from '../process/current.js';
 import { checkStartMethod } from '../process/start-method.js';
 import type { PoolFunction } from './functions.js';
@@ -38,22 +39,7 @@ export interface MapOptions {
   chunksize?: number;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return '`null`';
-  if (typeof value === 'string') return `\`${JSON.stringify(value)}\` (string)`;
-  if (typeof value === 'object' || typeof value === 'function') return typeof value;
-  return `\`${String(value)}\` (${typeof value})`;
-}
-
-export function checkPositiveInteger(value: unknown, what: string): number {
-  if (typeof value !== 'number') {
-    throw new TypeError(`Expected \`${what}\` to be an integer from 1 and up, got ${describe(value)}`);
-  }
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`Expected \`${what}\` to be an integer from 1 and up, got ${describe(value)}`);
-  }
-  return value;
-}
+export { checkPositiveInteger };
 
 export interface CheckedPoolOptions {
   readonly processes: number | undefined;

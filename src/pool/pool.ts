@@ -42,8 +42,7 @@
  */
 
 import { checkLabel } from '../inspect/label.js';
-import { cpuCount } from '../process/context.js';
-import type { StartMethod } from '../process/current.js';
+import { cpuCount, type StartMethod } from '../process/current.js';
 import { getStartMethod } from '../process/start-method.js';
 import { callerModuleUrl } from '../process/target.js';
 import { PoolEngine } from './engine.js';

@@ -4,21 +4,13 @@
  * It is also a thenable, so `await pool.applyAsync(f, [x])` gives the value.
  */
 import { ProcqError, TimeoutError } from '../errors.js';
+import { checkTimeout } from '../options.js';
 
 export interface ResultCallbacks<T> {
   /** Called with the value when the work succeeds, before `get()` resolves. */
   callback?: (value: T) => void;
   /** Called with the error when the work fails, before `get()` rejects. */
   errorCallback?: (error: unknown) => void;
-}
-
-function checkTimeout(timeout: unknown): number {
-  if (timeout === undefined) return Number.POSITIVE_INFINITY;
-  if (typeof timeout !== 'number') {
-    throw new TypeError(`Expected \`timeout\` to be a number of milliseconds, got ${typeof timeout}`);
-  }
-  if (!(timeout >= 0)) throw new RangeError(`Expected \`timeout\` to be a number >= 0, got ${timeout}`);
-  return timeout;
 }
 
 export class AsyncResult<T> implements PromiseLike<T> {
@@ -56,7 +48,10 @@ export class AsyncResult<T> implements PromiseLike<T> {
     }
   }
 
-  /** Resolves when the work is done (either way) or `timeout` ms have passed; never rejects for the work's error. */
+  /**
+   * Resolves when the work is done (either way) or `timeout` ms have passed (a negative timeout is 0); never
+   * rejects for the work's error.
+   */
   wait(timeout?: number): Promise<void> {
     try {
       const ms = checkTimeout(timeout);

@@ -1,11 +1,13 @@
 /**
  * The part of a child's start-up both bootstraps share: record who we are, import the target's module, find the
  * export, call it with the arguments, and exit with Python's exit codes (0 on return, 1 on a throw, with the error
- * printed to stderr like a traceback). Kept free of heavy imports: it runs before every child's first line.
+ * printed to stderr like a traceback), once the non-daemon work the target started is done (nondaemon.ts). Kept
+ * free of heavy imports: it runs before every child's first line.
  */
 import { inspect } from 'node:util';
 import { decodeValue, type Wire } from '../codec/index.js';
 import { type ChildIdentity, setBootstrapping, setChildIdentity } from './current.js';
+import { nonDaemonWorkDone, trackWorkers } from './nondaemon.js';
 import { moduleExt } from './popen.js';
 import type { TargetSpec } from './target.js';
 
@@ -68,12 +70,17 @@ export async function runChild(spec: ChildSpec, wire: Wire): Promise<never> {
   } catch (error) {
     fail(spec.self.name, `cannot decode the arguments:\n${inspect(error)}`);
   }
+  trackWorkers();
+  let code: number | undefined; // undefined: process.exitCode, as the target may have set it
   try {
     await fn(...(args as unknown[]));
   } catch (error) {
     process.stderr.write(`Process ${spec.self.name}:\n${inspect(error)}\n`);
-    process.exit(1);
+    code = 1;
   }
-  // Like Python's child, exit once the target is done, whatever timers or handles it left behind.
-  process.exit();
+  // Like Python's child: wait for the non-daemon work the target started (nondaemon.ts), then exit, whatever
+  // timers or handles it left behind.
+  await nonDaemonWorkDone();
+  if (code === undefined) process.exit(); // not exit(undefined): Node 20 reads that as 0
+  process.exit(code);
 }

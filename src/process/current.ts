@@ -7,6 +7,8 @@
  * user's module may load this file twice (for example once as `.js` and once as `.ts` under a loader), and both
  * copies must agree. Every thread has its own `globalThis`, so a worker never sees its parent's slot.
  */
+
+import { availableParallelism } from 'node:os';
 import { isMainThread, threadId } from 'node:worker_threads';
 
 /**
@@ -103,4 +105,9 @@ export function nextChildIdentity(): number[] {
   const n = (slots[COUNTER] ?? 0) + 1;
   slots[COUNTER] = n;
   return [...(slots[SELF]?.identity ?? []), n];
+}
+
+/** The number of CPUs this process may use (`os.availableParallelism()`); Python's `cpu_count()`. */
+export function cpuCount(): number {
+  return availableParallelism();
 }

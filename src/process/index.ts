@@ -4,10 +4,10 @@
  * 2. `popen-spawn.ts` + `bootstrap-spawn.ts`: a fresh Node process (`startMethod: 'spawn'`, the default);
  * 3. `popen-forkserver.ts` + `bootstrap-forkserver.ts`: a warm Node process (`startMethod: 'forkserver'`).
  * `child.ts` is the start-up both children share; `target.ts` finds the target in the parent; `current.ts` says
- * who we are; `context.ts` binds the API to a start method.
+ * who we are (`../context.ts` binds the whole API to a start method).
  */
-export { type Context, cpuCount, getContext } from './context.js';
 export {
+  cpuCount,
   currentProcess,
   isMainProcess,
   type ParentInfo,

@@ -2,7 +2,8 @@
  * `startMethod: 'thread'`: the child is a worker thread of this process.
  *
  * - The arguments travel in `workerData` (their `SharedArrayBuffer`s are shared, not copied).
- * - The worker inherits `process.execArgv`. Loaders given with `--import` do not all register themselves in worker
+ * - The worker inherits `process.execArgv` (under `node -e`/`--input-type` it starts from an eval, see
+ *   `startedByEval`). Loaders given with `--import` do not all register themselves in worker
  *   threads on every Node version (tsx only does so in the main thread on Node 20), so the worker re-registers
  *   tsx itself before it loads anything else.
  * - A worker's stdout and stderr are forwarded through this thread's event loop; the exit is reported only once both
@@ -41,6 +42,16 @@ function tsxApi(): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether this process runs code given on the command line (`node -e`, `-p`, `--input-type=module`). A worker
+ * inherits those flags, and Node refuses to load a file entry under `--input-type`: such a worker starts from a
+ * one-line eval that imports the entry instead (the flags then apply to that line, which is valid in both module
+ * types).
+ */
+function startedByEval(): boolean {
+  return process.execArgv.some((arg) => /^(?:-e|-p|--eval|--print|--input-type)(?:=|$)/.test(arg));
+}
+
 async function ended(stream: Readable): Promise<void> {
   if (stream.readableEnded || stream.destroyed) return;
   await Promise.race([once(stream, 'end'), once(stream, 'close')]).catch(() => {});
@@ -63,7 +74,9 @@ export class ThreadPopen implements Popen {
           `import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(entry.href)}))`,
           { eval: true, workerData: boot },
         )
-      : new Worker(entry, { workerData: boot });
+      : startedByEval()
+        ? new Worker(`import(${JSON.stringify(entry.href)})`, { eval: true, workerData: boot })
+        : new Worker(entry, { workerData: boot });
     this.#worker = worker;
     this.threadId = worker.threadId;
     this.exited = new Promise<number>((resolve) => {

@@ -19,11 +19,18 @@
  *
  * The child imports the module that exports the target (without `module`: the file that called `new Process`),
  * so that module's top level runs again in the child, where `isMainProcess()` is false.
+ *
+ * When the child ends (Python's rule): after its target returns (exit code 0) or throws (1), the child waits for
+ * the non-daemon work the target started, then exits, leaving daemon work and anything else (timers, sockets)
+ * behind. Non-daemon work is a procq `Process` with `daemon: false`, a worker thread (`new Worker`), or a child
+ * process (`child_process.spawn` …), unless it was made a daemon (`daemon: true`; `worker.unref()`,
+ * `child.unref()`). So `exitCode` is set, and `join()` resolves, only once that work is done too.
  */
 
 import { encodeValue } from '../codec/index.js';
 import { ProcessError } from '../errors.js';
 import { sweepSegments } from '../memory/shm-segment.js';
+import { checkTimeout, describe } from '../options.js';
 import { currentProcess, isBootstrapping, nextChildIdentity, type StartMethod } from './current.js';
 import { descendantsOf, waitExitedSync } from './exit-sync.js';
 import type { Popen } from './popen.js';
@@ -33,17 +40,47 @@ import { ThreadPopen } from './popen-thread.js';
 import { checkStartMethod, getStartMethod } from './start-method.js';
 import { callerModuleUrl, resolveTarget } from './target.js';
 
-export interface ProcessOptions {
+/** What a `Process` may run: a function, or (with `module`) an export's name. */
+export type Target = ((...args: any[]) => unknown) | Function | string;
+
+/**
+ * The `args` a target takes: its parameters when it is a function with a visible signature, else any array.
+ * So `new Process({ target: greet, args: [42] })` fails to compile when `greet` takes a string.
+ */
+export type TargetArgs<F> = F extends (...args: infer A) => unknown ? Readonly<A> : readonly unknown[];
+
+/**
+ * The options of `new Process`. `args` is checked against the target's parameters when `target` is a function,
+ * and is required when the target has a required parameter (a target of no arguments may omit it).
+ */
+export type ProcessOptions<F extends Target = Target> = ProcessBaseOptions<F> & ArgsOption<F>;
+
+type ArgsOption<F> = F extends (...args: infer A) => unknown
+  ? [] extends A
+    ? { args?: Readonly<A> }
+    : {
+        /** Arguments for `target` (cloned like queue items; procq handles among them arrive usable). */
+        args: Readonly<A>;
+      }
+  : { args?: readonly unknown[] };
+
+export interface ProcessBaseOptions<F extends Target = Target> {
   /**
    * The function the child runs: a function exported from an ES module (without `module`, from the module that
    * calls `new Process`), or, with `module`, the name of one of that module's exports. Async functions are awaited.
    */
-  target: Function | string;
-  /** Arguments for `target`, cloned like queue items; procq handles among them arrive usable. @default [] */
-  args?: readonly unknown[];
+  target: F;
+  /**
+   * Arguments for `target`, cloned like queue items; procq handles among them arrive usable. Type-checked against
+   * the target's parameters when `target` is a function. @default []
+   */
+  args?: TargetArgs<F> | undefined;
   /** @default `Process-N`, numbered per parent from 1 (a child's children are `Process-N:M`) */
   name?: string;
-  /** Daemon children are ended when their parent exits; others are waited for. @default the parent's own flag */
+  /**
+   * Daemon children are ended when their parent exits; others are waited for (by a parent that is itself a child
+   * too, once its target is done). @default the parent's own flag
+   */
   daemon?: boolean;
   /** @default the current default: `setStartMethod()`, else `'spawn'` */
   startMethod?: StartMethod;
@@ -75,11 +112,12 @@ function onParentExit(): void {
 /** How long a parent's exit waits for its terminated daemons, to clean up after them. */
 const DAEMON_EXIT_WAIT_MS = 500;
 
-function describe(value: unknown): string {
-  return typeof value === 'string' ? `'${value}' (string)` : `${String(value)} (${typeof value})`;
-}
-
-export class Process {
+/**
+ * A child (a worker thread or an OS process) running `target(...args)`. The type parameter is the target's type,
+ * inferred from `new Process({ target, args })` so that `args` is checked against it; it never needs writing
+ * (`Process` alone is any process).
+ */
+export class Process<F extends Target = Target> {
   readonly #target: unknown;
   readonly #args: readonly unknown[];
   readonly #module: string | URL | undefined;
@@ -91,7 +129,7 @@ export class Process {
   #popen: Popen | undefined;
   #closed = false;
 
-  constructor(options: ProcessOptions) {
+  constructor(options: ProcessOptions<F>) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Expected \`options\` to be an object with a \`target\`, got ${describe(options)}`);
     }
@@ -212,26 +250,23 @@ export class Process {
   }
 
   /**
-   * Waits until the child has ended, or `timeout` ms have passed (then check `isAlive()` or `exitCode`).
-   * Rejects with `ProcessError` before `start()`, `RangeError`/`TypeError` for a bad timeout. Keeps the event
+   * Waits until the child has ended, or `timeout` ms have passed (then check `isAlive()` or `exitCode`);
+   * `undefined`/`null`/`Infinity` waits as long as it takes, a negative timeout is 0 (Python's rule, as everywhere
+   * in procq). Rejects with `ProcessError` before `start()`, `RangeError`/`TypeError` for a bad timeout. Keeps the event
    * loop alive while it waits, even for a daemon child. Abort safety: giving up the wait leaves the child running.
    */
-  async join(timeout?: number): Promise<void> {
+  async join(timeout?: number | null): Promise<void> {
     this.#checkOpen();
-    if (timeout !== undefined) {
-      if (typeof timeout !== 'number')
-        throw new TypeError(`Expected \`timeout\` to be a number, got ${describe(timeout)}`);
-      if (!(timeout >= 0)) throw new RangeError(`Expected \`timeout\` to be a number >= 0, got ${timeout}`);
-    }
+    const ms = checkTimeout(timeout);
     const popen = this.#popen;
     if (!popen) throw new ProcessError(`cannot join a process that has not been started (${this.#name})`);
     if (popen.exitCode !== null) return;
     let timer: NodeJS.Timeout | undefined;
     const waits: Promise<unknown>[] = [popen.exited];
-    if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) {
+    if (ms === Number.POSITIVE_INFINITY) {
       timer = setInterval(() => {}, 1 << 30); // a daemon child is unref'd: hold the loop open meanwhile
     } else {
-      waits.push(new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout))));
+      waits.push(new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))));
     }
     try {
       await Promise.race(waits);

@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ProcessError } from '../errors.js';
+import { describe } from '../options.js';
 
 /** What the child needs to find and call the target. */
 export interface TargetSpec {
@@ -40,13 +41,6 @@ export function callerModuleUrl(ctor: Function): string | undefined {
     Error.prepareStackTrace = saved;
     Error.stackTraceLimit = savedLimit;
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return `'${value}' (string)`;
-  if (typeof value === 'function' || typeof value === 'object') return typeof value;
-  return `${String(value)} (${typeof value})`;
 }
 
 function moduleUrlOf(module: string | URL): string {

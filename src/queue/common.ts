@@ -4,8 +4,9 @@
  * and `RedisQueue` both use these, so a misuse fails the same way and iteration ends the same way on both.
  */
 import type { Codec } from '../codec/frames.js';
+import { ShutDown } from '../errors.js';
+import { describe } from '../options.js';
 import { deadlineOf } from '../ring/waiting.js';
-import { describe } from './options.js';
 
 /** Absolute `performance.now()` deadline of a wait of `timeoutMs` (Infinity: none). */
 export { deadlineOf };
@@ -37,7 +38,7 @@ export async function* itemsUntilShutDown<T>(get: () => Promise<T>): AsyncGenera
     try {
       item = await get();
     } catch (err) {
-      if ((err as { code?: string })?.code === 'PROCQ_SHUTDOWN') return;
+      if (err instanceof ShutDown) return;
       throw err;
     }
     yield item;

@@ -13,7 +13,7 @@
 
 import type { GetOptions, PutOptions, SyncGetOptions, SyncPutOptions } from './options.js';
 
-export interface QueueLike<T = unknown> extends AsyncIterable<T> {
+export interface QueueLike<T = unknown> extends AsyncIterable<T>, AsyncDisposable {
   /** The bound given at construction (`<= 0`: none). */
   readonly maxsize: number;
   /** Items in the queue. */
@@ -47,6 +47,7 @@ export interface QueueLike<T = unknown> extends AsyncIterable<T> {
 
   /** This process will use the queue no more; items already put stay queued. */
   close(): void;
+  /** After `close()`: resolves once this process's part is done (buffered items flushed, connections closed). */
   joinThread(): Promise<void>;
   cancelJoinThread(): void;
 }

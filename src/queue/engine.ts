@@ -17,10 +17,11 @@ import {
   readFast,
   writePayload,
 } from '../codec/frames.js';
+import { TAG_CUSTOM } from '../codec/tags.js';
 import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
 import { subject } from '../inspect/label.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
-import { DONE, GET_COUNT, JOIN_ADVERT, PUT_COUNT, SHUTDOWN, TAG_CUSTOM } from '../ring/layout.js';
+import { DONE, GET_COUNT, JOIN_ADVERT, PUT_COUNT, SHUTDOWN } from '../ring/layout.js';
 import { lockDeadlineOf } from '../ring/lock.js';
 import { ceilPow2, LOCK_BUSY, Ring } from '../ring/ring.js';
 import { deadlineOf, WaitWord } from '../wait/index.js';

@@ -17,7 +17,7 @@
  */
 
 import type { Codec } from '../codec/frames.js';
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { handleTypeOf, shareable } from '../codec/handles.js';
 import type { WaitPoint } from '../connection/wait-point.js';
 import { ClosedError, rejecting } from '../errors.js';
 import { checkLabel } from '../inspect/label.js';
@@ -49,7 +49,7 @@ interface QueueState {
   label?: string;
 }
 
-export class Queue<T = unknown> implements Shareable, QueueLike<T> {
+export class Queue<T = unknown> implements QueueLike<T>, Disposable, AsyncDisposable {
   /** @internal */
   readonly _engine: QueueEngine;
   readonly #maxsize: number;
@@ -85,7 +85,7 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
     this.#maxsize = size;
     this._engine = QueueEngine.create(size, capacity, opts?.codec, this._joinable());
     this._engine.label = label;
-    register('create', this._handleType(), this._engine.seg, 0, label);
+    register('create', handleTypeOf(this), this._engine.seg, 0, label);
   }
 
   /** @internal */
@@ -229,7 +229,7 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
    * queued, memory held, waiting getters and putters, put/get totals, shut-down state, the label.
    */
   stats(): QueueStats {
-    return queueStats(this._engine.seg, this._handleType() as QueueStats['kind'], this._engine.label);
+    return queueStats(this._engine.seg, handleTypeOf(this) as QueueStats['kind'], this._engine.label);
   }
 
   /** Whether `shutdown()` was called (anywhere). */
@@ -258,6 +258,22 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
   /** For compatibility: there is no feeder thread to cancel. */
   cancelJoinThread(): void {}
 
+  /**
+   * `using q = new Queue()`: `close()` at the end of the scope. What that means is `close()`'s rule: this process
+   * (or thread) uses the queue no more; other holders (children it was passed to) are unaffected, and items
+   * already put stay queued. The shared memory itself is not freed here: it lives while any holder maps it, and
+   * the creator's segment is removed when the creator exits (or by `procq sweep` once it is dead).
+   */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** `await using q = new Queue()`: `close()` then `joinThread()` (which has nothing to wait for). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.joinThread();
+  }
+
   /** Yields items until the queue is shut down and drained. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return itemsUntilShutDown(() => this.get());
@@ -281,19 +297,17 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
     if (this.#closed) throw new ClosedError('queue');
   }
 
-  /** @internal the handle type name, so a queue arrives as the class it left as. */
-  protected _handleType(): string {
-    return 'Queue';
-  }
-
-  /** @internal the description another thread or process attaches from. */
-  [kHandle](): HandleDescriptor {
-    return { type: this._handleType(), state: this.#state() };
-  }
-
-  #state(): QueueState {
-    const state: QueueState = { segment: this._engine.seg.handle(), maxsize: this.#maxsize };
-    return this._engine.label === undefined ? state : { ...state, label: this._engine.label };
+  // A queue travels as the description of its memory, and arrives as the class it left as.
+  static {
+    shareable(
+      Queue,
+      'Queue',
+      (state: QueueState) => new Queue(kAttach, state),
+      (q): QueueState => {
+        const state: QueueState = { segment: q._engine.seg.handle(), maxsize: q.#maxsize };
+        return q._engine.label === undefined ? state : { ...state, label: q._engine.label };
+      },
+    );
   }
 
   /**
@@ -303,14 +317,10 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
    */
   withCodec(codec: Codec<T>): this {
     checkCodec(codec);
-    const state = this.#state();
+    const state: QueueState = { segment: this._engine.seg.handle(), maxsize: this.#maxsize };
+    if (this._engine.label !== undefined) state.label = this._engine.label;
     const Ctor = this.constructor as new (a: typeof kAttach, s: QueueState, o: QueueOptions<T>) => this;
     return new Ctor(kAttach, state, { codec });
-  }
-
-  /** @internal */
-  static _attach<T>(state: QueueState): Queue<T> {
-    return new Queue<T>(kAttach, state);
   }
 
   /**
@@ -336,12 +346,13 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
  * until none are left (Python's `JoinableQueue`).
  */
 export class JoinableQueue<T = unknown> extends Queue<T> implements JoinableQueueLike<T> {
+  /** @internal */
   protected override _joinable(): boolean {
     return true;
   }
 
-  protected override _handleType(): string {
-    return 'JoinableQueue';
+  static {
+    shareable(JoinableQueue, 'JoinableQueue', (state: QueueState) => new JoinableQueue(kAttach, state));
   }
 
   /** Marks one item taken with `get` as processed. Throws RangeError when called more times than items were put. */
@@ -365,11 +376,6 @@ export class JoinableQueue<T = unknown> extends Queue<T> implements JoinableQueu
     return this._engine.joinSync(timeoutMs);
   }
 
-  /** @internal */
-  static override _attach<T>(state: QueueState): JoinableQueue<T> {
-    return new JoinableQueue<T>(kAttach, state);
-  }
-
   override get [Symbol.toStringTag](): string {
     return 'JoinableQueue';
   }
@@ -385,19 +391,11 @@ export class SimpleQueue<T = unknown> extends Queue<T> {
     else super(0, options);
   }
 
-  protected override _handleType(): string {
-    return 'SimpleQueue';
+  static {
+    shareable(SimpleQueue, 'SimpleQueue', (state: QueueState) => new SimpleQueue(kAttach, state));
   }
 
   override get [Symbol.toStringTag](): string {
     return 'SimpleQueue';
   }
 }
-
-registerHandle('Queue', (state: QueueState) => registerAttached('Queue', Queue._attach(state), state));
-registerHandle('JoinableQueue', (state: QueueState) =>
-  registerAttached('JoinableQueue', JoinableQueue._attach(state), state),
-);
-registerHandle('SimpleQueue', (state: QueueState) =>
-  registerAttached('SimpleQueue', new SimpleQueue(kAttach, state), state),
-);

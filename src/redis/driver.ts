@@ -19,8 +19,8 @@
  */
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
-import { abortErrorFrom, ClosedError } from '../errors.js';
-import { type Blocked, connectionError, type Op, RedisConnectionError, type Req } from './ops.js';
+import { abortErrorFrom, ClosedError, RedisConnectionError } from '../errors.js';
+import { type Blocked, connectionError, type Op, type Req } from './ops.js';
 import type { Script } from './scripts.js';
 
 /** Blocking connections kept open while idle. */

@@ -9,7 +9,7 @@
  * `sliceMs` (the watchdog): between slices the operation looks again without waiting, so a client that crashed
  * between a take and its wake-up (or while holding the shutdown sentinel) delays others by one slice at most.
  */
-import { Empty, Full, ProcqError, ShutDown } from '../errors.js';
+import { Empty, Full, ProcqError, QueueGoneError, RedisConnectionError, ShutDown } from '../errors.js';
 import {
   GET,
   GONE,
@@ -61,29 +61,11 @@ export interface Ctx {
 /** Registrations outlive the wait they cover by this much (clock skew between client and server, latency). */
 const REGISTRATION_SLACK_MS = 5_000;
 
-/**
- * The connection to Redis failed or dropped while a command was in flight (not a refusal by the server). Whether
- * that command ran is unknown: a put may have put its item, a get (without reliable delivery) may have taken one.
- * ioredis reconnects on its own; the next call goes through once the server is reachable again.
- */
-export class RedisConnectionError extends ProcqError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, 'PROCQ_REDIS_CONNECTION', options);
-  }
-}
-
 /** Errors that are the server's answer (a reply), left as they are; the rest become `RedisConnectionError`. */
 export function connectionError(err: unknown): unknown {
   if (!(err instanceof Error) || err instanceof ProcqError || err.name === 'ReplyError') return err;
   if (err.name === 'AbortError') return err;
   return new RedisConnectionError(`the connection to Redis failed: ${err.message}`, { cause: err });
-}
-
-/** The queue's keys were deleted (`destroy()`) while this client used it. */
-export class QueueGoneError extends ProcqError {
-  constructor(name: string) {
-    super(`the Redis queue "${name}" does not exist any more (destroyed?)`, 'PROCQ_REDIS_GONE');
-  }
 }
 
 const script = (s: Script, keys: string[], args: Arg[]): Req => ({ kind: 'script', script: s, keys, args });

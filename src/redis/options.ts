@@ -1,12 +1,12 @@
 /**
  * The options of `connectQueue`, documented and validated in one place. The options of each call (`put`, `get`,
- * …) are the shared-memory `Queue`'s (`../queue/options.ts`), validated by the same functions, so a misuse fails
+ * …) are the shared-memory `Queue`'s (`../queue/options.ts`), validated by the same functions (`../options.ts`), so a misuse fails
  * the same way on both transports.
  */
 import type { RedisOptions } from 'ioredis';
 import type { Codec } from '../codec/frames.js';
+import { checkMaxsize, describe } from '../options.js';
 import { checkCodec } from '../queue/common.js';
-import { checkMaxsize, describe } from '../queue/options.js';
 
 export interface RedisQueueOptions<T = unknown> {
   /**

@@ -35,18 +35,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { RedisOptions } from 'ioredis';
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { type HandleDescriptor, kHandle, registerHandle } from '../codec/handles.js';
 import { abortErrorFrom, ClosedError } from '../errors.js';
+import { checkWaitOptions, describe } from '../options.js';
 import { checkIterable, checkMax, deadlineOf, itemsUntilShutDown } from '../queue/common.js';
 import type { JoinableQueueLike, QueueLike } from '../queue/contract.js';
-import {
-  checkWaitOptions,
-  describe,
-  type GetOptions,
-  type PutOptions,
-  type SyncGetOptions,
-  type SyncPutOptions,
-} from '../queue/options.js';
+import type { GetOptions, PutOptions, SyncGetOptions, SyncPutOptions } from '../queue/options.js';
 import { AsyncDriver, evalScript } from './driver.js';
 import { decodeItem, encodeItem, type ItemCodec } from './items.js';
 import { type Ctx, getOp, joinOp, type Op, putOp, rawScriptOp, scriptOp, taskDoneOp } from './ops.js';
@@ -220,7 +214,7 @@ function toStatus(r: unknown): Status {
   return { qsize: qsize!, maxsize: maxsize!, state: state!, unfinished: unfinished! };
 }
 
-export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
+export class RedisQueue<T = unknown> implements QueueLike<T> {
   readonly #state: State;
   readonly #codec: ItemCodec;
   /** Reliable delivery: the values this client took and has not acknowledged, oldest first. */

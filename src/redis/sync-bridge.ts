@@ -17,7 +17,8 @@
 import { createRequire } from 'node:module';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { RedisOptions } from 'ioredis';
-import { type Blocked, type Op, RedisConnectionError, type Req } from './ops.js';
+import { RedisConnectionError } from '../errors.js';
+import type { Blocked, Op, Req } from './ops.js';
 
 const WORKER_SOURCE = `
 'use strict';

@@ -109,21 +109,7 @@ export const JOIN_ADVERT = { count: JOIN_WAIT, slots: 88, size: ADVERT_SLOTS } a
 export const FRAME_HEADER = 8;
 export const NO_INTENT = -1;
 
-/** Frame tags (word 1 of a frame). */
+/** Word 1 of a frame that pads to the end of the ring. Every other tag is the codec's (codec/tags.ts). */
 export const TAG_WRAP = 0;
-export const TAG_ASCII = 1;
-export const TAG_UTF8 = 2;
-export const TAG_NUMBER = 3;
-export const TAG_UINT8 = 4;
-export const TAG_BUFFER = 5;
-export const TAG_V8 = 6;
-export const TAG_V8_HANDLES = 7;
-export const TAG_UNDEFINED = 8;
-export const TAG_NULL = 9;
-export const TAG_TRUE = 10;
-export const TAG_FALSE = 11;
-export const TAG_CUSTOM = 12;
-export const TAG_PLAIN = 13;
-export const TAG_UTF16 = 14;
 
 export const align8 = (n: number): number => (n + 7) & ~7;

@@ -40,8 +40,8 @@
  * ```
  * A waiter of round g is released when GEN != g (tripped, or reset: the RESET bit of g tells which) or BROKEN.
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
-import { abortErrorFrom, ProcqError } from '../errors.js';
+import { shareable } from '../codec/handles.js';
+import { abortErrorFrom, BrokenBarrierError } from '../errors.js';
 import { labelOf } from '../inspect/label.js';
 import type { BarrierStats } from '../inspect/read.js';
 import { registerAttached, registerCreated } from '../inspect/registry.js';
@@ -62,13 +62,6 @@ import {
   stateOf,
   type WaitOptions,
 } from './core.js';
-
-/** The barrier is broken (timeout, `abort()`, a throwing action) or was reset while waiting. Python's. */
-export class BrokenBarrierError extends ProcqError {
-  constructor(message = 'the barrier is broken', options?: ErrorOptions) {
-    super(message, 'PROCQ_BROKEN_BARRIER', options);
-  }
-}
 
 const PARTIES = 1;
 const TIMEOUT = 2;
@@ -94,7 +87,7 @@ const TRIPPED = 0;
 const BROKE = 1;
 const WAIT_ON = 2;
 
-export class Barrier implements Shareable {
+export class Barrier {
   readonly #place: Place;
   readonly #i32: Int32Array;
   readonly #lock: SharedLock;
@@ -395,13 +388,13 @@ export class Barrier implements Shareable {
   }
 
   /** @internal */
-  [kHandle](): HandleDescriptor {
-    return { type: 'Barrier', state: stateOf(this.#place) };
-  }
-
-  /** @internal */
-  static _attach(state: PlaceState): Barrier {
-    return new Barrier(kAttach, attachPlace(state, KIND_BARRIER, 'Barrier'));
+  static {
+    shareable(
+      Barrier,
+      'Barrier',
+      (state: PlaceState) => new Barrier(kAttach, attachPlace(state, KIND_BARRIER, 'Barrier')),
+      (barrier) => stateOf(barrier.#place),
+    );
   }
 
   get [Symbol.toStringTag](): string {
@@ -416,5 +409,3 @@ function checkParties(parties: unknown): void {
     throw new RangeError(`Expected \`parties\` to be an integer >= 1, got ${describe(parties)}`);
   }
 }
-
-registerHandle('Barrier', (state: PlaceState) => registerAttached('Barrier', Barrier._attach(state), state));

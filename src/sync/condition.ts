@@ -35,13 +35,7 @@
  * exactly the waiters it picks. A notified waiter frees its slot as soon as it sees the notification, before it
  * takes the lock back.
  */
-import {
-  type HandleDescriptor,
-  kHandle,
-  registerHandle,
-  reviveHandle,
-  type Shareable,
-} from '../codec/handles.js';
+import { type HandleDescriptor, handleOf, reviveHandle, shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
 import { labelOf } from '../inspect/label.js';
 import type { ConditionStats } from '../inspect/read.js';
@@ -85,7 +79,7 @@ interface ConditionState extends PlaceState {
 
 const kAttach = Symbol('procq.attach');
 
-export class Condition implements Shareable, Disposable, AsyncDisposable {
+export class Condition implements Disposable, AsyncDisposable {
   readonly #place: Place;
   readonly #i32: Int32Array;
   readonly #lock: ConditionLock;
@@ -337,15 +331,16 @@ export class Condition implements Shareable, Disposable, AsyncDisposable {
   }
 
   /** @internal */
-  [kHandle](): HandleDescriptor {
-    const state: ConditionState = { ...stateOf(this.#place), lock: this.#lock[kHandle]() };
-    return { type: 'Condition', state };
-  }
-
-  /** @internal */
-  static _attach(state: ConditionState): Condition {
-    const place = attachPlace(state, KIND_CONDITION, 'Condition');
-    return new Condition(kAttach, place, reviveHandle(state.lock) as ConditionLock);
+  static {
+    shareable(
+      Condition,
+      'Condition',
+      (state: ConditionState) => {
+        const place = attachPlace(state, KIND_CONDITION, 'Condition');
+        return new Condition(kAttach, place, reviveHandle(state.lock) as ConditionLock);
+      },
+      (cond): ConditionState => ({ ...stateOf(cond.#place), lock: handleOf(cond.#lock) }),
+    );
   }
 
   get [Symbol.toStringTag](): string {
@@ -358,7 +353,3 @@ function checkPredicate(predicate: unknown): void {
     throw new TypeError(`Expected \`predicate\` to be a function, got ${describe(predicate)}`);
   }
 }
-
-registerHandle('Condition', (state: ConditionState) =>
-  registerAttached('Condition', Condition._attach(state), state),
-);

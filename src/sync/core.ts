@@ -9,10 +9,16 @@
  * A primitive crosses threads and processes as a handle (`codec/handles.ts`): `{ segment, base, ... }`, from which
  * the other side attaches the same words.
  */
+import { NotOwnerError } from '../errors.js';
 import { attachSegment, createSegment, type Segment, type SegmentHandle } from '../memory/index.js';
-import { checkTimeout, describe } from '../queue/options.js';
 
-export { describe };
+// The option checks every layer shares live in ../options.ts; re-exported under the names sync/ uses.
+export {
+  checkWaitArg,
+  checkWaitOptions as checkAcquireOptions,
+  describe,
+  type WaitSpec,
+} from '../options.js';
 
 /** KIND words: 'pq' in the high half, the class in the low half. */
 export const KIND_LOCK = 0x70710001;
@@ -78,7 +84,10 @@ export { rejecting } from '../errors.js';
 export interface AcquireOptions {
   /** Wait while the lock is held. With `false`, `timeout` is ignored (Python's rule). @default true */
   block?: boolean;
-  /** Milliseconds to wait before giving up (the call then returns `false`); `undefined` or `Infinity`: forever. */
+  /**
+   * Milliseconds to wait before giving up (the call then returns `false`); `undefined` or `Infinity`: forever;
+   * a negative timeout is 0 (Python's rule).
+   */
   timeout?: number;
   /** Aborting rejects the call with an `AbortError` whose `cause` is `signal.reason`; nothing is then held. */
   signal?: AbortSignal;
@@ -88,7 +97,7 @@ export type SyncAcquireOptions = Omit<AcquireOptions, 'signal'>;
 
 /** Options of an async wait that has no `block` (Event, Condition, Barrier, poll). */
 export interface WaitOptions {
-  /** Milliseconds to wait; `undefined` or `Infinity`: forever. */
+  /** Milliseconds to wait; `undefined` or `Infinity`: forever; a negative timeout is 0 (Python's rule). */
   timeout?: number;
   /** Aborting rejects the call with an `AbortError` whose `cause` is `signal.reason`. */
   signal?: AbortSignal;
@@ -96,48 +105,7 @@ export interface WaitOptions {
 
 export type SyncWaitOptions = Omit<WaitOptions, 'signal'>;
 
-export interface WaitSpec {
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-}
-
-function checkSignal(signal: unknown, allowSignal: boolean): AbortSignal | undefined {
-  if (signal === undefined) return undefined;
-  if (!allowSignal) throw new TypeError('`signal` is only accepted by the async forms');
-  if (!(signal instanceof AbortSignal)) {
-    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
-  }
-  return signal;
-}
-
-/** Reads `acquire` options: `timeoutMs` is Infinity for "forever", 0 for `block: false`. */
-export function checkAcquireOptions(opts: unknown, allowSignal: boolean): WaitSpec {
-  if (opts === undefined || opts === null) return { timeoutMs: Number.POSITIVE_INFINITY, signal: undefined };
-  if (typeof opts !== 'object') throw new TypeError(`Expected an options object, got ${describe(opts)}`);
-  const { block, timeout, signal } = opts as { block?: unknown; timeout?: unknown; signal?: unknown };
-  if (block !== undefined && typeof block !== 'boolean') {
-    throw new TypeError(`Expected \`block\` to be a boolean, got ${describe(block)}`);
-  }
-  const timeoutMs = checkTimeout(timeout);
-  return { timeoutMs: block === false ? 0 : timeoutMs, signal: checkSignal(signal, allowSignal) };
-}
-
-/**
- * Reads the argument of a wait that takes a timeout: a number of milliseconds (Python's positional `timeout`),
- * `null`/`undefined` (forever), or `{ timeout, signal }`.
- */
-export function checkWaitArg(arg: unknown, allowSignal: boolean): WaitSpec {
-  if (arg === undefined || arg === null || typeof arg === 'number') {
-    return { timeoutMs: checkTimeout(arg), signal: undefined };
-  }
-  if (typeof arg !== 'object') {
-    throw new TypeError(`Expected a timeout in milliseconds or an options object, got ${describe(arg)}`);
-  }
-  const { timeout, signal } = arg as { timeout?: unknown; signal?: unknown };
-  return { timeoutMs: checkTimeout(timeout), signal: checkSignal(signal, allowSignal) };
-}
-
 /** A lock-state misuse (Python's `RuntimeError`/`AssertionError`): releasing or waiting without holding. */
-export function notOwnerError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'PROCQ_NOT_OWNER' });
+export function notOwnerError(message: string): NotOwnerError {
+  return new NotOwnerError(message);
 }

@@ -22,7 +22,7 @@
  * advertises, re-checks, and sleeps while GEN is unchanged (wait/wait-word.ts): it cannot miss a set(). Sleeps are
  * sliced (100 ms), as every sleep of procq's.
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
 import { labelOf } from '../inspect/label.js';
 import type { EventStats } from '../inspect/read.js';
@@ -50,7 +50,7 @@ const WORDS = 4;
 
 const kAttach = Symbol('procq.attach');
 
-export class Event implements Shareable {
+export class Event {
   readonly #place: Place;
   readonly #i32: Int32Array;
   readonly #flag: number;
@@ -128,18 +128,16 @@ export class Event implements Shareable {
   }
 
   /** @internal */
-  [kHandle](): HandleDescriptor {
-    return { type: 'Event', state: stateOf(this.#place) };
-  }
-
-  /** @internal */
-  static _attach(state: PlaceState): Event {
-    return new Event(kAttach, attachPlace(state, KIND_EVENT, 'Event'));
+  static {
+    shareable(
+      Event,
+      'Event',
+      (state: PlaceState) => new Event(kAttach, attachPlace(state, KIND_EVENT, 'Event')),
+      (event) => stateOf(event.#place),
+    );
   }
 
   get [Symbol.toStringTag](): string {
     return 'Event';
   }
 }
-
-registerHandle('Event', (state: PlaceState) => registerAttached('Event', Event._attach(state), state));

@@ -6,14 +6,15 @@
  * 3. `semaphore.ts`  Semaphore, BoundedSemaphore
  * 4. `event.ts`      Event
  * 5. `condition.ts`  Condition: wait / waitFor / notify(n) / notifyAll, over a Lock or an RLock
- * 6. `barrier.ts`    Barrier, BrokenBarrierError
+ * 6. `barrier.ts`    Barrier
  * 7. `value.ts`      Value: one number;  `shared-array.ts` SharedArray: a fixed-length array (layout: shared-data.ts)
  * Underneath: `owner-word.ts` (the owner-recording lock word), `typecodes.ts`, `core.ts` (places, handles, options).
  *
  * Each object passed to a `Process` (in `args`) or inside a queue item arrives attached to the same memory.
  * Times are milliseconds.
  */
-export { Barrier, BrokenBarrierError } from './barrier.js';
+export { BrokenBarrierError, NotOwnerError } from '../errors.js';
+export { Barrier } from './barrier.js';
 export { Condition, MAX_WAITERS } from './condition.js';
 export type { AcquireOptions, SyncAcquireOptions, SyncWaitOptions, WaitOptions } from './core.js';
 export { Event } from './event.js';

@@ -25,7 +25,7 @@
  *  +4 START acquirer / releaser / recoverer the holder's start time while OWNER is set (wait/owner-word.ts)
  * ```
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { labelOf } from '../inspect/label.js';
 import type { LockStats } from '../inspect/read.js';
 import { registerAttached, registerCreated } from '../inspect/registry.js';
@@ -62,14 +62,16 @@ export interface LockOptions {
 }
 
 /**
- * What `Condition` needs from its lock (implemented by `Lock` and `RLock`). @internal
+ * What `Condition` needs from its lock (implemented by `Lock` and `RLock`).
  */
-export interface ConditionLock extends Shareable {
-  /** Whether the calling thread holds the lock. */
+export interface ConditionLock {
+  /** @internal Whether the calling thread holds the lock. */
   _isOwned(): boolean;
-  /** Releases the lock completely; returns what `_acquireRestore` needs to take it back as it was. */
+  /** @internal Releases the lock completely; returns what `_acquireRestore` needs to take it back as it was. */
   _releaseSave(): number;
+  /** @internal */
   _acquireRestore(saved: number): void;
+  /** @internal */
   _acquireRestoreAsync(saved: number): Promise<void>;
   acquire(options?: AcquireOptions): Promise<boolean>;
   acquireSync(options?: SyncAcquireOptions): boolean;
@@ -175,13 +177,13 @@ export class Lock implements ConditionLock, Disposable, AsyncDisposable {
   }
 
   /** @internal the description another thread or process attaches from. */
-  [kHandle](): HandleDescriptor {
-    return { type: 'Lock', state: stateOf(this.#place) };
-  }
-
-  /** @internal */
-  static _attach(state: PlaceState): Lock {
-    return new Lock(kAttach, attachPlace(state, KIND_LOCK, 'Lock'));
+  static {
+    shareable(
+      Lock,
+      'Lock',
+      (state: PlaceState) => new Lock(kAttach, attachPlace(state, KIND_LOCK, 'Lock')),
+      (lock) => stateOf(lock.#place),
+    );
   }
 
   get [Symbol.toStringTag](): string {
@@ -200,5 +202,3 @@ function checkLockOptions(options: unknown): boolean {
   }
   return robust !== false;
 }
-
-registerHandle('Lock', (state: PlaceState) => registerAttached('Lock', Lock._attach(state), state));

@@ -23,7 +23,7 @@
  *  +4 START  acquirer / releaser / recoverer the owner's start time while OWNER is set (wait/owner-word.ts)
  * ```
  */
-import { type HandleDescriptor, kHandle, registerHandle } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { labelOf } from '../inspect/label.js';
 import type { LockStats } from '../inspect/read.js';
 import { registerAttached, registerCreated } from '../inspect/registry.js';
@@ -174,18 +174,16 @@ export class RLock implements ConditionLock, Disposable, AsyncDisposable {
   }
 
   /** @internal */
-  [kHandle](): HandleDescriptor {
-    return { type: 'RLock', state: stateOf(this.#place) };
-  }
-
-  /** @internal */
-  static _attach(state: PlaceState): RLock {
-    return new RLock(kAttach, attachPlace(state, KIND_RLOCK, 'RLock'));
+  static {
+    shareable(
+      RLock,
+      'RLock',
+      (state: PlaceState) => new RLock(kAttach, attachPlace(state, KIND_RLOCK, 'RLock')),
+      (lock) => stateOf(lock.#place),
+    );
   }
 
   get [Symbol.toStringTag](): string {
     return 'RLock';
   }
 }
-
-registerHandle('RLock', (state: PlaceState) => registerAttached('RLock', RLock._attach(state), state));

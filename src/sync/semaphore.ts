@@ -27,7 +27,7 @@
  * gives up (abort, timeout) passes a wake-up on when a unit is free, and sleeps are sliced (100 ms), so a woken
  * waiter killed before it took its unit leaves the others late by one slice at most, never stranded.
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
 import { labelOf } from '../inspect/label.js';
 import type { SemaphoreStats } from '../inspect/read.js';
@@ -57,7 +57,7 @@ const MAX_VALUE = 0x7fffffff;
 
 const kAttach = Symbol('procq.attach');
 
-export class Semaphore implements Shareable, Disposable, AsyncDisposable {
+export class Semaphore implements Disposable, AsyncDisposable {
   readonly #place: Place;
   readonly #i32: Int32Array;
   readonly #value: number;
@@ -186,13 +186,13 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
   }
 
   /** @internal */
-  [kHandle](): HandleDescriptor {
-    return { type: this._bounded() ? 'BoundedSemaphore' : 'Semaphore', state: stateOf(this.#place) };
-  }
-
-  /** @internal */
-  static _attach(state: PlaceState): Semaphore {
-    return new Semaphore(kAttach, attachPlace(state, KIND_SEMAPHORE, 'Semaphore'));
+  static {
+    shareable(
+      Semaphore,
+      'Semaphore',
+      (state: PlaceState) => new Semaphore(kAttach, attachPlace(state, KIND_SEMAPHORE, 'Semaphore')),
+      (sem) => stateOf(sem.#place),
+    );
   }
 
   get [Symbol.toStringTag](): string {
@@ -202,13 +202,18 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
 
 /** A `Semaphore` that cannot be released above its initial value (`RangeError`, Python's `ValueError`). */
 export class BoundedSemaphore extends Semaphore {
+  /** @internal */
   protected override _bounded(): boolean {
     return true;
   }
 
-  /** @internal */
-  static override _attach(state: PlaceState): BoundedSemaphore {
-    return new BoundedSemaphore(kAttach, attachPlace(state, KIND_SEMAPHORE, 'BoundedSemaphore'));
+  static {
+    shareable(
+      BoundedSemaphore,
+      'BoundedSemaphore',
+      (state: PlaceState) =>
+        new BoundedSemaphore(kAttach, attachPlace(state, KIND_SEMAPHORE, 'BoundedSemaphore')),
+    );
   }
 
   override get [Symbol.toStringTag](): string {
@@ -227,10 +232,3 @@ function checkInitial(value: unknown): number {
   }
   return value;
 }
-
-registerHandle('Semaphore', (state: PlaceState) =>
-  registerAttached('Semaphore', Semaphore._attach(state), state),
-);
-registerHandle('BoundedSemaphore', (state: PlaceState) =>
-  registerAttached('BoundedSemaphore', BoundedSemaphore._attach(state), state),
-);

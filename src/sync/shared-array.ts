@@ -13,7 +13,7 @@
  *
  * Layout: shared-data.ts.
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { labelOf } from '../inspect/label.js';
 import type { DataStats } from '../inspect/read.js';
 import { registerAttached, registerCreated } from '../inspect/registry.js';
@@ -61,7 +61,7 @@ export type ViewOf<C extends TypeCode> = C extends 'b'
 
 const kAttach = Symbol('procq.attach');
 
-export class SharedArray<C extends TypeCode = TypeCode> implements Shareable, Iterable<ElementOf<C>> {
+export class SharedArray<C extends TypeCode = TypeCode> implements Iterable<ElementOf<C>> {
   readonly #data: SharedData;
 
   /**
@@ -156,13 +156,13 @@ export class SharedArray<C extends TypeCode = TypeCode> implements Shareable, It
   }
 
   /** @internal */
-  [kHandle](): HandleDescriptor {
-    return { type: 'SharedArray', state: this.#data.state() };
-  }
-
-  /** @internal */
-  static _attach(state: DataState): SharedArray {
-    return new SharedArray(kAttach, SharedData.attach(state, KIND_ARRAY, 'SharedArray'));
+  static {
+    shareable(
+      SharedArray,
+      'SharedArray',
+      (state: DataState) => new SharedArray(kAttach, SharedData.attach(state, KIND_ARRAY, 'SharedArray')),
+      (array) => array.#data.state(),
+    );
   }
 
   get [Symbol.toStringTag](): string {
@@ -189,7 +189,3 @@ function initialElements(code: TypeCode, sizeOrInit: unknown): number | (number 
     throw new RangeError(`Expected at most ${MAX_LENGTH} elements, got ${init.length}`);
   return init;
 }
-
-registerHandle('SharedArray', (state: DataState) =>
-  registerAttached('SharedArray', SharedArray._attach(state), state),
-);

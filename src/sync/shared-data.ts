@@ -14,7 +14,7 @@
  *                             write is atomic (typecodes.ts), `'d'` under the lock when there is one
  * ```
  */
-import { type HandleDescriptor, kHandle, reviveHandle } from '../codec/handles.js';
+import { type HandleDescriptor, handleOf, reviveHandle } from '../codec/handles.js';
 import { invariant } from '../errors.js';
 import {
   allocate,
@@ -99,7 +99,11 @@ export class SharedData {
     const place = attachPlace(state, kind, what);
     const mode = place.seg.i32[place.base + LOCKMODE];
     let lock: Lock | RLock | undefined;
-    if (mode === MODE_OWN) lock = RLock._attach({ segment: state.segment, base: place.base + RLOCK_AT });
+    if (mode === MODE_OWN)
+      lock = reviveHandle({
+        type: 'RLock',
+        state: { segment: state.segment, base: place.base + RLOCK_AT },
+      }) as RLock;
     else if (mode === MODE_GIVEN && state.lock !== undefined) lock = reviveHandle(state.lock) as Lock | RLock;
     return new SharedData(place, lock);
   }
@@ -107,7 +111,7 @@ export class SharedData {
   state(): DataState {
     const s = stateOf(this.place);
     const mode = this.place.seg.i32[this.place.base + LOCKMODE];
-    return mode === MODE_GIVEN && this.lock !== undefined ? { ...s, lock: this.lock[kHandle]() } : s;
+    return mode === MODE_GIVEN && this.lock !== undefined ? { ...s, lock: handleOf(this.lock) } : s;
   }
 
   /** Runs `fn` atomically for `'d'` (under the lock, unless this thread holds it already), directly otherwise. */

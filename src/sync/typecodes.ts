@@ -12,6 +12,24 @@ import { describe } from './core.js';
 export type BigTypeCode = 'l' | 'L' | 'q' | 'Q';
 export type NumberTypeCode = 'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'f' | 'd';
 export type TypeCode = BigTypeCode | NumberTypeCode;
+/** Integer typecodes: a `number` given for one of them must be an integer (`TypeError` at run time otherwise). */
+export type IntegerTypeCode = BigTypeCode | 'b' | 'B' | 'h' | 'H' | 'i' | 'I';
+
+/**
+ * A compile-time check of a literal initial value: for an integer typecode, a number literal that is not an
+ * integer (`new Value('i', 1.5)`) does not compile. A value typed just `number` cannot be told apart at compile
+ * time; it is checked at run time (`TypeError`), as every value stored is.
+ */
+export type IntegerLiteralCheck<C extends TypeCode, V> = C extends IntegerTypeCode
+  ? number extends V
+    ? unknown
+    : V extends number
+      ? `${V}` extends `${bigint}`
+        ? unknown
+        : { readonly 'an integer typecode takes an integer': never }
+      : unknown
+  : unknown;
+
 /** The JavaScript type of an element: `bigint` for the 64-bit integer typecodes, else `number`. */
 export type ElementOf<C extends TypeCode> = C extends BigTypeCode ? bigint : number;
 /** What may be stored: a 64-bit typecode also takes a safe integer `number`. */

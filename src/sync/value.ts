@@ -13,9 +13,14 @@
  * then a write, so it needs the lock, as in Python. The lock is an `RLock` by default (`lock: true`); pass a
  * `Lock`/`RLock` to share one, or `lock: false` for none (Python's `RawValue`; `getLock()` then throws).
  *
+ * Types: `new Value('q', 1n).value` is a `bigint`, `new Value('i', 1).value` a `number`. An integer typecode
+ * given a non-integer number literal does not compile (`new Value('i', 1.5)`); a value typed just `number`, and
+ * every `.value = …`, is checked at run time instead (`TypeError`, as ctypes), since TypeScript has no integer
+ * type. Integers out of range wrap, as in ctypes.
+ *
  * Layout: shared-data.ts.
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { shareable } from '../codec/handles.js';
 import { labelOf } from '../inspect/label.js';
 import type { DataStats } from '../inspect/read.js';
 import { registerAttached, registerCreated } from '../inspect/registry.js';
@@ -24,7 +29,14 @@ import { KIND_VALUE } from './core.js';
 import type { Lock } from './lock.js';
 import type { RLock } from './rlock.js';
 import { checkLockOption, type DataState, type LockOption, noLockError, SharedData } from './shared-data.js';
-import { checkElement, checkTypeCode, type ElementOf, type InputOf, type TypeCode } from './typecodes.js';
+import {
+  checkElement,
+  checkTypeCode,
+  type ElementOf,
+  type InputOf,
+  type IntegerLiteralCheck,
+  type TypeCode,
+} from './typecodes.js';
 
 export interface ValueOptions {
   /** `true`: a new RLock; a `Lock` or `RLock`: that one; `false`: none. @default true */
@@ -35,7 +47,12 @@ export interface ValueOptions {
 
 const kAttach = Symbol('procq.attach');
 
-export class Value<C extends TypeCode = TypeCode> implements Shareable {
+/**
+ * One number in shared memory. `C` is the typecode, inferred from the constructor: `bigint` codes give
+ * `bigint` values. `V` is the initial value's type, inferred only to reject a non-integer literal for an integer
+ * typecode at compile time (`new Value('i', 1.5)`); it never needs writing.
+ */
+export class Value<C extends TypeCode = TypeCode, V extends InputOf<C> = InputOf<C>> {
   readonly #data: SharedData;
 
   /**
@@ -43,10 +60,10 @@ export class Value<C extends TypeCode = TypeCode> implements Shareable {
    * @param init The initial value (default 0); a `bigint` or a safe integer for the 64-bit typecodes.
    * @throws TypeError for an unknown typecode or a value of the wrong type.
    */
-  constructor(typecode: C, init?: InputOf<C>, options?: ValueOptions);
+  constructor(typecode: C, init?: V & IntegerLiteralCheck<C, V>, options?: ValueOptions);
   /** @internal */
   constructor(attach: typeof kAttach, data: SharedData);
-  constructor(typecode: C | typeof kAttach, init?: InputOf<C> | SharedData, options?: ValueOptions) {
+  constructor(typecode: C | typeof kAttach, init?: V | SharedData, options?: ValueOptions) {
     if (typecode === kAttach) {
       this.#data = init as SharedData;
       return;
@@ -89,14 +106,13 @@ export class Value<C extends TypeCode = TypeCode> implements Shareable {
     return dataStats(this.#data.place, 'Value');
   }
 
-  /** @internal */
-  [kHandle](): HandleDescriptor {
-    return { type: 'Value', state: this.#data.state() };
-  }
-
-  /** @internal */
-  static _attach(state: DataState): Value {
-    return new Value(kAttach, SharedData.attach(state, KIND_VALUE, 'Value'));
+  static {
+    shareable(
+      Value,
+      'Value',
+      (state: DataState) => new Value(kAttach, SharedData.attach(state, KIND_VALUE, 'Value')),
+      (value) => value.#data.state(),
+    );
   }
 
   toString(): string {
@@ -107,5 +123,3 @@ export class Value<C extends TypeCode = TypeCode> implements Shareable {
     return 'Value';
   }
 }
-
-registerHandle('Value', (state: DataState) => registerAttached('Value', Value._attach(state), state));

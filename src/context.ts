@@ -1,23 +1,38 @@
 /**
  * `getContext(method)`: the API bound to one start method (Python's `multiprocessing.get_context`).
- * Everything a context exposes is listed in `buildContext`, the one place to extend (queues, locks, pools …).
+ * Everything a context exposes is listed in `buildContext`, the one place to extend.
+ *
+ * It sits above `process/`, `pool/`, `queue/`, `pipe/` and `sync/` (it binds them together), so none of them
+ * imports it.
  */
-import { availableParallelism } from 'node:os';
-import { Pool, type PoolOptions } from '../pool/index.js';
-import { JoinableQueue, Queue, SimpleQueue } from '../queue/queue.js';
-import { currentProcess, isMainProcess, parentProcess, type StartMethod } from './current.js';
-import { activeChildren, Process, type ProcessOptions } from './process.js';
-import { checkStartMethod, getStartMethod } from './start-method.js';
-
-/** The number of CPUs this process may use (`os.availableParallelism()`); Python's `cpu_count()`. */
-export function cpuCount(): number {
-  return availableParallelism();
-}
+import { Pipe } from './pipe/index.js';
+import { Pool, type PoolOptions } from './pool/index.js';
+import {
+  cpuCount,
+  currentProcess,
+  isMainProcess,
+  parentProcess,
+  type StartMethod,
+} from './process/current.js';
+import { activeChildren, Process, type ProcessOptions, type Target } from './process/process.js';
+import { checkStartMethod, getStartMethod } from './process/start-method.js';
+import { JoinableQueue, Queue, SimpleQueue } from './queue/queue.js';
+import {
+  Barrier,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
+  SharedArray,
+  Value,
+} from './sync/index.js';
 
 function buildContext(method: StartMethod) {
   /** `Process` with this context's start method (a `startMethod` option is overridden). */
-  class ContextProcess extends Process {
-    constructor(options: ProcessOptions) {
+  class ContextProcess<F extends Target = Target> extends Process<F> {
+    constructor(options: ProcessOptions<F>) {
       super({ ...options, startMethod: method });
     }
   }
@@ -41,6 +56,16 @@ function buildContext(method: StartMethod) {
     Queue,
     JoinableQueue,
     SimpleQueue,
+    Pipe,
+    Lock,
+    RLock,
+    Semaphore,
+    BoundedSemaphore,
+    Event,
+    Condition,
+    Barrier,
+    Value,
+    SharedArray,
   });
 }
 
