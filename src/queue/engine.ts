@@ -7,7 +7,7 @@
 
 import {
   type Codec,
-  copyOut,
+  copyStructured,
   decodeStructured,
   type FastBuffer,
   isFastItem,
@@ -401,7 +401,9 @@ export class QueueEngine {
       const off = ring.payloadOffset();
       const len = ring.payloadLength();
       out.push(
-        isStructured(tag) ? new Copied(tag, copyOut(mem, off, len)) : readFast(mem, this.f64, tag, off, len),
+        isStructured(tag)
+          ? new Copied(tag, copyStructured(mem, tag, off, len))
+          : readFast(mem, this.f64, tag, off, len),
       );
       ring.next();
     }
@@ -418,7 +420,7 @@ export class QueueEngine {
     const off = ring.payloadOffset();
     const len = ring.payloadLength();
     const v = isStructured(tag)
-      ? new Copied(tag, copyOut(this.mem, off, len))
+      ? new Copied(tag, copyStructured(this.mem, tag, off, len))
       : readFast(this.mem, this.f64, tag, off, len);
     ring.next();
     ring.commitTake();

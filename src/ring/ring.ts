@@ -109,9 +109,23 @@ export class Ring {
     );
   }
 
-  /** Items published and not yet taken: exact at the instant it is read. */
+  /**
+   * Items published and not yet taken, from one consistent snapshot of the two counters: GET_COUNT is read on both
+   * sides of PUT_COUNT, and the pair counts only when it did not move in between (then it is exactly what the
+   * queue held at the instant PUT_COUNT was read). A take never precedes its publish, so with GET_COUNT read first
+   * the difference is never negative even when the counters keep moving; after a few tries that value, clamped to
+   * `maxsize`, is returned.
+   */
   size(): number {
-    return (Atomics.load(this.i32, PUT_COUNT) - Atomics.load(this.i32, GET_COUNT)) | 0;
+    const i32 = this.i32;
+    let n = 0;
+    for (let tries = 0; tries < 8; tries++) {
+      const got = Atomics.load(i32, GET_COUNT);
+      n = (Atomics.load(i32, PUT_COUNT) - got) | 0;
+      if (Atomics.load(i32, GET_COUNT) === got) return n < 0 ? 0 : n;
+    }
+    if (n < 0) return 0;
+    return this.maxsize > 0 && n > this.maxsize ? this.maxsize : n;
   }
 
   /** Whether `maxsize` items are in the ring (never, for an unbounded ring). */
