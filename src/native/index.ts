@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { WaitResult } from '../memory/segment.js';
 
 /** Bumped with `PQ_ABI_VERSION` in procq.c whenever the surface below changes: a stale build is refused. */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 export interface NativeStats {
   /** Native waiter threads alive in this process (busy or idle). */
@@ -87,6 +87,11 @@ export interface NativeBinding {
    * thread that spawned it, which may be a worker thread of the parent). 0 clears it.
    */
   setParentDeathSignal(signo: number): void;
+
+  /** A pipe for the resource tracker (src/memory/tracker.ts): `[readFd, writeFd]`, both close-on-exec. */
+  trackerPipe(): [number, number];
+  /** Clears (`true`) or sets (`false`) close-on-exec on `fd`: an inheritable fd is held by every process exec'd. */
+  setInheritable(fd: number, inheritable: boolean): void;
 }
 
 const REBUILD_HINT =

@@ -9,6 +9,8 @@
  *                   futexWaitAsync / futexCancel                   the same wait on a dedicated native thread,
  *                                                                   settled through a threadsafe function
  *   threads         gettid / threadAlive / getppid / setParentDeathSignal
+ *   tracker         trackerPipe / setInheritable                   the pipe whose EOF tells the resource tracker
+ *                                                                   (src/memory/tracker.ts) that a tree has ended
  *
  * Linux only (futex). Every function validates its arguments and throws a TypeError / RangeError for misuse and an
  * Error whose `code` is the errno name (ENOENT, ENOSPC, ...) for system failures.
@@ -65,7 +67,7 @@
 #include <node_api.h>
 
 /* Bumped whenever the JavaScript-visible surface changes; the loader refuses a stale build. */
-#define PQ_ABI_VERSION 1
+#define PQ_ABI_VERSION 2
 
 #define PQ_OK 0
 #define PQ_NOT_EQUAL 1
@@ -952,6 +954,42 @@ static napi_value SetParentDeathSignal(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
+/* Resource tracker                                                                                                 */
+
+/* trackerPipe(): [readFd, writeFd], both close-on-exec. The tracker gets the read end as its stdin; the write end is
+ * then made inheritable (setInheritable) so that every process of the tree holds it, and the tracker reads EOF only
+ * when the last of them has ended, however it ended. */
+static napi_value TrackerPipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, errno, "pipe2 for the resource tracker");
+  napi_value out, v;
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &out));
+  for (uint32_t i = 0; i < 2; i++) {
+    NAPI_CALL(env, napi_create_int32(env, fds[i], &v));
+    NAPI_CALL(env, napi_set_element(env, out, i, v));
+  }
+  return out;
+}
+
+/* setInheritable(fd, inheritable): clears (or sets) FD_CLOEXEC on fd. */
+static napi_value SetInheritable(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_type(env, "setInheritable(fd, inheritable)");
+  uint64_t fd;
+  if (!get_index(env, argv[0], (double)INT_MAX, &fd, "fd")) return NULL;
+  bool inheritable = false;
+  NAPI_CALL(env, napi_get_value_bool(env, argv[1], &inheritable));
+  int fl = fcntl((int)fd, F_GETFD);
+  if (fl < 0) return throw_errno(env, errno, "fcntl(F_GETFD)");
+  fl = inheritable ? (fl & ~FD_CLOEXEC) : (fl | FD_CLOEXEC);
+  if (fcntl((int)fd, F_SETFD, fl) != 0) return throw_errno(env, errno, "fcntl(F_SETFD)");
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
 /* Module                                                                                                           */
 
 NAPI_MODULE_INIT() {
@@ -995,6 +1033,8 @@ NAPI_MODULE_INIT() {
       {"getppid", NULL, Getppid, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threadAlive", NULL, ThreadAlive, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setParentDeathSignal", NULL, SetParentDeathSignal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"trackerPipe", NULL, TrackerPipe, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setInheritable", NULL, SetInheritable, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   napi_value abi;

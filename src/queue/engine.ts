@@ -17,10 +17,12 @@ import {
   readFast,
   writePayload,
 } from '../codec/frames.js';
+import { UndecodableBytes } from '../codec/index.js';
 import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
 import { anyoneWaiting } from '../ring/advert.js';
 import {
+  BROKEN,
   DONE,
   GET_ADVERT,
   GET_COUNT,
@@ -111,6 +113,7 @@ export class QueueEngine {
   }
 
   shutdown(immediate: boolean): void {
+    this.ring.checkBroken();
     const i32 = this.i32;
     if (immediate) {
       Atomics.store(i32, SHUTDOWN, SHUTDOWN_IMMEDIATE);
@@ -136,6 +139,7 @@ export class QueueEngine {
 
   /** One attempt with the producer lock held. */
   #putLocked(p: Prepared): number {
+    this.ring.checkBroken();
     if (Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN) return SHUT;
     const ring = this.ring;
     ring.begin();
@@ -153,13 +157,17 @@ export class QueueEngine {
     if (this.ring.getterWaiting()) this.ring.wakeGetters();
   }
 
-  /** Ready to retry a put: room, or shut down. `seen` is GET_COUNT when the attempt failed. */
+  /** Ready to retry a put: room, or shut down (or broken). `seen` is GET_COUNT when the attempt failed. */
   #roomOrShut(result: number, seen: number): () => boolean {
     const ring = this.ring;
     const i32 = this.i32;
     return result === FULL
-      ? () => !ring.isFull() || Atomics.load(i32, SHUTDOWN) !== SHUTDOWN_OPEN
-      : () => Atomics.load(i32, GET_COUNT) !== seen || Atomics.load(i32, SHUTDOWN) !== SHUTDOWN_OPEN;
+      ? () => !ring.isFull() || this.#shutOrBroken()
+      : () => Atomics.load(i32, GET_COUNT) !== seen || this.#shutOrBroken();
+  }
+
+  #shutOrBroken(): boolean {
+    return Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN || Atomics.load(this.i32, BROKEN) !== 0;
   }
 
   /** The item prepared outside the lock when it is structured, else null (prepared in the lock region). */
@@ -216,6 +224,8 @@ export class QueueEngine {
       let r: number;
       try {
         r = this.#putLocked(pre ?? this.#scratchFor(item));
+      } catch (err) {
+        return Promise.reject(err);
       } finally {
         lock.release();
       }
@@ -267,6 +277,7 @@ export class QueueEngine {
 
   /** Puts many items with as few lock round trips and publishes as room allows. Returns how many were put. */
   #putManyLocked(items: unknown[], ps: (Prepared | null)[], from: number): { n: number; r: number } {
+    this.ring.checkBroken();
     if (Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN) return { n: 0, r: SHUT };
     const ring = this.ring;
     ring.begin();
@@ -403,7 +414,7 @@ export class QueueEngine {
       out.push(
         isStructured(tag)
           ? new Copied(tag, copyStructured(mem, tag, off, len))
-          : readFast(mem, this.f64, tag, off, len),
+          : this.#readFast(tag, off, len),
       );
       ring.next();
     }
@@ -421,10 +432,29 @@ export class QueueEngine {
     const len = ring.payloadLength();
     const v = isStructured(tag)
       ? new Copied(tag, copyStructured(this.mem, tag, off, len))
-      : readFast(this.mem, this.f64, tag, off, len);
+      : this.#readFast(tag, off, len);
     ring.next();
     ring.commitTake();
     return v;
+  }
+
+  /** A fast-path frame's value; a payload that does not decode (corrupt memory) breaks the queue. */
+  #readFast(tag: number, off: number, len: number): unknown {
+    try {
+      return readFast(this.mem, this.f64, tag, off, len);
+    } catch (err) {
+      this.ring.failPayload(err);
+    }
+  }
+
+  /** A structured item's value, decoded after the consumer lock is released. */
+  #decode(v: Copied): unknown {
+    try {
+      return decodeStructured(v.tag, v.bytes, this.codec);
+    } catch (err) {
+      if (err instanceof UndecodableBytes) this.ring.failPayload(err);
+      throw err;
+    }
   }
 
   /** The error a failed put attempt ends with, or undefined when it should wait for room (FULL, NO_ROOM). */
@@ -453,13 +483,14 @@ export class QueueEngine {
 
   #finish(v: unknown): unknown {
     if (this.ring.putterWaiting()) this.ring.wakePutters();
-    return v instanceof Copied ? decodeStructured(v.tag, v.bytes, this.codec) : v;
+    return v instanceof Copied ? this.#decode(v) : v;
   }
 
-  #itemOrShut = (): boolean => this.ring.size() > 0 || Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN;
+  #itemOrShut = (): boolean => this.ring.size() > 0 || this.#shutOrBroken();
 
-  /** Throws ShutDown when gets must fail now: immediate shutdown, or shut down and drained. */
+  /** Throws ShutDown when gets must fail now: immediate shutdown, or shut down and drained (InvariantError: broken). */
   #checkShut(): void {
+    this.ring.checkBroken();
     const s = Atomics.load(this.i32, SHUTDOWN);
     if (s === SHUTDOWN_IMMEDIATE || (s === SHUTDOWN_DRAIN && this.ring.size() <= 0)) throw new ShutDown();
   }
@@ -498,6 +529,8 @@ export class QueueEngine {
         let v: unknown;
         try {
           v = this.#takeOneLocked();
+        } catch (err) {
+          return Promise.reject(err);
         } finally {
           lock.release();
         }
@@ -540,7 +573,7 @@ export class QueueEngine {
     if (this.ring.putterWaiting()) this.ring.wakePutters();
     for (let i = 0; i < out.length; i++) {
       const v = out[i];
-      if (v instanceof Copied) out[i] = decodeStructured(v.tag, v.bytes, this.codec);
+      if (v instanceof Copied) out[i] = this.#decode(v);
     }
     return out;
   }
@@ -592,12 +625,25 @@ export class QueueEngine {
 
   // ------------------------------------------------------------------ JoinableQueue
 
+  /** `qsize()`: items in the queue (InvariantError when the queue is broken). */
+  size(): number {
+    this.ring.checkBroken();
+    return this.ring.size();
+  }
+
+  /** `full()`: `maxsize` items are in the queue (InvariantError when the queue is broken). */
+  isFull(): boolean {
+    this.ring.checkBroken();
+    return this.ring.isFull();
+  }
+
   /** Items put and not yet marked done: `PUT_COUNT - DONE` (see layout.ts). */
   unfinished(): number {
     return (Atomics.load(this.i32, PUT_COUNT) - Atomics.load(this.i32, DONE)) | 0;
   }
 
   taskDone(): void {
+    this.ring.checkBroken();
     const i32 = this.i32;
     for (;;) {
       const done = Atomics.load(i32, DONE);
@@ -611,15 +657,26 @@ export class QueueEngine {
     }
   }
 
-  #noneUnfinished = (): boolean => this.unfinished() <= 0;
+  #noneUnfinished = (): boolean => this.unfinished() <= 0 || Atomics.load(this.i32, BROKEN) !== 0;
   readonly #joinPrune = { lastPrune: Number.NEGATIVE_INFINITY };
 
   joinSync(timeoutMs: number): boolean {
-    return waitSync(this.seg, DONE, JOIN_ADVERT, this.#noneUnfinished, deadlineOf(timeoutMs), WAIT_SLICE_MS);
+    this.ring.checkBroken();
+    const r = waitSync(
+      this.seg,
+      DONE,
+      JOIN_ADVERT,
+      this.#noneUnfinished,
+      deadlineOf(timeoutMs),
+      WAIT_SLICE_MS,
+    );
+    this.ring.checkBroken();
+    return r;
   }
 
-  join(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
-    return waitAsync(
+  async join(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+    this.ring.checkBroken();
+    const r = await waitAsync(
       this.seg,
       DONE,
       JOIN_ADVERT,
@@ -628,5 +685,7 @@ export class QueueEngine {
       signal,
       WAIT_SLICE_MS,
     );
+    this.ring.checkBroken();
+    return r;
   }
 }

@@ -89,7 +89,7 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
 
   /** Items in the queue, exact at the instant it is read, across every thread and process. */
   qsize(): number {
-    return this._engine.ring.size();
+    return this._engine.size();
   }
 
   empty(): boolean {
@@ -98,7 +98,7 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
 
   /** True when `maxsize` items are queued; never for an unbounded queue. */
   full(): boolean {
-    return this._engine.ring.isFull();
+    return this._engine.isFull();
   }
 
   /**

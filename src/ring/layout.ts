@@ -30,13 +30,23 @@
  *  23    PUT_EPOCH     bumped to wake putters: by a take that sees PUT_WAIT > 0, by shutdown, by recovery
  *  24..  owner slots of the *_WAIT adverts (advert.ts): which thread each advertisement belongs to, so that
  *        one left by a waiter killed in its sleep is withdrawn
+ * 120    BROKEN        whoever finds an invariant broken  CAS 0 -> reason (first wins), never back to 0
  *  ...   reserved up to HEADER_BYTES
  * ```
  *
  * Positions (HEAD, TAIL) are logical byte offsets that wrap at 2^32; the byte at logical position p lives at
- * data offset `p & (CAP - 1)`. Frames are 8-byte aligned: `[u32 length][u32 tag][payload, padded to 8]`.
- * A frame never straddles the end of the data region; when one does not fit, the producer writes a WRAP frame
- * whose length field is the number of bytes to skip.
+ * data offset `p & (CAP - 1)`. Frames are 8-byte aligned: `[u32 length][u32 check | tag][payload, padded to 8]`.
+ * The tag is the low byte of the second word; the upper 24 bits are a check of (position, length, tag)
+ * (`frameCheck`), so a frame header that was overwritten, or a stale one at a position it was not written for,
+ * is recognised. A frame never straddles the end of the data region; when one does not fit, the producer writes
+ * a WRAP frame whose length field is the number of bytes to skip (to a multiple of the CAP it was written under).
+ *
+ * Validation: every operation checks the header words it relies on (MAGIC, MAXSIZE, CAP_MAX, CAP a power of two
+ * within bounds, HEAD and TAIL 8-aligned and at most CAP apart, `0 <= PUT_COUNT - GET_COUNT <= (TAIL - HEAD) / 8`,
+ * SHUTDOWN in 0..2, no journal left set under a held lock), and a consumer checks each frame it reads (check bits,
+ * known tag, a length that fits the tag, inside [HEAD, TAIL) and before the end of the region). A violation
+ * stores a reason in BROKEN and wakes everyone; from then on every call on the queue, in every process, fails with
+ * the same InvariantError (ring.ts: `brokenError`). Payload bytes carry no check: only their decoding is checked.
  *
  * Invariants (between operations; each step below keeps them):
  * - `0 <= TAIL - HEAD <= CAP` (u32 arithmetic), and the bytes in [HEAD, TAIL) are whole, published frames.
@@ -88,6 +98,7 @@ export const JOIN_WAIT = 20;
 export const ATTACHED = 21;
 export const GET_EPOCH = 22;
 export const PUT_EPOCH = 23;
+export const BROKEN = 120;
 
 /** Longest single sleep of a getter, putter or joiner before it looks again (see the invariants). */
 export const WAIT_SLICE_MS = 100;
@@ -122,3 +133,14 @@ export const TAG_PLAIN = 13;
 export const TAG_UTF16 = 14;
 
 export const align8 = (n: number): number => (n + 7) & ~7;
+
+/** The low byte of a frame's second word; the rest is its check. */
+export const TAG_MASK = 0xff;
+
+/** The check bits (upper 24) of the frame of `tag` and `length` at logical position `pos`. */
+export function frameCheck(pos: number, length: number, tag: number): number {
+  let h = Math.imul(pos ^ 0x70726f71, 0x9e3779b1) ^ Math.imul(length ^ (tag << 24), 0x85ebca6b);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h & ~TAG_MASK;
+}
