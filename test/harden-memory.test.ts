@@ -3,6 +3,7 @@
  * the counters.
  */
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import { loadNative } from '../src/native/index.js';
@@ -92,5 +93,32 @@ describe('qsize() is a consistent snapshot', () => {
     );
     assert.equal(bad, 0, `${bad} of ${reads} qsize() reads were below 0 or above maxsize`);
     assert.ok(reads > 1000, `only ${reads} reads`);
+  });
+});
+
+describe('memory follows the backlog', () => {
+  test('a drained queue gives the memory of its peak back to /dev/shm, and grows again when it must', {
+    skip: noNative,
+  }, async () => {
+    const q = new Queue<unknown>();
+    const name = (q._engine.seg as unknown as { name: string }).name;
+    const used = () => statSync(`/dev/shm${name}`).blocks * 512;
+    const fresh = used();
+    for (let i = 0; i < 8; i++) q.putSync(Buffer.alloc(4 << 20, i));
+    assert.ok(used() >= 32 << 20, `8 x 4 MiB queued use ${used()} bytes`);
+    for (let i = 0; i < 8; i++) assert.equal((q.getSync() as Buffer)[5], i);
+    let left = used();
+    for (let t = 0; t < 100 && left > fresh + (64 << 10); t++) {
+      await new Promise((r) => setTimeout(r, 20));
+      left = used();
+    }
+    assert.ok(left <= fresh + (64 << 10), `drained: ${left} bytes still used (fresh: ${fresh})`);
+    // It grows again, whole.
+    const big = Buffer.alloc(6 << 20, 7);
+    big[big.length - 1] = 9;
+    q.putSync(big);
+    q.putSync('after');
+    assert.deepEqual(q.getSync(), big);
+    assert.equal(q.getSync(), 'after');
   });
 });

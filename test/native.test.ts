@@ -17,7 +17,7 @@ import {
   shmAvailable,
   sweepSegments,
 } from '../src/memory/shm-segment.js';
-import { loadNative, nativeLoadError } from '../src/native/index.js';
+import { loadNative, NATIVE_ABI_VERSION, nativeLoadError } from '../src/native/index.js';
 import {
   publish,
   TEST_SEGMENT_SIZE,
@@ -121,7 +121,7 @@ after(() => {
 describe('native addon', { skip }, () => {
   test('loads, and shm is the default segment kind', () => {
     assert.ok(native);
-    assert.equal(native.abiVersion, 1);
+    assert.equal(native.abiVersion, NATIVE_ABI_VERSION);
     assert.equal(shmAvailable(), true);
     const saved = process.env.PROCQ_SEGMENT;
     process.env.PROCQ_SEGMENT = 'sab';

@@ -58,6 +58,8 @@ export class SabSegment implements Segment {
 
   commit(_offset: number, _length: number): void {}
 
+  release(_offset: number, _length: number): void {}
+
   handle(): SegmentHandle {
     return { kind: 'sab', sab: this.#sab };
   }

@@ -74,8 +74,6 @@ export class ShmSegment implements Segment {
   readonly bytes: Buffer;
   readonly #buffer: ArrayBuffer;
   readonly #native: NativeBinding;
-  /** Bytes `[0, #committed)` are known to be committed (by this thread; others may have committed more). */
-  #committed = 0;
 
   constructor(native: NativeBinding, name: string, buffer: ArrayBuffer) {
     this.#native = native;
@@ -129,11 +127,17 @@ export class ShmSegment implements Segment {
         `Expected a range inside the segment (${this.byteLength} bytes), got [${offset}, ${end})`,
       );
     }
-    if (end <= this.#committed || length === 0) return;
+    if (length === 0) return;
+    // Always asked of the kernel (no cache): pages released by another process must be backed again.
     const start = offset - (offset % PAGE);
     const stop = Math.min(this.byteLength, Math.ceil(end / PAGE) * PAGE);
     this.#native.shmCommit(this.#buffer, start, stop - start);
-    if (start <= this.#committed) this.#committed = stop;
+  }
+
+  release(offset: number, length: number): void {
+    const start = Math.ceil(offset / PAGE) * PAGE;
+    const stop = Math.min(this.byteLength, Math.floor((offset + length) / PAGE) * PAGE);
+    if (stop > start) this.#native.shmRelease(this.#buffer, start, stop - start);
   }
 
   handle(): ShmHandle {

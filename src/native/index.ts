@@ -52,6 +52,11 @@ export interface NativeBinding {
    * so that a full `/dev/shm` is an `ENOSPC` error here instead of a SIGBUS when the bytes are touched.
    */
   shmCommit(buffer: ArrayBuffer, offset: number, length: number): void;
+  /**
+   * Gives the pages of `[offset, offset + length)` back to `/dev/shm` (`fallocate` PUNCH_HOLE): they read as zeros
+   * after. `false` when the file system cannot punch holes.
+   */
+  shmRelease(buffer: ArrayBuffer, offset: number, length: number): boolean;
 
   /**
    * Blocks the calling thread while `i32[index] === expected` (process-shared `FUTEX_WAIT`), at most `timeoutMs`

@@ -9,6 +9,8 @@
  *                   futexWaitAsync / futexCancel                   the same wait on a dedicated native thread,
  *                                                                   settled through a threadsafe function
  *   threads         gettid / threadAlive / getppid / setParentDeathSignal
+ *   memory release  shmRelease                                     fallocate(PUNCH_HOLE): gives a drained ring's
+ *                                                                   pages back to /dev/shm
  *   tracker         trackerPipe / setInheritable                   the pipe whose EOF tells the resource tracker
  *                                                                   (src/memory/tracker.ts) that a tree has ended
  *
@@ -57,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -954,6 +957,51 @@ static napi_value SetParentDeathSignal(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
+/* Memory release                                                                                                   */
+
+/* shmRelease(arrayBuffer, offset, length): gives the pages of [offset, offset+length) back (fallocate PUNCH_HOLE,
+ * KEEP_SIZE); they read as zeros afterwards and are backed again by shmCommit or on first touch. false when the
+ * file system cannot punch holes (nothing released). */
+static napi_value ShmRelease(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return throw_type(env, "shmRelease(buffer, offset, length)");
+  bool is_ab = false;
+  napi_is_arraybuffer(env, argv[0], &is_ab);
+  if (!is_ab) return throw_type(env, "Expected an ArrayBuffer returned by shmCreate or shmOpen");
+  void *data;
+  size_t len;
+  NAPI_CALL(env, napi_get_arraybuffer_info(env, argv[0], &data, &len));
+  uint64_t off, n;
+  if (!get_index(env, argv[1], (double)len, &off, "offset")) return NULL;
+  if (!get_index(env, argv[2], (double)(len - off), &n, "length")) return NULL;
+  int fd = -1;
+  pthread_mutex_lock(&g_shm_mu);
+  for (mapping *m = g_mappings; m; m = m->next) {
+    if (m->addr == data) {
+      fd = m->fd;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g_shm_mu);
+  if (fd < 0) return throw_type(env, "Expected an ArrayBuffer returned by shmCreate or shmOpen");
+  bool done = true;
+  if (n > 0) {
+    int r;
+    do r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)n);
+    while (r != 0 && errno == EINTR);
+    if (r != 0) {
+      if (errno != EOPNOTSUPP && errno != ENOSYS) return throw_errno(env, errno, "fallocate(PUNCH_HOLE) of shared memory");
+      done = false;
+    }
+  }
+  napi_value out;
+  NAPI_CALL(env, napi_get_boolean(env, done, &out));
+  return out;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
 /* Resource tracker                                                                                                 */
 
 /* trackerPipe(): [readFd, writeFd], both close-on-exec. The tracker gets the read end as its stdin; the write end is
@@ -1034,6 +1082,7 @@ NAPI_MODULE_INIT() {
       {"threadAlive", NULL, ThreadAlive, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setParentDeathSignal", NULL, SetParentDeathSignal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trackerPipe", NULL, TrackerPipe, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"shmRelease", NULL, ShmRelease, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setInheritable", NULL, SetInheritable, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

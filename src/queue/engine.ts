@@ -481,7 +481,31 @@ export class QueueEngine {
     return tag !== TAG_CUSTOM || this.codec !== undefined;
   }
 
+  /** A pending retry of {@link Ring.tryShrink} (armed once, unref'd: it never keeps a process alive). */
+  #shrinkTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** After a take: a drained ring gives its extra memory back now, or once it has not grown for a while. */
+  #shrinkIfDrained(): void {
+    const delay = this.ring.shrinkDelay();
+    if (delay < 0) return;
+    if (delay === 0) {
+      try {
+        this.ring.tryShrink();
+      } catch {
+        // a broken queue: the next call reports it
+      }
+      return;
+    }
+    if (this.#shrinkTimer !== undefined) return;
+    this.#shrinkTimer = setTimeout(() => {
+      this.#shrinkTimer = undefined;
+      this.#shrinkIfDrained();
+    }, delay + 1);
+    this.#shrinkTimer.unref?.();
+  }
+
   #finish(v: unknown): unknown {
+    this.#shrinkIfDrained();
     if (this.ring.putterWaiting()) this.ring.wakePutters();
     return v instanceof Copied ? this.#decode(v) : v;
   }
@@ -570,6 +594,7 @@ export class QueueEngine {
   }
 
   #finishMany(out: unknown[]): unknown[] {
+    this.#shrinkIfDrained();
     if (this.ring.putterWaiting()) this.ring.wakePutters();
     for (let i = 0; i < out.length; i++) {
       const v = out[i];

@@ -31,6 +31,9 @@
  *  24..  owner slots of the *_WAIT adverts (advert.ts): which thread each advertisement belongs to, so that
  *        one left by a waiter killed in its sleep is withdrawn
  * 120    BROKEN        whoever finds an invariant broken  CAS 0 -> reason (first wins), never back to 0
+ * 121    CAP_INIT      creator                          never changes: the CAP a drained ring falls back to
+ *                                                       (0 in rings of older versions: they never shrink)
+ * 122    GREW_AT       producer that grows the ring     both locks: when it last grew (wall clock, 1/10 s, wraps)
  *  ...   reserved up to HEADER_BYTES
  * ```
  *
@@ -58,6 +61,11 @@
  * - CAP changes only with both locks held, by relocating the live bytes so every logical position keeps its
  *   frame (growing from C to 2C moves the bytes whose position has bit C set up by exactly C, into bytes that were
  *   unused). The new CAP is stored after the copy: a producer killed half-way leaves the old layout intact.
+ * - CAP shrinks back to CAP_INIT only with both locks held and the ring empty (HEAD = TAIL, PUT_COUNT =
+ *   GET_COUNT, no batch open: the producer lock is held), at least SHRINK_AFTER_MS after the last growth (so a
+ *   backlog that keeps coming back does not pay a grow and a shrink each time). CAP is stored first, then the
+ *   pages past the new end are given back (`Segment.release`): a process killed in between leaves memory
+ *   committed, never a layout in use over released pages. Growing commits its pages again before touching them.
  * - Waiting: a waiter adds itself to its *_WAIT word, reads the epoch it will sleep on, re-checks its condition
  *   ("has the queue become ready just now?"), then sleeps on the epoch, passing the value it read. A notifier
  *   changes the state (PUT_COUNT, GET_COUNT, SHUTDOWN) first, then, only if the *_WAIT word is non-zero, bumps the
@@ -99,6 +107,11 @@ export const ATTACHED = 21;
 export const GET_EPOCH = 22;
 export const PUT_EPOCH = 23;
 export const BROKEN = 120;
+export const CAP_INIT = 121;
+export const GREW_AT = 122;
+
+/** A drained ring shrinks back to CAP_INIT once it has not grown for this long. */
+export const SHRINK_AFTER_MS = 200;
 
 /** Longest single sleep of a getter, putter or joiner before it looks again (see the invariants). */
 export const WAIT_SLICE_MS = 100;

@@ -18,6 +18,7 @@ import {
   C_LOCK,
   C_LOCK_ADVERT,
   CAP,
+  CAP_INIT,
   CAP_MAX,
   DONE as DONE_WORD,
   FRAME_HEADER,
@@ -25,6 +26,7 @@ import {
   GET_ADVERT,
   GET_COUNT,
   GET_EPOCH,
+  GREW_AT,
   HEAD,
   HEADER_BYTES,
   MAGIC,
@@ -38,6 +40,7 @@ import {
   PUT_ADVERT,
   PUT_COUNT,
   PUT_EPOCH,
+  SHRINK_AFTER_MS,
   SHUTDOWN,
   TAG_BUFFER,
   TAG_FALSE,
@@ -115,6 +118,11 @@ const TAG_LENGTH: Record<number, number> = {
   [TAG_UTF16]: -2,
 };
 
+/** Wall-clock time in tenths of a second, wrapping at 2^31: comparable across processes. */
+function tenths(): number {
+  return Math.floor(Date.now() / 100) % 0x80000000;
+}
+
 export interface RingInit {
   maxsize: number;
   capacity: number;
@@ -155,6 +163,7 @@ export class Ring {
     i32[MAXSIZE] = init.maxsize;
     i32[CAP_MAX] = init.capacityMax;
     i32[CAP] = init.capacity;
+    i32[CAP_INIT] = init.capacity;
     i32[P_INTENT_TAIL] = NO_INTENT;
     i32[C_INTENT_HEAD] = NO_INTENT;
     seg.commit(HEADER_BYTES, init.capacity);
@@ -347,11 +356,53 @@ export class Ring {
         p = (p + run) >>> 0;
         left -= run;
       }
+      i32[GREW_AT] = tenths();
       Atomics.store(i32, CAP, newCap); // the switch to the new layout: one word
     } finally {
       this.consumerLock.release();
     }
     return true;
+  }
+
+  // ---------------------------------------------------------------- shrinking (no lock held)
+
+  /**
+   * Milliseconds until a drained ring may shrink back to its initial size: 0 when it may now, -1 when it has
+   * nothing to give back (at its initial size, not empty, or a ring that never shrinks).
+   */
+  shrinkDelay(): number {
+    const i32 = this.i32;
+    const init = i32[CAP_INIT];
+    if (init <= 0 || i32[CAP] <= init || this.size() !== 0) return -1;
+    const since = ((tenths() - i32[GREW_AT]) | 0) * 100;
+    return since >= SHRINK_AFTER_MS || since < 0 ? 0 : SHRINK_AFTER_MS - since;
+  }
+
+  /**
+   * Shrinks an empty ring back to CAP_INIT and gives the rest of its pages back (see layout.ts). Takes both locks
+   * only if they are free (never waits); returns whether it shrank.
+   */
+  tryShrink(): boolean {
+    if (this.shrinkDelay() !== 0 || !this.producerLock.tryAcquire()) return false;
+    try {
+      if (!this.consumerLock.tryAcquire()) return false;
+      try {
+        const i32 = this.i32;
+        this.begin(); // validates the header words
+        this.beginTake();
+        const cap = i32[CAP];
+        const init = i32[CAP_INIT];
+        if (this.shrinkDelay() !== 0 || i32[HEAD] !== i32[TAIL] || init < MIN_CAPACITY || init > cap)
+          return false;
+        Atomics.store(i32, CAP, init);
+        this.seg.release(HEADER_BYTES + init, cap - init);
+        return true;
+      } finally {
+        this.consumerLock.release();
+      }
+    } finally {
+      this.producerLock.release();
+    }
   }
 
   // ---------------------------------------------------------------- consumer side (consumer lock held)
@@ -558,6 +609,7 @@ export class Ring {
     const tail = Atomics.load(i32, P_INTENT_TAIL);
     if (tail === NO_INTENT) return; // died before journaling: its half-written frame lies past TAIL, unpublished
     const cap = i32[CAP];
+    // TAIL may already be the journal's (killed between its two stores): bytes and items need not agree here.
     const moved = (tail - i32[TAIL]) >>> 0;
     const added = (i32[P_INTENT_CNT] - i32[PUT_COUNT]) | 0;
     if (
@@ -565,7 +617,7 @@ export class Ring {
       (tail - Atomics.load(i32, HEAD)) >>> 0 > cap ||
       moved > cap ||
       added < 0 ||
-      added > moved / FRAME_HEADER
+      added > cap / FRAME_HEADER
     ) {
       this.#markBroken(BROKEN_JOURNAL | (P_INTENT_TAIL << 8), false);
       return;
@@ -580,13 +632,13 @@ export class Ring {
     const i32 = this.i32;
     const head = Atomics.load(i32, C_INTENT_HEAD);
     if (head === NO_INTENT) return; // died before journaling: the frame it was copying is still at HEAD
+    // HEAD may already be the journal's (killed between its two stores): bytes and items need not agree here.
     const moved = (head - i32[HEAD]) >>> 0;
     const taken = (i32[C_INTENT_CNT] - i32[GET_COUNT]) | 0;
     if (
       (head & 7) !== 0 ||
       moved > (Atomics.load(i32, TAIL) - i32[HEAD]) >>> 0 ||
       taken < 0 ||
-      taken > moved / FRAME_HEADER ||
       taken > ((Atomics.load(i32, PUT_COUNT) - i32[GET_COUNT]) | 0)
     ) {
       this.#markBroken(BROKEN_JOURNAL | (C_INTENT_HEAD << 8), false);
