@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * Builds the native addon (build/Release/procq_native.node) with node-gyp, offline.
+ * Builds the native addon from source (build/Release/procq_native.node) with node-gyp, offline.
  *
- *   node scripts/build-native.mjs            npm's `install` script: a failed build only warns (exit 0), since
+ *   node scripts/build-native.mjs            the fallback of npm's `install` script (install-native.mjs) when no
+ *                                            prebuilt binary loads: a failed build only warns (exit 0), since
  *                                            procq still works between worker threads without the addon
  *   node scripts/build-native.mjs --strict   `npm run build:native`: a failed build exits non-zero
  *
@@ -12,9 +13,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findNodedir, findNodeGyp } from './gyp.mjs';
 
 const strict = process.argv.includes('--strict');
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,42 +25,15 @@ function fail(reason) {
   const lines = [
     `procq: the native addon was not built: ${reason}`,
     'procq: worker threads (startMethod: "thread") still work; OS processes need the addon.',
-    'procq: to retry, install a C compiler, make and python3, then run `npm run build:native` in the procq package.',
+    'procq: to retry, install a C compiler, make and python3, then run `npm rebuild procq` in your project',
+    '       (or `npm run build:native` in a checkout of procq).',
   ];
   console.error(lines.join('\n'));
   process.exit(strict ? 1 : 0);
 }
 
-function findNodeGyp() {
-  const candidates = [];
-  if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
-  if (process.env.npm_execpath) {
-    candidates.push(
-      join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-    );
-  }
-  const prefix = resolve(dirname(process.execPath), '..');
-  candidates.push(
-    join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  );
-  candidates.push(join(prefix, 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  try {
-    candidates.push(createRequire(join(root, 'package.json')).resolve('node-gyp/bin/node-gyp.js'));
-  } catch {
-    // no local node-gyp
-  }
-  return candidates.find((c) => existsSync(c));
-}
-
-function findNodedir() {
-  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
-  const prefix = resolve(dirname(process.execPath), '..');
-  if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) return prefix;
-  return undefined; // node-gyp's own cache (or download)
-}
-
 if (process.platform !== 'linux') fail(`it supports Linux only (this is ${process.platform})`);
-const nodeGyp = findNodeGyp();
+const nodeGyp = findNodeGyp(root);
 if (!nodeGyp) fail('node-gyp was not found (it comes with npm)');
 const nodedir = findNodedir();
 const started = Date.now();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the compiled test files with node's test runner, and fails a run that executed no test.
 // Usage: node scripts/run-tests.mjs [files...]   (default: every dist/test/**/*.test.js)
+// The test files share PROCQ_TEST_TMP, a directory removed at the end (the packed tarball lives there).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +31,7 @@ const res = spawnSync(
     `--test-reporter-destination=${tap}`,
     ...files,
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, PROCQ_TEST_TMP: tmp } },
 );
 let ran = 0;
 try {

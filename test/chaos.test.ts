@@ -530,7 +530,7 @@ describe('a process killed after its change, before its wake-up call', { skip },
 });
 
 /**
- * "Wake-ups cost nothing when nobody waits" (DESIGN.md): waiters advertise themselves in the header and notifiers
+ * "Wake-ups cost nothing when nobody waits" (docs/ARCHITECTURE.md, shared-memory layouts): waiters advertise themselves in the header and notifiers
  * call the wake primitive only when the advertisement is non-zero. A process killed while asleep must not leave its
  * advertisement behind for ever, or every later operation pays a futex wake for nobody (measured: put+get 2.5-4x
  * slower). A few wasted wake-ups right after the death are allowed (while it is being noticed); none afterwards.

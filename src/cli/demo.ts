@@ -1,6 +1,7 @@
 /**
- * `procq demo`: runs the three programs procq started from (examples/, from seed-examples.md) with real
- * processes (or worker threads with `--start-method thread`), each in its own fresh Node process, as a user would.
+ * `procq demo`: runs the three programs procq started from (examples/, compiled to dist/examples/, which the npm
+ * package ships) with real processes (or worker threads with `--start-method thread`), each in its own fresh
+ * Node process, as a user would.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-/** The `procq` command: `procq demo`, `procq bench`, `procq sweep`. */
-import { readFileSync } from 'node:fs';
+/** The `procq` command: `procq demo`, `procq bench` (in a checkout of procq), `procq sweep`. */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench.js';
 import { registerDemoCommand } from './demo.js';
@@ -17,7 +18,24 @@ const program = new Command()
   .version(pkg.version);
 
 registerDemoCommand(program);
-registerBenchCommand(program);
+// The benchmark harness (dist/bench, CPython's baseline script) is not shipped in the npm package: there, `bench`
+// is not offered (hidden from the help) and says where it runs instead of failing with a stack trace.
+if (existsSync(fileURLToPath(new URL('../../bench/runner.js', import.meta.url)))) {
+  registerBenchCommand(program);
+} else {
+  program
+    .command('bench', { hidden: true })
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption(false)
+    .action(() => {
+      console.error(
+        'procq bench is not part of the installed package: it runs from a checkout of the procq repository ' +
+          '(`npm install && npm run bench`). The README lists the latest figures.',
+      );
+      process.exitCode = 1;
+    });
+}
 
 program
   .command('sweep')

@@ -1,16 +1,23 @@
 /**
- * Loads the native addon (`build/Release/procq_native.node`, built from `src/native/procq.c` by
- * `npm run build:native`). Without it procq still works between worker threads (`SharedArrayBuffer` segments);
- * only OS processes need it.
+ * Loads the native addon, built from `src/native/procq.c`. Without it procq still works between worker threads
+ * (`SharedArrayBuffer` segments); only OS processes need it.
  *
- * The addon is plain Node-API (no V8 API), Linux only. `loadNative()` returns `null` instead of throwing when it is
- * missing, stale or broken; `nativeLoadError()` then says why and how to rebuild. `PROCQ_NATIVE=off` disables it
- * (to exercise the fallback).
+ * Where it comes from, in node-gyp-build's order (the first `.node` file found wins):
+ * 1. `build/Release/` (or `build/Debug/`): a build from source: `npm run build:native` in a checkout, or the
+ *    package's `install` script (`scripts/install-native.mjs`) when no prebuilt binary loads on this machine;
+ * 2. `prebuilds/<platform>-<arch>/procq.<libc>.node`: the binary shipped inside the package (made by
+ *    `prebuildify --napi` when the package is packed), so `npm install --ignore-scripts` and machines without a
+ *    compiler get real processes.
+ *
+ * The addon is plain Node-API (no V8 API, so one binary serves every Node version), Linux only. `loadNative()`
+ * returns `null` instead of throwing when it is missing, stale or broken; `nativeLoadError()` then says why and
+ * what to run. `PROCQ_NATIVE=off` disables it (to exercise the fallback).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 
 import type { WaitResult } from '../memory/segment.js';
 
@@ -100,8 +107,9 @@ export interface NativeBinding {
 }
 
 const REBUILD_HINT =
-  'Thread mode (startMethod: "thread", PROCQ_SEGMENT=sab) still works. To use processes, rebuild the addon with ' +
-  '`npm run build:native` in the procq package (needs a C compiler, make and python3).';
+  'Thread mode (startMethod: "thread") still works. For OS processes, build the addon from source: ' +
+  '`npm rebuild procq` in your project (or `npm run build:native` in a checkout of procq); ' +
+  'this needs a C compiler, make and python3 (Debian/Ubuntu: `apt-get install -y g++ make python3`).';
 
 let loaded: NativeBinding | null | undefined;
 let loadError: string | undefined;
@@ -124,16 +132,35 @@ export function packageRoot(): string | undefined {
   }
 }
 
-/** The addon, or `null` when it is unavailable (see `nativeLoadError()`). Cached per thread. */
+/**
+ * The addon, or `null` when it is unavailable (see `nativeLoadError()`). Cached per thread. On Linux, a missing,
+ * stale or broken addon is also reported once per process (main thread) as a warning (`PROCQ_NATIVE_MISSING`)
+ * saying what to run, since the error it later causes (a queue that cannot cross processes) cannot.
+ */
 export function loadNative(): NativeBinding | null {
   if (loaded !== undefined) return loaded;
-  loaded = null;
+  loaded = tryLoad();
+  if (loaded === null && process.platform === 'linux' && process.env.PROCQ_NATIVE !== 'off' && isMainThread) {
+    // Emitted now, not on the next tick as `process.emitWarning` does: the error this causes is often thrown
+    // synchronously at a program's top level, which would end the process before the warning is printed.
+    const warning = Object.assign(new Error(`procq: ${loadError}`), {
+      name: 'Warning',
+      code: 'PROCQ_NATIVE_MISSING',
+    });
+    process.emit('warning', warning);
+  }
+  return loaded;
+}
+
+function tryLoad(): NativeBinding | null {
   if (process.env.PROCQ_NATIVE === 'off') {
     loadError = `the native addon is disabled by PROCQ_NATIVE=off. ${REBUILD_HINT}`;
     return null;
   }
   if (process.platform !== 'linux') {
-    loadError = `the native addon supports Linux only (this is ${process.platform}). ${REBUILD_HINT}`;
+    loadError =
+      `the native addon supports Linux only (this is ${process.platform}): OS processes cannot share procq ` +
+      'queues here; thread mode (startMethod: "thread") works.';
     return null;
   }
   const root = packageRoot();
@@ -141,24 +168,30 @@ export function loadNative(): NativeBinding | null {
     loadError = `cannot find the procq package root above ${fileURLToPath(import.meta.url)}. ${REBUILD_HINT}`;
     return null;
   }
-  const file = join(root, 'build', 'Release', 'procq_native.node');
-  if (!existsSync(file)) {
-    loadError = `the native addon is not built (${file} is missing). ${REBUILD_HINT}`;
+  const require = createRequire(import.meta.url);
+  let file: string;
+  try {
+    // build/Release, build/Debug, then prebuilds/<platform>-<arch>/ (matching libc), as documented at the top.
+    const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+    file = nodeGypBuild.path(root);
+  } catch (err) {
+    const why = (err as Error).message.trim().replace(/\s*\n\s*/g, '; ');
+    loadError = `the native addon is missing: no prebuilt binary fits and none was built from source (${why}). ${REBUILD_HINT}`;
     return null;
   }
   try {
-    const binding = createRequire(import.meta.url)(file) as NativeBinding;
+    const binding = require(file) as NativeBinding;
     if (binding.abiVersion !== NATIVE_ABI_VERSION) {
       loadError =
         `the native addon at ${file} is stale (ABI ${String(binding.abiVersion)}, expected ` +
         `${NATIVE_ABI_VERSION}). ${REBUILD_HINT}`;
       return null;
     }
-    loaded = binding;
+    return binding;
   } catch (err) {
     loadError = `the native addon at ${file} failed to load: ${(err as Error).message}. ${REBUILD_HINT}`;
+    return null;
   }
-  return loaded;
 }
 
 /** Why `loadNative()` returned `null` (with how to rebuild), or `undefined` when it loaded or was not tried. */

@@ -1,4 +1,4 @@
-// The Queue contract in one thread: every sentence of DESIGN.md's Queue section that one thread can observe.
+// The Queue contract in one thread: every rule of the Queue contract (docs/ARCHITECTURE.md) that one thread can observe.
 // Installed once per segment kind (shared memory, and PROCQ_SEGMENT=sab) by queue-suite.ts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
