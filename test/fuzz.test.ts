@@ -164,7 +164,7 @@ function round(seed: number): Round {
         continue;
       }
       if (err instanceof InvariantError) {
-        assert.equal(err.queue, (q._engine.seg as { name?: string }).name, 'the error names the queue');
+        assert.equal(err.queue, q._engine.ring.name, 'the error names the queue');
         broken = err;
         continue;
       }
