@@ -74,6 +74,7 @@ function start(): string | undefined {
     `for f in /dev/shm/procq-*-${tree}-*; do [ -e "$f" ] && rm -f -- "$f"; done; exit 0`;
   try {
     const child = spawn(SHELL, ['-c', script], {
+      argv0: 'procq-tracker', // how it shows in ps (and how tests that count child processes tell it apart)
       detached: true, // a session of its own: no terminal signals, not in the tree's process group
       stdio: [readFd, 'ignore', 'ignore'],
     });
