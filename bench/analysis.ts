@@ -79,9 +79,22 @@ export function ratioTables(results: CaseResult[]): string[] {
 export interface TargetCheck {
   status: 'PASS' | 'MISS' | 'SKIP';
   text: string;
+  /** Names the check across runs (`--compare`): the label and the implementations, without figures. */
+  key?: string;
+  /** The figure alone (`1.8x`, `p50 7 ms`), shown beside another run's with `--compare`. */
+  value?: string;
 }
 
-export function targets(results: CaseResult[]): TargetCheck[] {
+export interface TargetOptions {
+  /** Busy-looping processes that ran beside every case (`--load N`): some goals differ under load. */
+  load?: number;
+}
+
+/** The alternatives no procq case should fall below, under load as quiet (issue 7): same workload, same run. */
+const FLOOR_ALTS = ['postmessage-ack', 'postmessage-credit', 'py-queue', 'py-queue-spawn'];
+
+export function targets(results: CaseResult[], opts: TargetOptions = {}): TargetCheck[] {
+  const loaded = (opts.load ?? 0) > 0;
   const find = (bench: string, impl: string, size = 12) =>
     results.find((r) => r.bench === bench && r.impl === impl && r.size === size);
   const out: TargetCheck[] = [];
@@ -117,7 +130,12 @@ export function targets(results: CaseResult[]): TargetCheck[] {
       ok = value <= goal;
       shown = `p50 ${us(p.p50_us!)} vs ${us(a.p50_us!)} = ${fmtRatio(value)}x (goal <= ${goal}x)`;
     }
-    out.push({ status: ok ? 'PASS' : 'MISS', text: `${label}: ${pImpl} vs ${aImpl}: ${shown}` });
+    out.push({
+      status: ok ? 'PASS' : 'MISS',
+      text: `${label}: ${pImpl} vs ${aImpl}: ${shown}`,
+      key: `${label}: ${pImpl} vs ${aImpl}`,
+      value: shown.replace(/ \(goal.*$/, ''),
+    });
   };
 
   // issue 4 (and issue 3): across processes
@@ -155,9 +173,56 @@ export function targets(results: CaseResult[]): TargetCheck[] {
       out.push({
         status: v >= 0.5 ? 'PASS' : 'MISS',
         text: `mpmc 4x4 vs 2x2: ${impl}: ${fmtRatio(v)}x of its 2x2 throughput (goal >= 0.5x)`,
+        key: `mpmc 4x4 vs 2x2: ${impl}`,
+        value: `${fmtRatio(v)}x`,
       });
     }
   }
+  // issue 7: job farms, job objects, start, pools
+  for (const f of ['async', 'sync', 'batch'])
+    ratio('jobs 2x2, start included', 'jobs-2x2', 63, `procq-process-${f}`, 'py-queue', 5, 'rate');
+  ratio('jobs 2x2, start included', 'jobs-2x2', 63, 'procq-forkserver-batch', 'py-queue', 5, 'rate');
+  for (const f of ['async', 'sync'])
+    ratio(
+      `job objects between threads${loaded ? ' (under load)' : ''}`,
+      'spsc-obj',
+      55,
+      `procq-thread-${f}`,
+      'postmessage-ack',
+      loaded ? 1.5 : 2,
+      'rate',
+    );
+  ratio('start to first item', 'startup', 0, 'procq-spawn', 'child-fork', 1, 'p50-max');
+  const fs = find('startup', 'procq-forkserver', 0);
+  if (fs)
+    out.push({
+      status: fs.p50_us! <= 10_000 ? 'PASS' : 'MISS',
+      text: `start to first item: procq-forkserver p50 ${us(fs.p50_us!)} (goal <= 10 ms)`,
+      key: 'start to first item: procq-forkserver',
+      value: `p50 ${us(fs.p50_us!)}`,
+    });
+  ratio('Pool.map small tasks', 'poolmap', 0, 'procq-process-map', 'py-pool', 1, 'rate');
+  ratio('Pool.map small tasks', 'poolmap', 0, 'procq-thread-map', 'piscina', 1, 'rate');
+  const below: Array<{ v: number; text: string }> = [];
+  let compared = 0;
+  for (const rs of groups(results).values()) {
+    if (rs[0]!.bench === 'startup') continue;
+    for (const a of rs.filter((r) => FLOOR_ALTS.includes(r.impl))) {
+      for (const p of rs.filter((r) => isProcq(r.impl))) {
+        compared++;
+        const v = isLatency(p.bench) ? a.p50_us! / p.p50_us! : p.msgs_per_s / a.msgs_per_s;
+        if (v < 1) below.push({ v, text: `${p.bench} ${p.size} B ${p.impl} ${fmtRatio(v)}x ${a.impl}` });
+      }
+    }
+  }
+  if (compared)
+    out.push({
+      status: below.length ? 'MISS' : 'PASS',
+      text: `no procq case below postMessage or CPython's Queue (same workload${loaded ? ', under load' : ''}): ${below.length ? `${below.length} of ${compared} pairs below; the worst: ${worst(below)}` : `all ${compared} pairs at or above`}`,
+      key: 'no procq case below postMessage or CPython',
+      value: `${below.length} of ${compared} below`,
+    });
+
   // 1 MiB: >= 50% of memcpy bandwidth between processes
   const mem = find('spsc', 'memcpy', 1048576);
   for (const f of ['async', 'sync']) {
@@ -175,9 +240,19 @@ export function targets(results: CaseResult[]): TargetCheck[] {
     out.push({
       status: v >= 0.5 ? 'PASS' : 'MISS',
       text: `1 MiB items: procq-process-${f} ${gbs(p)} GiB/s vs memcpy ${gbs(mem)} GiB/s = ${(v * 100).toFixed(0)}% (goal >= 50%)`,
+      key: `1 MiB items: procq-process-${f}`,
+      value: `${(v * 100).toFixed(0)}%`,
     });
   }
   return out;
+}
+
+const WORST_SHOWN = 8;
+
+function worst(below: Array<{ v: number; text: string }>): string {
+  const sorted = [...below].sort((a, b) => a.v - b.v);
+  const shown = sorted.slice(0, WORST_SHOWN).map((b) => b.text);
+  return `${shown.join(', ')}${sorted.length > WORST_SHOWN ? `, … (${sorted.length - WORST_SHOWN} more)` : ''}`;
 }
 
 /** Informative: what bounding costs each implementation (CPython loses 46% / 71% per issue 4). */
@@ -195,6 +270,25 @@ export function boundingCost(results: CaseResult[]): string[] {
           `bounding cost ${impl}: Queue(${m}) keeps ${((b.msgs_per_s / ref.msgs_per_s) * 100).toFixed(0)}% of unbounded spsc`,
         );
     }
+  }
+  return lines;
+}
+
+/**
+ * `--compare FILE`: this run beside another (`--json` output), e.g. `--load 2` beside a quiet run: each case's
+ * share of its figure there, procq's and the alternatives' alike, so what load costs each is side by side.
+ */
+export function retention(results: CaseResult[], other: CaseResult[], otherName: string): string[] {
+  const lines: string[] = [];
+  for (const [key, rs] of groups(results)) {
+    const cells: string[] = [];
+    for (const r of rs) {
+      const o = other.find((x) => x.bench === r.bench && x.impl === r.impl && x.size === r.size);
+      if (!o) continue;
+      const keep = isLatency(r.bench) ? o.p50_us! / r.p50_us! : r.msgs_per_s / o.msgs_per_s;
+      cells.push(`${r.impl} ${(keep * 100).toFixed(0)}%`);
+    }
+    if (cells.length) lines.push(`${key}: share of ${otherName}: ${cells.join(', ')}`);
   }
   return lines;
 }

@@ -19,6 +19,9 @@ const FAMILIES: Record<string, () => Promise<Runner>> = {
   memcpy: async () => (await import('./impl/memcpy.js')).memcpyCase,
   'startup-baseline': async () => (await import('./impl/startup-baselines.js')).startupBaseline,
   procq: async () => (await import('./impl/procq.js')).procqCase,
+  'ipc-farm': async () => (await import('./impl/ipc-farm.js')).ipcFarm,
+  poolmap: async () => (await import('./impl/poolmap.js')).poolMap,
+  redis: async () => (await import('./impl/redis.js')).redisCase,
 };
 
 const spec = JSON.parse(process.argv[2]!) as CaseSpec;

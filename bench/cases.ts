@@ -2,7 +2,8 @@
  * The matrix: every workload × every implementation that applies, with message counts chosen so a full run
  * takes a few minutes on 2 cores and `--quick` under a minute. Workloads are defined in `README.md`.
  */
-import { OBJ_SIZE } from './lib/payload.js';
+import { addRedisCases } from './impl/redis-cases.js';
+import { JOB_SIZE, OBJ_SIZE } from './lib/payload.js';
 import type { CaseSpec } from './lib/spec.js';
 
 export interface Availability {
@@ -11,6 +12,10 @@ export interface Availability {
   native: boolean;
   /** `src/index.ts` exports `Queue` and `Process`. */
   procq: boolean;
+  /** The `piscina` package is installed (a dev dependency: `npm ci` brings it). */
+  piscina?: boolean;
+  /** `redis-server` is on PATH: the Redis cases (`impl/redis-cases.ts`). */
+  redis?: boolean;
 }
 
 export interface Matrix {
@@ -135,6 +140,37 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
       add({ ...mo, ...p, family: 'procq', batch: batchOf(p.form, 64), msgs: n(400_000 / P) });
   }
 
+  // jobs: a job farm of P producer and C consumer processes over Queue(1000), timed from the first start()
+  for (const [P, C] of [[2, 2]] as const) {
+    const jo = {
+      bench: `jobs-${P}x${C}`,
+      kind: 'job' as const,
+      size: JOB_SIZE,
+      producers: P,
+      consumers: C,
+      maxsize: 1000,
+      where: 'process' as const,
+      msgs: n(100_000 / P, 500),
+    };
+    for (const impl of py(['py-queue', 'py-queue-spawn'])) add({ ...jo, impl, family: 'python' });
+    add({ ...jo, impl: 'ipc-farm', family: 'ipc-farm' });
+    if (avail.procq && avail.native) {
+      for (const p of procqForms('process', ['async', 'sync', 'batch']))
+        add({ ...jo, ...p, family: 'procq', batch: batchOf(p.form, 64) });
+      // The same farm over warm interpreters (what a program that starts farms repeatedly gets).
+      add({ ...jo, impl: 'procq-forkserver-batch', form: 'batch', family: 'procq', batch: 64 });
+    }
+  }
+
+  // poolmap: Pool.map of small tasks over 2 started workers
+  const pm = { bench: 'poolmap', size: 0, msgs: n(100_000, 1000) };
+  for (const impl of py(['py-pool'])) add({ ...pm, impl, family: 'python', where: 'process' });
+  if (avail.piscina) add({ ...pm, impl: 'piscina', family: 'poolmap' });
+  if (avail.procq) {
+    add({ ...pm, impl: 'procq-thread-map', family: 'poolmap' });
+    if (avail.native) add({ ...pm, impl: 'procq-process-map', family: 'poolmap', where: 'process' });
+  }
+
   // pingpong: round trips of a 12-byte string
   const pp = { bench: 'pingpong' };
   add({ ...pp, impl: 'sab-ring-spin', family: 'ring-pingpong', spin: 20_000, msgs: n(20_000) });
@@ -173,9 +209,17 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
     add({ ...st, impl, family: 'python', where: 'process', msgs: starts });
   if (avail.procq) {
     add({ ...st, impl: 'procq-thread', family: 'procq', msgs: starts });
-    if (avail.native) add({ ...st, impl: 'procq-spawn', family: 'procq', where: 'process', msgs: starts });
+    if (avail.native) {
+      add({ ...st, impl: 'procq-spawn', family: 'procq', where: 'process', msgs: starts });
+      add({ ...st, impl: 'procq-forkserver', family: 'procq', where: 'process', msgs: starts });
+    }
   }
 
+  if (!avail.piscina)
+    notes.push('piscina not installed (npm ci installs it): the poolmap piscina case is skipped');
+  if (avail.redis) addRedisCases(add, n);
+  else
+    notes.push('redis-server not found: the Redis cases (procq over Redis, BullMQ, LPUSH/BRPOP) are skipped');
   if (!avail.python) notes.push('python3 not found: the CPython baselines (py-*) are skipped');
   if (!avail.native)
     notes.push(

@@ -32,6 +32,10 @@ def make_obj(i):
     return {"id": i, "name": "job-" + str(i), "tags": ["alpha", "beta", "gamma"]}
 
 
+def make_job(i):
+    return {"id": i, "name": "job-" + str(i), "tags": ["alpha", "beta", "gamma"], "prio": i % 10}
+
+
 class Maker:
     """Builds the i-th item; bytes items are fresh copies of a template whose header carries i."""
 
@@ -45,6 +49,8 @@ class Maker:
             return make_str(i)
         if self.kind == "obj":
             return make_obj(i)
+        if self.kind == "job":
+            return make_job(i)
         t = self.template
         t[0:4] = (i & 0xFFFFFFFF).to_bytes(4, "little")
         t[-1] = i & 255
@@ -54,9 +60,10 @@ class Maker:
 def check(kind, size, i, item):
     if kind == "str":
         ok = item == make_str(i)
-    elif kind == "obj":
+    elif kind in ("obj", "job"):
         ok = (
             isinstance(item, dict)
+            and (kind == "obj" or item.get("prio") == i % 10)
             and item.get("id") == i
             and item.get("name") == "job-" + str(i)
             and len(item.get("tags", ())) == 3
@@ -74,7 +81,7 @@ def check(kind, size, i, item):
 def item_id(kind, item):
     if kind == "str":
         return int(item[4:]) - BASE
-    if kind == "obj":
+    if kind in ("obj", "job"):
         return item["id"]
     return int.from_bytes(item[0:4], "little")
 
@@ -148,6 +155,8 @@ def q_tally_consumer(barrier, q, done, kind, producers, per):
             if item is None:
                 break
             i = item_id(kind, item)
+            if kind in ("obj", "job"):
+                check(kind, 0, i, item)
             if seen[i]:
                 raise AssertionError(f"item {i} delivered twice")
             seen[i] = 1
@@ -192,6 +201,19 @@ def echo_pipe(conn, n):
 
 def first_item(q):
     q.put("first")
+
+
+def job_producer(q, done, n, first):
+    put = q.put
+    for i in range(first, first + n):
+        put(make_job(i))
+    q.close()
+    q.join_thread()
+    done.put(("pdone", None))
+
+
+def square(x):
+    return x * x
 
 
 # --- cases ----------------------------------------------------------------------------------------------------
@@ -329,8 +351,64 @@ def startup(a):
     line(a.bench, a.impl, 0, a.msgs, seconds, percentile(times, 50), percentile(times, 99))
 
 
+def jobs(a):
+    """jobs-PxC: P producers x C consumers of job dicts over Queue(maxsize), timed from the first start()."""
+    P, C, per = a.producers, a.consumers, a.msgs
+    ctx = mp.get_context("spawn") if a.impl.endswith("-spawn") else mp.get_context()
+    t0 = time.perf_counter()
+    q = ctx.Queue(a.maxsize)
+    done = ctx.Queue()
+    barrier = ctx.Barrier(C)  # consumers only wait for each other: no one waits for the parent
+    procs = [ctx.Process(target=q_tally_consumer, args=(barrier, q, done, "job", P, per)) for _ in range(C)]
+    procs += [ctx.Process(target=job_producer, args=(q, done, per, p * per)) for p in range(P)]
+    for p in procs:
+        p.start()
+    pdone, tallies = 0, []
+    while len(tallies) < C:
+        tag, value = done.get(timeout=600)
+        if tag == "error":
+            raise AssertionError(value)
+        if tag == "pdone":
+            pdone += 1
+            if pdone == P:
+                for _ in range(C):
+                    q.put(None)
+        else:
+            tallies.append(value)
+    seconds = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    total = P * per
+    seen = bytearray(total)
+    for t in tallies:
+        for i, x in enumerate(t):
+            if x:
+                if seen[i]:
+                    raise AssertionError(f"item {i} delivered to two consumers")
+                seen[i] = 1
+    if seen.count(0):
+        raise AssertionError(f"item {seen.index(0)} never delivered")
+    line(a.bench, a.impl, a.size, total, seconds, rss=peak_rss_mb())
+
+
+def poolmap(a):
+    """Pool.map of msgs small tasks over a started, warmed pool of 2 processes (as bench/impl/poolmap.ts)."""
+    with mp.Pool(2) as pool:
+        pool.map(square, range(4))
+        t0 = time.perf_counter()
+        out = pool.map(square, range(a.msgs))
+        seconds = time.perf_counter() - t0
+    if out != [x * x for x in range(a.msgs)]:
+        raise AssertionError("wrong Pool.map results")
+    line(a.bench, a.impl, 0, a.msgs, seconds)
+
+
 def run_case(a):
-    if a.bench == "pingpong":
+    if a.bench.startswith("jobs-"):
+        jobs(a)
+    elif a.bench == "poolmap":
+        poolmap(a)
+    elif a.bench == "pingpong":
         pingpong(a)
     elif a.bench == "startup":
         startup(a)
@@ -371,7 +449,7 @@ def parse(argv):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--bench")
     ap.add_argument("--impl")
-    ap.add_argument("--kind", default="str", choices=("str", "bytes", "obj"))
+    ap.add_argument("--kind", default="str", choices=("str", "bytes", "obj", "job"))
     ap.add_argument("--size", type=int, default=12)
     ap.add_argument("--msgs", type=int, default=100_000)
     ap.add_argument("--producers", type=int, default=1)

@@ -2,18 +2,21 @@
  * Runs the matrix: each Node case in a fresh `node dist/bench/case.js` process, each CPython case in a fresh
  * `python3 bench/python_baseline.py`, one after another (the machine has 2 cores: never two cases at once).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { type Availability, buildCases } from './cases.js';
 import { findPython, runPythonCase } from './impl/python.js';
 import { type CaseProblem, type CaseResult, formatLine } from './lib/result.js';
 import type { CaseSpec } from './lib/spec.js';
+import { startLoad } from './load.js';
 
 export interface RunOptions {
   quick: boolean;
   /** Only cases whose `bench impl size` string matches. */
   filter?: RegExp;
+  /** Only these workloads: a case's bench is one of them, or one of them followed by `-` (`jobs`: `jobs-2x2`). */
+  only?: string[];
   /** Called with each result line as it comes (the text output); not called for --json. */
   onLine?: (line: string) => void;
   /** Runs of each case (rounds over the whole matrix); each case reports its median run. @default 1 */
@@ -22,6 +25,8 @@ export interface RunOptions {
   onStart?: (notes: string[], cases: number, repeat: number) => void;
   /** Show a progress bar on stderr (only done when stderr is a TTY). */
   progress: boolean;
+  /** Busy-looping processes kept running beside every case (`--load N`). @default 0 */
+  load?: number;
 }
 
 export interface RunOutcome {
@@ -46,7 +51,13 @@ export async function detect(): Promise<Availability> {
       procq = typeof m.Queue === 'function' && typeof m.Process === 'function';
     } catch {}
   }
-  return { python, native, procq };
+  let piscina = false;
+  try {
+    await import('piscina');
+    piscina = true;
+  } catch {}
+  const redis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+  return { python, native, procq, piscina, redis };
 }
 
 const CASE_MAIN = new URL('./case.js', import.meta.url);
@@ -94,7 +105,12 @@ function medianRun(runs: CaseResult[]): CaseResult {
 export async function runAll(opts: RunOptions): Promise<RunOutcome> {
   const avail = await detect();
   const { cases: all, notes } = buildCases(opts.quick, avail);
-  const cases = opts.filter ? all.filter((c) => opts.filter!.test(caseLabel(c))) : all;
+  const only = opts.only;
+  const cases = all.filter(
+    (c) =>
+      (!opts.filter || opts.filter.test(caseLabel(c))) &&
+      (!only?.length || only.some((w) => c.bench === w || c.bench.startsWith(`${w}-`))),
+  );
   const repeat = Math.max(1, opts.repeat ?? 1);
   const results: CaseResult[] = [];
   const problems: CaseProblem[] = [];
@@ -125,33 +141,42 @@ export async function runAll(opts: RunOptions): Promise<RunOutcome> {
   // one run of many cases, not every run of one case. A case's line comes with its last round.
   const runs: CaseResult[][] = cases.map(() => []);
   const failed = new Set<number>();
-  for (let round = 1; round <= repeat; round++) {
-    for (const [idx, spec] of cases.entries()) {
-      if (failed.has(idx)) {
-        done++;
-        continue;
-      }
-      const label = `${caseLabel(spec)}${repeat > 1 ? ` (round ${round}/${repeat})` : ''}`;
-      bar?.update(done, { label });
-      try {
-        const r = spec.family === 'python' ? await runPythonCase(spec) : await runNodeCase(spec);
-        runs[idx]!.push(r);
-        done++;
-        if (round === repeat) {
-          const m = medianRun(runs[idx]!);
-          results.push(m);
-          emit(formatLine(m));
-        }
-      } catch (e) {
-        done++;
-        failed.add(idx);
-        const reason = (e as Error).message;
-        problems.push({ bench: spec.bench, impl: spec.impl, size: spec.size, status: 'failed', reason });
-        emit(`FAILED bench=${spec.bench} impl=${spec.impl} size=${spec.size}: ${reason.split('\n')[0]}`);
-      }
-    }
+  const load = opts.load ? startLoad(opts.load) : undefined;
+  try {
+    await roundsOver();
+  } finally {
+    load?.stop();
   }
   bar?.update(total, { label: 'done' });
   bar?.stop();
   return { results, problems, notes, avail };
+
+  async function roundsOver(): Promise<void> {
+    for (let round = 1; round <= repeat; round++) {
+      for (const [idx, spec] of cases.entries()) {
+        if (failed.has(idx)) {
+          done++;
+          continue;
+        }
+        const label = `${caseLabel(spec)}${repeat > 1 ? ` (round ${round}/${repeat})` : ''}`;
+        bar?.update(done, { label });
+        try {
+          const r = spec.family === 'python' ? await runPythonCase(spec) : await runNodeCase(spec);
+          runs[idx]!.push(r);
+          done++;
+          if (round === repeat) {
+            const m = medianRun(runs[idx]!);
+            results.push(m);
+            emit(formatLine(m));
+          }
+        } catch (e) {
+          done++;
+          failed.add(idx);
+          const reason = (e as Error).message;
+          problems.push({ bench: spec.bench, impl: spec.impl, size: spec.size, status: 'failed', reason });
+          emit(`FAILED bench=${spec.bench} impl=${spec.impl} size=${spec.size}: ${reason.split('\n')[0]}`);
+        }
+      }
+    }
+  }
 }

@@ -12,7 +12,7 @@ import { Queue } from '../src/queue/queue.js';
 
 const noNative =
   loadNative() === null ? 'the native addon is not built: no process can share a queue' : false;
-const TARGETS = new URL('./fixtures/harden-targets.js', import.meta.url);
+const TARGETS = new URL('./fixtures/memory-targets.js', import.meta.url);
 
 /** Asserts `v` owns exactly its bytes: offset 0, and its buffer is no larger than the view. */
 function ownsItsBytes(v: ArrayBufferView, what: string): void {

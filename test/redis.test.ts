@@ -1,14 +1,16 @@
-// The Redis transport against a real redis-server (test/helpers/redis-server.ts): the Queue contract, batches,
-// shutdown across clients, reliable delivery with a killed consumer, and producers and consumers in separate
-// processes. Every test works under its own key prefix and fails when it leaves a key behind.
+// What only the Redis transport has, against a real redis-server (test/helpers/redis-server.ts): connecting,
+// codecs other languages read (codec: 'json'), handles in Process args and items, reliable (at-least-once)
+// delivery with killed consumers. The Queue contract itself runs over Redis in test/queue-redis*.test.ts.
+// Every test works under its own key prefix and fails when it leaves a key behind.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { ClosedError, Empty, Full, Queue, ShutDown } from '../src/index.js';
+import { ClosedError, Process, Queue } from '../src/index.js';
 import {
   connectQueue,
   QueueGoneError,
+  RedisConnectionError,
   RedisJoinableQueue,
   type RedisQueue,
   type RedisQueueOptions,
@@ -19,6 +21,9 @@ const skip = redisSkipReason();
 let server: RedisServer;
 let admin: Redis;
 let testCount = 0;
+
+/** The Process targets of the handle and at-least-once tests. */
+const TARGETS = new URL('./fixtures/redis-targets.js', import.meta.url);
 
 /** The module a child process imports (the compiled one next to this compiled test, or the source under tsx). */
 const MODULE = new URL('../src/redis/index.js', import.meta.url).href;
@@ -58,7 +63,9 @@ async function scoped(body: (s: Scope) => Promise<void>): Promise<void> {
     }
     const names = new Set(opened.map((q) => q.name));
     for (const name of names) {
-      await using q = await connectQueue(server.url, name, { prefix });
+      // The meta hash says how the queue stores items: connect as it does.
+      const codec = (await admin.hget(`${prefix}{${name}}:meta`, 'codec')) === 'json' ? 'json' : undefined;
+      await using q = await connectQueue(server.url, name, { prefix, codec });
       await q.destroy();
     }
   }
@@ -119,68 +126,6 @@ describe('RedisQueue', { skip }, () => {
     await admin?.quit();
     await server?.stop();
   });
-
-  it('is FIFO and carries every kind of item structured clone takes', () =>
-    scoped(async ({ open }) => {
-      const q = await open<unknown>('fifo');
-      const items: unknown[] = [
-        'ascii',
-        'ünïcødé ✓',
-        '',
-        0,
-        -1.5,
-        Number.NaN,
-        true,
-        false,
-        null,
-        undefined,
-        Buffer.from('buf'),
-        new Uint8Array([1, 2, 3]),
-        { a: [1, { b: 2n }] },
-        new Map([['k', new Set([1])]]),
-        new Date(5),
-        'x'.repeat(100_000),
-      ];
-      for (const x of items) await q.put(x);
-      assert.equal(await q.qsizeAsync(), items.length);
-      assert.equal(q.qsize(), items.length);
-      for (const x of items) assert.deepEqual(await q.get(), x);
-      const b = await (async () => {
-        await q.put(Buffer.from('z'));
-        return q.get();
-      })();
-      assert.ok(Buffer.isBuffer(b));
-      assert.equal(await q.emptyAsync(), true);
-      assert.equal(q.empty(), true);
-    }));
-
-  it('enforces maxsize: Full on timeout and block:false, Empty likewise', () =>
-    scoped(async ({ open }) => {
-      const q = await open<number>('bounded', { maxsize: 2 });
-      assert.equal(q.maxsize, 2);
-      await q.put(1);
-      await q.put(2);
-      assert.equal(await q.fullAsync(), true);
-      assert.equal(q.full(), true);
-      let t0 = performance.now();
-      await assert.rejects(q.put(3, { timeout: 150 }), Full);
-      assert.ok(performance.now() - t0 >= 140, 'put waited its timeout');
-      t0 = performance.now();
-      await assert.rejects(q.put(3, { block: false, timeout: 5000 }), Full);
-      assert.ok(performance.now() - t0 < 1000, 'block:false ignores timeout');
-      assert.throws(() => q.putNowait(3), Full);
-      assert.throws(() => q.putSync(3, { timeout: 50 }), Full);
-      assert.equal(await q.qsizeAsync(), 2);
-      assert.equal(await q.get(), 1);
-      assert.equal(q.getNowait(), 2);
-      t0 = performance.now();
-      await assert.rejects(q.get({ timeout: 150 }), Empty);
-      assert.ok(performance.now() - t0 >= 140, 'get waited its timeout');
-      await assert.rejects(q.get({ block: false, timeout: 5000 }), Empty);
-      assert.throws(() => q.getNowait(), Empty);
-      assert.throws(() => q.getSync({ timeout: 50 }), Empty);
-      assert.equal(q.full(), false);
-    }));
 
   it('rejects the arguments Queue rejects, with the same errors', () =>
     scoped(async ({ open }) => {
@@ -263,6 +208,8 @@ describe('RedisQueue', { skip }, () => {
     );
     assert.match(err.message, /cannot connect to Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
     assert.doesNotMatch(err.message, /secret/);
+    assert.ok(err instanceof RedisConnectionError, 'a typed error');
+    assert.equal(err.code, 'PROCQ_REDIS_CONNECTION');
   });
 
   it('refuses a different maxsize for an existing queue, adopts it when omitted', () =>
@@ -274,180 +221,6 @@ describe('RedisQueue', { skip }, () => {
       );
       const other = await open('shared');
       assert.equal(other.maxsize, 3);
-    }));
-
-  it('aborts a blocked get and a blocked put without taking or putting anything', () =>
-    scoped(async ({ open }) => {
-      const q = await open<string>('abort', { maxsize: 1 });
-      const ac = new AbortController();
-      const reason = new Error('stop');
-      const pending = q.get({ signal: ac.signal });
-      await tick(50);
-      ac.abort(reason);
-      const err = await within(
-        2000,
-        pending.then(
-          () => assert.fail('resolved'),
-          (e) => e,
-        ),
-        'aborted get',
-      );
-      assert.equal(err.name, 'AbortError');
-      assert.equal(err.code, 'ABORT_ERR');
-      assert.equal(err.cause, reason);
-      await q.put('kept');
-      const ac2 = new AbortController();
-      const blockedPut = q.put('never', { signal: ac2.signal });
-      await tick(50);
-      ac2.abort();
-      await within(2000, assert.rejects(blockedPut, { name: 'AbortError' }), 'aborted put');
-      assert.equal(await q.qsizeAsync(), 1);
-      assert.equal(await q.get(), 'kept');
-      await assert.rejects(q.get({ signal: AbortSignal.abort() }), { name: 'AbortError' });
-      await assert.rejects(q.put('x', { signal: AbortSignal.abort() }), { name: 'AbortError' });
-      assert.equal(await q.qsizeAsync(), 0);
-    }));
-
-  it('an abort racing with a put loses and duplicates nothing', () =>
-    scoped(async ({ open }) => {
-      const a = await open<number>('abort-race');
-      const b = await open<number>('abort-race');
-      const got: number[] = [];
-      let aborted = 0;
-      const rounds = 60;
-      for (let i = 0; i < rounds; i++) {
-        const ac = new AbortController();
-        const pending = a.get({ signal: ac.signal }).then(
-          (x) => got.push(x),
-          (e) => {
-            assert.equal(e.name, 'AbortError');
-            aborted++;
-          },
-        );
-        await tick(i % 3);
-        const put = b.put(i);
-        if (i % 2) await put;
-        ac.abort();
-        await put;
-        await within(3000, pending, 'racing get');
-      }
-      const left = await b.getMany(rounds, { block: false }).catch(() => []);
-      assert.deepEqual(
-        [...got, ...left].sort((x, y) => x - y),
-        Array.from({ length: rounds }, (_, i) => i),
-      );
-      assert.ok(aborted > 0, 'some gets were aborted');
-    }));
-
-  it('wakes a blocked get on a put from another client, and a blocked put on a get (no polling)', () =>
-    scoped(async ({ open }) => {
-      const a = await open<number>('wake', { maxsize: 1, sliceMs: 60_000 });
-      const b = await open<number>('wake');
-      let t0 = performance.now();
-      const got = a.get({ timeout: 10_000 });
-      await tick(30);
-      await b.put(7);
-      assert.equal(await got, 7);
-      assert.ok(performance.now() - t0 < 1000, 'get woke at once');
-      await b.put(1);
-      t0 = performance.now();
-      const put = a.put(2, { timeout: 10_000 });
-      await tick(30);
-      assert.equal(await b.get(), 1);
-      await within(1000, put, 'blocked put');
-      assert.ok(performance.now() - t0 < 1000, 'put woke at once');
-      assert.equal(await b.get(), 2);
-      // Many waiting producers, each woken by one take.
-      await b.put(0);
-      const puts = [1, 2, 3, 4].map((i) => a.put(i, { timeout: 10_000 }));
-      await tick(30);
-      const got4: number[] = [];
-      for (let i = 0; i < 5; i++) got4.push(await b.get({ timeout: 5000 }));
-      await within(3000, Promise.all(puts), 'waiting producers');
-      assert.deepEqual(got4.slice(0, 1), [0]);
-      assert.deepEqual([...got4.slice(1)].sort(), [1, 2, 3, 4]);
-    }));
-
-  it('putMany/getMany: batches in order, Full with putCount, getMany waits only for the first', () =>
-    scoped(async ({ open }) => {
-      const q = await open<number>('batch');
-      const n = 5000;
-      const all = Array.from({ length: n }, (_, i) => i);
-      assert.equal(await q.putMany(all), n);
-      assert.equal(await q.putMany([]), 0);
-      const got: number[] = [];
-      while (got.length < n) got.push(...(await q.getMany(777)));
-      assert.deepEqual(got, all);
-      const pending = q.getMany(10, { timeout: 5000 });
-      await tick(30);
-      await q.putMany([1, 2, 3]);
-      const first = await pending;
-      assert.ok(first.length >= 1 && first.length <= 3);
-      const rest = await q.getMany(10, { block: false }).catch(() => []);
-      assert.deepEqual([...first, ...rest], [1, 2, 3]);
-      const b = await open<number>('batch-bounded', { maxsize: 3 });
-      const err = await b.putMany([1, 2, 3, 4, 5], { timeout: 50 }).catch((e) => e);
-      assert.ok(err instanceof Full);
-      assert.equal((err as Full & { putCount: number }).putCount, 3);
-      assert.deepEqual(await b.getMany(2), [1, 2]);
-      assert.deepEqual(b.getManySync(5), [3]);
-      assert.equal(b.putManySync([7, 8]), 2);
-      const waiting = b.putMany([9, 10, 11], { timeout: 5000 });
-      await tick(30);
-      assert.deepEqual(await b.getMany(3), [7, 8, 9]);
-      assert.equal(await within(2000, waiting, 'waiting putMany'), 3);
-      assert.deepEqual(await b.getMany(3), [10, 11]);
-    }));
-
-  it('shutdown across clients: puts fail, gets drain then fail, waiters wake, for-await ends', () =>
-    scoped(async ({ open }) => {
-      const a = await open<number>('shut', { maxsize: 2 });
-      const b = await open<number>('shut');
-      const c = await open<number>('shut');
-      const blockedGets = [b.get(), c.get()];
-      await tick(50);
-      await a.putMany([1, 2]);
-      assert.deepEqual((await within(2000, Promise.all(blockedGets), 'blocked gets')).sort(), [1, 2]);
-      await a.putMany([3, 4]);
-      const blockedPut = a.put(5).catch((e) => e);
-      await tick(50);
-      assert.equal(await b.isShutDownAsync(), false);
-      await a.shutdownAsync();
-      assert.ok((await within(2000, blockedPut, 'blocked put')) instanceof ShutDown);
-      assert.equal(await b.isShutDownAsync(), true);
-      assert.equal(c.isShutDown, true);
-      await assert.rejects(a.put(9), ShutDown);
-      await assert.rejects(a.putMany([9]), ShutDown);
-      assert.throws(() => a.putNowait(9), ShutDown);
-      assert.equal(await b.qsizeAsync(), 2);
-      assert.equal(await b.get(), 3);
-      assert.equal(c.getSync(), 4);
-      await assert.rejects(b.get(), ShutDown);
-      assert.throws(() => c.getSync(), ShutDown);
-      await assert.rejects(c.getMany(3, { timeout: 10 }), ShutDown);
-      assert.equal(await b.qsizeAsync(), 0);
-
-      const d = await open<number>('shut-drain');
-      await d.putMany([1, 2, 3]);
-      const waiters = [1, 2, 3].map(async () => {
-        const seen: number[] = [];
-        for await (const x of d) seen.push(x);
-        return seen;
-      });
-      const e = await open<number>('shut-drain');
-      await tick(50);
-      await e.putMany([4, 5]);
-      e.shutdown();
-      const seen = (await within(3000, Promise.all(waiters), 'for-await loops')).flat().sort();
-      assert.deepEqual(seen, [1, 2, 3, 4, 5]);
-
-      const f = await open<number>('shut-immediate');
-      await f.putMany([1, 2, 3]);
-      assert.equal(await f.qsizeAsync(), 3);
-      f.shutdown({ immediate: true });
-      assert.equal(await f.qsizeAsync(), 0);
-      await assert.rejects(f.get(), ShutDown);
-      await assert.rejects(f.getMany(5), ShutDown);
     }));
 
   it('close: pending waits reject with ClosedError, later calls too; other clients go on', () =>
@@ -566,55 +339,238 @@ describe('RedisQueue', { skip }, () => {
       const plain = await open<string>('reliable');
       await assert.rejects(plain.ack(), TypeError);
     }));
+  describe("codec: 'json': items other languages read and write", () => {
+    it("a raw client's RPUSH of JSON reaches procq's get; procq's put reaches LPOP and redis-cli as JSON text", () =>
+      scoped(async ({ open, prefix }) => {
+        const q = await open<unknown>('interop', { codec: 'json' });
+        const key = `${prefix}{interop}:items`;
+        // What a Python or Go producer does (docs/REDIS.md): RPUSH the JSON text onto the items list.
+        await admin.rpush(
+          key,
+          JSON.stringify({ job: 'from python', n: [1, 2.5, null] }),
+          '"消息"',
+          '"\\ud800"',
+        );
+        assert.deepEqual(await q.get({ timeout: 2000 }), { job: 'from python', n: [1, 2.5, null] });
+        assert.equal(q.getNowait(), '消息');
+        assert.equal(
+          await q.get({ timeout: 2000 }),
+          '\uD800',
+          'a lone surrogate, escaped in JSON, arrives as itself',
+        );
+        // What a Python or Go consumer does: LPOP (or BLPOP) and parse.
+        await q.putMany([{ to: 'go', ok: true }, 42, '\uDFFF', 'last']);
+        assert.deepEqual(JSON.parse((await admin.lpop(key))!), { to: 'go', ok: true });
+        assert.deepEqual(JSON.parse((await admin.lpop(key))!), 42);
+        assert.equal(JSON.parse((await admin.lpop(key))!), '\uDFFF');
+        const cli = spawnSync('redis-cli', ['-p', String(server.port), '--raw', 'LPOP', key], {
+          encoding: 'utf8',
+        });
+        if (cli.error === undefined)
+          assert.equal(cli.stdout.trim(), '"last"', 'redis-cli shows the JSON text');
+        else assert.equal(JSON.parse((await admin.lpop(key))!), 'last');
+        // Values JSON has no form for: TypeError, nothing put.
+        await assert.rejects(q.put(undefined), TypeError);
+        await assert.rejects(q.put(10n as never), TypeError);
+        assert.throws(() => q.putNowait(() => 1), TypeError);
+        assert.equal(await q.qsizeAsync(), 0);
+        // Something that is not JSON, pushed by someone else: the get says so (TypeError), the queue goes on.
+        await admin.rpush(key, 'not json', '"ok"');
+        await assert.rejects(q.get({ timeout: 2000 }), TypeError);
+        assert.equal(await q.get({ timeout: 2000 }), 'ok');
+        // The queue records its codec: a client with procq's encoding cannot connect to it, and the reverse.
+        await assert.rejects(connectQueue(server.url, 'interop', { prefix }), /JSON/);
+        await open('binary');
+        await assert.rejects(
+          connectQueue(server.url, 'binary', { prefix, codec: 'json' }),
+          /procq's encoding/,
+        );
+      }));
 
-  it('two producer processes and two consumer processes deliver every item exactly once', () =>
-    scoped(async ({ open, prefix }) => {
-      const n = Number(process.env.PROCQ_REDIS_ITEMS ?? 3000);
-      const q = await open<string>('mpmc', { maxsize: 64 });
-      const producer = `const q = await connectQueue(ARGS.url, 'mpmc', { prefix: ARGS.prefix });
-        for (let i = 0; i < ARGS.n; ) {
-          if (i % 3 === 0) { await q.putMany(Array.from({ length: Math.min(10, ARGS.n - i) }, (_, j) => ARGS.id + ':' + (i + j))); i += Math.min(10, ARGS.n - i); }
-          else { await q.put(ARGS.id + ':' + i); i++; }
+    it('shutdown: a raw consumer sees the sentinel (NUL-prefixed, never JSON) and puts it back', () =>
+      scoped(async ({ open, prefix }) => {
+        const q = await open<string>('raw-shutdown', { codec: 'json' });
+        await q.put('job');
+        await q.shutdownAsync();
+        const key = `${prefix}{raw-shutdown}:items`;
+        assert.equal(await admin.lpop(key), '"job"');
+        const sentinel = await admin.lpopBuffer(key);
+        assert.equal(sentinel![0], 0, 'the sentinel starts with a NUL byte');
+        await admin.rpush(key, sentinel!); // what docs/REDIS.md tells a raw consumer to do
+        await assert.rejects(q.get({ timeout: 2000 }), { name: 'ShutDown' });
+      }));
+  });
+
+  describe('handles: a RedisQueue travels to threads and processes', () => {
+    for (const startMethod of ['thread', 'spawn'] as const) {
+      it(`in Process args it arrives connected to the same queue, with its name, maxsize and options (${startMethod})`, () =>
+        scoped(async ({ open, openJoinable }) => {
+          const q = await open<unknown>('to-child', { maxsize: 5 });
+          const out = await open<unknown>('from-child');
+          const p = new Process({
+            target: 'describeAndEcho',
+            module: TARGETS,
+            args: [q, out, 4],
+            startMethod,
+          });
+          p.start();
+          assert.deepEqual(await out.get({ timeout: 20_000 }), {
+            tag: '[object RedisQueue]',
+            name: 'to-child',
+            maxsize: 5,
+            reliable: false,
+          });
+          const items = ['消息', '\uD800', { deep: [1n, new Date(3)] }, new Map([[1, new Set([2])]])];
+          await q.putMany(items);
+          for (const item of items) assert.deepStrictEqual(await out.get({ timeout: 20_000 }), item);
+          await p.join(20_000);
+          assert.equal(p.exitCode, 0);
+          const jq = await openJoinable<unknown>('jobs-to-child', { codec: 'json', heartbeatMs: 2000 });
+          const p2 = new Process({
+            target: 'describeAndEcho',
+            module: TARGETS,
+            args: [jq, out, 1],
+            startMethod,
+          });
+          p2.start();
+          assert.deepEqual(await out.get({ timeout: 20_000 }), {
+            tag: '[object RedisJoinableQueue]',
+            name: 'jobs-to-child',
+            maxsize: 0,
+            reliable: true,
+          });
+          await jq.put({ json: ['kept'] });
+          assert.deepEqual(await out.get({ timeout: 20_000 }), { json: ['kept'] });
+          await p2.join(20_000);
+          assert.equal(p2.exitCode, 0);
+        }));
+    }
+
+    it('inside an item of a shared-memory Queue or of a RedisQueue it arrives attached', () =>
+      scoped(async ({ open }) => {
+        const target = await open<string>('carried');
+        const shm = new Queue<{ q: typeof target }>();
+        shm.putNowait({ q: target });
+        const viaShm = shm.getNowait().q;
+        await viaShm.put('via shared memory');
+        assert.equal(await target.get({ timeout: 2000 }), 'via shared memory');
+        const carrier = await open<{ list: (typeof target)[] }>('carrier');
+        await carrier.put({ list: [target] });
+        const viaRedis = (await carrier.get({ timeout: 2000 })).list[0]!;
+        assert.equal(Object.prototype.toString.call(viaRedis), '[object RedisQueue]');
+        viaRedis.putSync('via Redis');
+        assert.equal(await target.get({ timeout: 2000 }), 'via Redis');
+        for (const copy of [viaShm, viaRedis]) {
+          copy.close();
+          await copy.joinThread();
         }
-        q.close(); await q.joinThread();`;
-      const consumer = `const q = await connectQueue(ARGS.url, 'mpmc', { prefix: ARGS.prefix });
-        const got = [];
-        for (;;) {
-          try { got.push(...(got.length % 2 ? [await q.get()] : await q.getMany(16))); }
-          catch (e) { if (e.code === 'PROCQ_SHUTDOWN') break; throw e; }
+      }));
+
+    it('one that cannot travel (a custom codec is code) fails at start() and put() with a TypeError that says why', () =>
+      scoped(async ({ open }) => {
+        const codec = {
+          encode: (x: unknown) => Buffer.from(JSON.stringify(x)),
+          decode: (b: Uint8Array) => JSON.parse(Buffer.from(b).toString()),
+        };
+        const q = await open<unknown>('custom-codec', { codec });
+        const says = (e: unknown) =>
+          e instanceof TypeError && /custom `codec`.*cannot be sent/.test(e.message);
+        for (const startMethod of ['thread', 'spawn'] as const) {
+          const p = new Process({ target: 'describeAndEcho', module: TARGETS, args: [q, q, 0], startMethod });
+          assert.throws(() => p.start(), says, startMethod);
+          assert.equal(p.pid, undefined, 'nothing started');
         }
-        process.stdout.write(JSON.stringify(got));
-        q.close(); await q.joinThread();`;
-      const args = { url: server.url, prefix, n };
-      const consumers = [child(consumer, args), child(consumer, args)];
-      const producers = [child(producer, { ...args, id: 'p0' }), child(producer, { ...args, id: 'p1' })];
-      for (const p of producers) {
-        const r = await within(25_000, p.done, 'producer');
-        assert.equal(r.code, 0, r.err);
-      }
-      await q.shutdownAsync();
-      const seen: string[][] = [];
-      for (const c of consumers) {
-        const r = await within(10_000, c.done, 'consumer');
-        assert.equal(r.code, 0, r.err);
-        seen.push(JSON.parse(r.out));
-      }
-      const all = seen.flat();
-      assert.equal(all.length, 2 * n, 'every item delivered once');
-      assert.equal(new Set(all).size, 2 * n, 'no item delivered twice');
-      for (const c of seen) {
-        // FIFO per producer, as each consumer sees it.
-        for (const id of ['p0', 'p1']) {
-          const mine = c.filter((x) => x.startsWith(`${id}:`)).map((x) => Number(x.slice(3)));
-          assert.deepEqual(
-            mine,
-            [...mine].sort((x, y) => x - y),
+        const shm = new Queue<unknown>();
+        shm.putNowait('kept');
+        assert.throws(() => shm.putNowait({ q }), says);
+        await assert.rejects(shm.put([q]), says);
+        const carrier = await open<unknown>('carrier');
+        await assert.rejects(carrier.put({ q }), says);
+        assert.equal(await carrier.qsizeAsync(), 0);
+        assert.deepEqual(shm.getManySync(5), ['kept']);
+        // The queue itself still works.
+        await q.put({ a: 1 });
+        assert.deepEqual(await q.get({ timeout: 2000 }), { a: 1 });
+      }));
+  });
+
+  describe('at-least-once delivery for RedisJoinableQueue', () => {
+    it('consumers SIGKILLed mid-task: every task is done at least once, none lost, join() returns', () =>
+      scoped(async ({ open, openJoinable }) => {
+        const n = Number(process.env.PROCQ_REDIS_TASKS ?? 120);
+        const heartbeatMs = 600;
+        // No `reliable` option: at least once is the default of a joinable queue.
+        const jobs = await openJoinable<number>('farm', { heartbeatMs });
+        assert.notEqual(jobs.consumerId, undefined, 'reliable by default');
+        const log = await open<string>('farm-log');
+        await jobs.putMany(Array.from({ length: n }, (_, i) => i));
+        // w0 and w1 stall on their first task (a minute's work) and are SIGKILLed holding it; w2 and w3 work.
+        const workers = ['w0', 'w1', 'w2', 'w3'].map((me, i) => {
+          const workMs = i < 2 ? 60_000 : 10;
+          const p = new Process({
+            target: 'slowWorker',
+            module: TARGETS,
+            args: [jobs, log, me, workMs],
+            startMethod: 'spawn',
+          });
+          p.start();
+          return { me, p };
+        });
+        const lines: string[] = [];
+        const held = new Map<string, number>();
+        const doneAt = new Map<number, number>();
+        const read = async (timeout = 20_000): Promise<void> => {
+          const line = await log.get({ timeout });
+          lines.push(line);
+          const [what, me, task] = line.split(':');
+          if (what === 'start' && (me === 'w0' || me === 'w1')) held.set(me, Number(task));
+          if (what === 'done' && !doneAt.has(Number(task))) doneAt.set(Number(task), performance.now());
+        };
+        while (held.size < 2) await read();
+        const killedAt = performance.now();
+        for (const { p } of workers.slice(0, 2)) process.kill(p.pid!, 'SIGKILL');
+        const joined = jobs.join({ timeout: 60_000 });
+        let finished = false;
+        void joined.finally(() => {
+          finished = true;
+        });
+        while (!finished) {
+          try {
+            await read(50);
+          } catch (err) {
+            if (!(err instanceof Error) || err.name !== 'Empty') throw err;
+          }
+        }
+        assert.equal(await joined, true, 'join() returned: every task done');
+        while ((await log.qsizeAsync()) > 0) await read();
+        const done = new Map<number, string[]>();
+        for (const line of lines) {
+          const [what, me, task] = line.split(':');
+          if (what === 'done') done.set(Number(task), [...(done.get(Number(task)) ?? []), me!]);
+        }
+        const lost = Array.from({ length: n }, (_, i) => i).filter((i) => !done.has(i));
+        assert.deepEqual(lost, [], 'tasks never done');
+        // Redelivery is bounded by heartbeatMs plus a third of it (the recovering client's heartbeat period), plus
+        // the survivors' own queue of tasks ahead of the returned ones and a loaded machine's slack.
+        for (const [victim, task] of held) {
+          assert.deepEqual(done.get(task)?.includes(victim), false, `${victim} never finished task ${task}`);
+          const after = doneAt.get(task)! - killedAt;
+          assert.ok(
+            after < heartbeatMs * (4 / 3) + 10_000,
+            `task ${task} of ${victim} was done ${after} ms after the kill`,
           );
         }
-      }
-      assert.ok(
-        seen.every((c) => c.length > 0),
-        'both consumers took items',
-      );
-    }));
+        await jobs.shutdownAsync();
+        for (const { p } of workers) await p.join(20_000);
+        for (const { me, p } of workers.slice(2)) assert.equal(p.exitCode, 0, `${me} ended on ShutDown`);
+      }));
+
+    it('a plain RedisQueue stays at most once unless reliable: true', () =>
+      scoped(async ({ open }) => {
+        const plain = await open<string>('plain-default');
+        assert.equal(plain.consumerId, undefined);
+        const reliable = await open<string>('plain-reliable', { reliable: true });
+        assert.notEqual(reliable.consumerId, undefined);
+      }));
+  });
 });

@@ -168,3 +168,53 @@ export function ponger(
 export async function startupChild(q: Queue<string>): Promise<void> {
   await q.put('first');
 }
+
+/**
+ * The `jobs` workload's roles: no ready/go handshake, since the clock runs from the first `start()`. A producer
+ * puts its jobs and says `pdone`; a consumer tallies jobs until its `null` sentinel and says `done`.
+ */
+async function farmRole(ctl: Queue<Ctl>, body: () => Promise<unknown>): Promise<void> {
+  try {
+    const value = await body();
+    if (value === undefined) await ctl.put({ type: 'pdone' });
+    else await ctl.put({ type: 'done', value, rssKb: process.resourceUsage().maxRSS });
+  } catch (e) {
+    await ctl.put({ type: 'error', message: (e as Error)?.stack ?? String(e) });
+  }
+}
+
+export function jobProducer(ctl: Queue<Ctl>, q: Queue<unknown>, c: RoleCfg): Promise<void> {
+  return farmRole(ctl, async () => {
+    const end = c.first + c.n;
+    if (c.form === 'sync') for (let i = c.first; i < end; i++) q.putSync(makeItem('job', 0, i));
+    else if (c.form === 'async') for (let i = c.first; i < end; i++) await q.put(makeItem('job', 0, i));
+    else
+      for (let i = c.first; i < end; ) {
+        const items: unknown[] = [];
+        for (const stop = Math.min(end, i + c.batch); i < stop; i++) items.push(makeItem('job', 0, i));
+        await q.putMany(items);
+      }
+    return undefined;
+  });
+}
+
+export function jobConsumer(ctl: Queue<Ctl>, q: Queue<unknown>, c: RoleCfg): Promise<void> {
+  return farmRole(ctl, async () => {
+    const tally = new Tally(c.producers, c.n);
+    for (;;) {
+      const items =
+        c.form === 'sync' ? [q.getSync()] : c.form === 'async' ? [await q.get()] : await q.getMany(c.batch);
+      for (let k = 0; k < items.length; k++) {
+        const item = items[k];
+        if (item === null) {
+          // A batch that took sentinels meant for other consumers gives them back.
+          for (k++; k < items.length; k++) await q.put(null);
+          return tally.seen;
+        }
+        const job = item as { id: number };
+        checkItem('job', 0, job.id, job);
+        tally.add(job.id);
+      }
+    }
+  });
+}

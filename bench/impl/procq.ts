@@ -4,7 +4,8 @@
  * role is done. A role that throws, or a child that dies, fails the case.
  */
 import { performance } from 'node:perf_hooks';
-import { Empty, Process, Queue } from '../../src/index.js';
+import { Empty, Process, Queue, type StartMethod } from '../../src/index.js';
+import { forkserverReady } from '../../src/process/popen-forkserver.js';
 import { mergeTallies } from '../lib/payload.js';
 import { type CaseResult, peakRssMb, percentile } from '../lib/result.js';
 import type { CaseSpec } from '../lib/spec.js';
@@ -18,13 +19,29 @@ interface Started {
   go: Queue<string>;
 }
 
-function startRoles(spec: CaseSpec, roles: Array<{ target: string; args: unknown[] }>): Started {
+/** `procq-thread-…` runs over threads, `procq-forkserver-…` (and `startup` `procq-forkserver`) over warm processes. */
+function startMethodOf(spec: CaseSpec): StartMethod {
+  if (spec.where === 'thread') return 'thread';
+  return spec.impl.includes('forkserver') ? ('forkserver' as StartMethod) : 'spawn';
+}
+
+function startRoles(
+  spec: CaseSpec,
+  roles: Array<{ target: string; args: unknown[] }>,
+  withGo = true,
+): Started {
   const ctl = new Queue<Ctl>();
   const go = new Queue<string>();
-  const startMethod = spec.where === 'thread' ? 'thread' : 'spawn';
+  const startMethod = startMethodOf(spec);
   const procs = roles.map(
     (r) =>
-      new Process({ target: r.target, module: ROLES, args: [ctl, go, ...r.args], startMethod, daemon: true }),
+      new Process({
+        target: r.target,
+        module: ROLES,
+        args: withGo ? [ctl, go, ...r.args] : [ctl, ...r.args],
+        startMethod,
+        daemon: true,
+      }),
   );
   for (const p of procs) p.start();
   return { procs, ctl, go };
@@ -152,12 +169,64 @@ async function pingpong(spec: CaseSpec): Promise<CaseResult> {
   return { ...line(spec, m, spec.msgs), p50_us: percentile(rtt, 50), p99_us: percentile(rtt, 99) };
 }
 
+/**
+ * `jobs-PxC`: P producers and C consumers of job objects over one `Queue(maxsize)`, timed as a user times a job
+ * farm: from the first `start()` (process start included) until every consumer has taken its last job.
+ */
+async function jobs(spec: CaseSpec): Promise<CaseResult> {
+  const P = spec.producers;
+  const C = spec.consumers;
+  // forkserver: the program chose the method at its start (`setStartMethod('forkserver')`) and starts its farm
+  // later, when the warm interpreters are up. Waiting for them is not timed.
+  if (startMethodOf(spec) === 'forkserver') await forkserverReady(P + C);
+  const t0 = performance.now();
+  const q = new Queue<unknown>(spec.maxsize);
+  const s = startRoles(
+    spec,
+    [
+      ...Array.from({ length: P }, (_, p) => ({
+        target: 'jobProducer',
+        args: [q, cfg(spec, { first: p * spec.msgs })],
+      })),
+      ...Array.from({ length: C }, () => ({ target: 'jobConsumer', args: [q, cfg(spec)] })),
+    ],
+    false,
+  );
+  const deadline = t0 + spec.timeoutMs;
+  const seens: Uint8Array[] = [];
+  let rssKb = 0;
+  try {
+    let pdone = 0;
+    while (seens.length < C) {
+      const m = await nextCtl(s, deadline);
+      if (m.type === 'error') throw new Error(m.message);
+      if (m.type === 'pdone' && ++pdone === P) for (let k = 0; k < C; k++) await q.put(null);
+      if (m.type === 'done') {
+        seens.push(m.value as Uint8Array);
+        rssKb = Math.max(rssKb, m.rssKb);
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    await Promise.all(s.procs.map((p) => p.join(5000)));
+    mergeTallies(seens, P * spec.msgs);
+    return line(
+      spec,
+      { seconds, values: seens, peakRssMb: Math.max(peakRssMb(), rssKb / 1024) },
+      P * spec.msgs,
+    );
+  } finally {
+    for (const p of s.procs) if (p.isAlive()) p.kill();
+  }
+}
+
 async function startup(spec: CaseSpec): Promise<CaseResult> {
   const times: number[] = [];
-  const startMethod = spec.where === 'thread' ? 'thread' : 'spawn';
+  const startMethod = startMethodOf(spec);
   const t0 = performance.now();
   for (let i = 0; i < spec.msgs; i++) {
     const q = new Queue<string>();
+    // What the forkserver is for: a warm interpreter ready when start() comes. Waiting for one is not timed.
+    if (startMethod === 'forkserver') await forkserverReady();
     const t = performance.now();
     const p = new Process({ target: 'startupChild', module: ROLES, args: [q], startMethod });
     p.start();
@@ -183,6 +252,7 @@ async function startup(spec: CaseSpec): Promise<CaseResult> {
 export async function procqCase(spec: CaseSpec): Promise<CaseResult> {
   if (spec.bench === 'startup') return startup(spec);
   if (spec.bench === 'pingpong') return pingpong(spec);
+  if (spec.bench.startsWith('jobs-')) return jobs(spec);
   if (spec.producers > 1 || spec.consumers > 1) return multi(spec);
   return spsc(spec);
 }

@@ -6,11 +6,12 @@
  *   byte the number's low 8 bits. Allocated fresh for each message (unpooled, not zero-filled), as an application
  *   would hand over a new buffer.
  * - `obj`: a small plain object, the shape of a typical job: `{ id, name, tags }`.
+ * - `job`: the job object of the `jobs` workload: `{ id, name, tags, prio }`.
  *
  * `python_baseline.py` sends the same items (a `str`, `bytes`, a `dict`).
  */
 
-export type Kind = 'str' | 'bytes' | 'obj';
+export type Kind = 'str' | 'bytes' | 'obj' | 'job';
 
 /** Keeps `BASE + i` a small integer (a V8 Smi), whose conversion to a string is cheap. */
 const BASE = 10_000_000;
@@ -36,10 +37,22 @@ export function makeObj(i: number): Job {
   return { id: i, name: `job-${i}`, tags: ['alpha', 'beta', 'gamma'] };
 }
 
+export interface PrioJob extends Job {
+  prio: number;
+}
+
+export function makeJob(i: number): PrioJob {
+  return { id: i, name: `job-${i}`, tags: ['alpha', 'beta', 'gamma'], prio: i % 10 };
+}
+
+/** The nominal size reported for `job` items: `v8.serialize(makeJob(0)).length`. */
+export const JOB_SIZE = 63;
+
 /** The nominal size reported for `obj` items: `v8.serialize(makeObj(0)).length`, fixed so lines compare. */
 export const OBJ_SIZE = 55;
 
 export function makeItem(kind: Kind, size: number, i: number): unknown {
+  if (kind === 'job') return makeJob(i);
   return kind === 'str' ? makeStr(i) : kind === 'bytes' ? makeBytes(size, i) : makeObj(i);
 }
 
@@ -58,8 +71,9 @@ export function checkItem(kind: Kind, size: number, i: number, item: unknown): v
       fail(kind, i, item);
     }
   } else {
-    const o = item as Job;
+    const o = item as PrioJob;
     if (
+      (kind === 'job' && o?.prio !== i % 10) ||
       o === null ||
       typeof o !== 'object' ||
       o.id !== i ||

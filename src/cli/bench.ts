@@ -4,7 +4,7 @@
  * run on one machine, printed as one line per case, then the ratios procq / each alternative and the targets
  * of the issues (informative: speed never fails a run). A failed correctness check fails the run.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
 
@@ -39,6 +39,12 @@ export interface BenchOptions {
   report?: string;
   /** Run only cases whose `"<bench> <impl> <size>"` matches this regular expression. */
   filter?: string;
+  /** Run only these workloads (comma-separated: `jobs,startup`; `jobs` selects `jobs-2x2`, …). */
+  only?: string;
+  /** Busy-looping processes kept running beside every case (issue 7: job farms use every core). @default 0 */
+  load?: number | string;
+  /** A previous run's `--json` output: print each case's share of its figure there, and its targets beside these. */
+  compare?: string;
   /**
    * Rounds over all cases; each case reports its median run (shared machines are noisy, and one round measures
    * procq and its alternatives at different moments). @default 3, or 1 with `quick`
@@ -65,7 +71,7 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
   const out = (s = '') => {
     if (!options.json) process.stdout.write(`${s}\n`);
   };
-  const { boundingCost, ratios, ratioTables, targets, pythonVersion, renderSvg, runAll } =
+  const { boundingCost, ratios, ratioTables, retention, targets, pythonVersion, renderSvg, runAll } =
     await loadHarness();
   // `procq bench | head`: a closed pipe ends the output, not with a stack trace.
   process.stdout.once('error', (e: NodeJS.ErrnoException) => {
@@ -76,15 +82,27 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
   if (!Number.isInteger(repeat) || repeat < 1) {
     throw new RangeError(`Expected \`--repeat\` to be an integer from 1 and up, got ${options.repeat}`);
   }
+  const load = options.load === undefined ? 0 : Number(options.load);
+  if (!Number.isInteger(load) || load < 0) {
+    throw new RangeError(`Expected \`--load\` to be an integer from 0 and up, got ${options.load}`);
+  }
+  const other = options.compare ? readCompared(options.compare) : undefined;
+  const only = options.only
+    ?.split(',')
+    .map((w) => w.trim())
+    .filter(Boolean);
   const m = machine(pythonVersion);
   out(
     `# procq bench${options.quick ? ' --quick' : ''}: ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GB, ${m.os}, node ${m.node}` +
       `${m.python ? `, python ${m.python}` : ''}, load ${m.load_at_start} (${m.cores} cores)`,
   );
+  if (load) out(`# --load ${load}: ${load} busy-looping process(es) run beside every case`);
   const run = await runAll({
     quick: options.quick ?? false,
     filter: options.filter ? new RegExp(options.filter) : undefined,
+    only,
     repeat,
+    load,
     onStart: (notes, count, rounds) => {
       for (const note of notes) out(`# note: ${note}`);
       out(
@@ -104,10 +122,23 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
     out();
     for (const l of cost) out(l);
   }
-  const checks = targets(run.results);
+  const checks = targets(run.results, { load });
+  if (other) {
+    const lines = retention(run.results, other.results, other.name);
+    if (lines.length) {
+      out();
+      for (const l of lines) out(l);
+    }
+  }
+  const otherChecks = other ? targets(other.results, { load: other.load }) : [];
   out();
-  out('targets (ratios from this run; informative, never failing the run):');
-  for (const t of checks) out(`${t.status} ${t.text}`);
+  out(
+    `targets (ratios from this run${load ? `, under --load ${load}` : ''}; informative, never failing the run):`,
+  );
+  for (const t of checks) {
+    const o = t.key ? otherChecks.find((c) => c.key === t.key) : undefined;
+    out(`${t.status} ${t.text}${o ? `  [${other!.name}: ${o.status} ${o.value}]` : ''}`);
+  }
   const failed = run.problems.filter((p) => p.status === 'failed');
   if (failed.length) {
     out();
@@ -130,6 +161,7 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
       machine: m,
       quick: options.quick ?? false,
       repeat,
+      load,
       load_at_end: loadAtEnd,
       results: run.results,
       problems: run.problems,
@@ -149,6 +181,18 @@ export async function runBench(options: BenchOptions = {}): Promise<number> {
   return failed.length ? 1 : 0;
 }
 
+/** A previous `--json` run, named after its load (`quiet`, `load 2`). */
+function readCompared(file: string): {
+  results: import('../../bench/lib/result.js').CaseResult[];
+  load: number;
+  name: string;
+} {
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as { results?: unknown; load?: number };
+  if (!Array.isArray(doc.results)) throw new TypeError(`${file} is not the --json output of procq bench`);
+  const load = doc.load ?? 0;
+  return { results: doc.results as never, load, name: load ? `--load ${load} run` : 'quiet run' };
+}
+
 /** Adds `procq bench` to the CLI. */
 export function registerBenchCommand(program: Command): Command {
   return program
@@ -160,6 +204,15 @@ export function registerBenchCommand(program: Command): Command {
     .option('--json', 'print one JSON document on stdout instead of text')
     .option('--report <file.svg>', 'write a bar chart of the results (SVG)')
     .option('--filter <regex>', 'only cases whose "<bench> <impl> <size>" matches')
+    .option(
+      '--only <workloads>',
+      'only these workloads, comma-separated (jobs, poolmap, spsc-obj, startup, …)',
+    )
+    .option('--load <n>', 'run every case with n busy-looping processes beside it (default 0)')
+    .option(
+      '--compare <run.json>',
+      "print each case's share of a previous --json run's figure, targets side by side",
+    )
     .option('--repeat <n>', 'rounds over all cases; each line is the median run (default 3; 1 with --quick)')
     .action(async (opts: BenchOptions) => {
       process.exitCode = await runBench(opts);

@@ -11,6 +11,11 @@ export const kHandle: unique symbol = Symbol.for('procq.handle');
 export interface HandleDescriptor {
   readonly type: string;
   readonly state: unknown;
+  /**
+   * True when the state is valid on any machine (a Redis queue: a URL and a name), so the handle may travel over
+   * the network; absent for handles of one machine's memory (a shared-memory Queue, a Lock).
+   */
+  readonly portable?: boolean;
 }
 
 export interface Shareable {

@@ -17,6 +17,8 @@ export interface Wire {
   readonly sabs: SharedArrayBuffer[];
   /** True when the value held procq handles (the decoder then revives them). */
   readonly handles: boolean;
+  /** True when one of those handles describes memory of this machine (see `HandleDescriptor.portable`). */
+  readonly local?: boolean;
 }
 
 /** The marker a handle is replaced by inside the cloned value. */
@@ -35,7 +37,8 @@ class WireSerializer extends v8.DefaultSerializer {
 export function encodeValue(value: unknown): Wire {
   const withHandles = containsHandle(value, new Set());
   const sabs: SharedArrayBuffer[] = [];
-  const cloned = withHandles ? replaceHandles(value, new Map(), sabs) : value;
+  const seen = { local: false };
+  const cloned = withHandles ? replaceHandles(value, new Map(), sabs, seen) : value;
   const ser = new WireSerializer();
   ser.writeHeader();
   try {
@@ -45,7 +48,7 @@ export function encodeValue(value: unknown): Wire {
       cause: err,
     });
   }
-  return { bytes: ser.releaseBuffer(), sabs, handles: withHandles };
+  return { bytes: ser.releaseBuffer(), sabs, handles: withHandles, local: seen.local };
 }
 
 /**
@@ -135,10 +138,16 @@ function restoreSabs(v: unknown, sabs: SharedArrayBuffer[]): unknown {
   return out;
 }
 
-function replaceHandles(v: unknown, copies: Map<object, unknown>, sabs: SharedArrayBuffer[]): unknown {
+function replaceHandles(
+  v: unknown,
+  copies: Map<object, unknown>,
+  sabs: SharedArrayBuffer[],
+  seen: { local: boolean },
+): unknown {
   if (typeof v !== 'object' || v === null) return v;
   if (isShareable(v)) {
     const d = v[kHandle]();
+    if (d.portable !== true) seen.local = true;
     return { [HANDLE_KEY]: { type: d.type, state: extractSabs(d.state, sabs) } };
   }
   if (copies.has(v)) return copies.get(v);
@@ -146,18 +155,19 @@ function replaceHandles(v: unknown, copies: Map<object, unknown>, sabs: SharedAr
   if (v instanceof Map) {
     const m = new Map();
     copies.set(v, m);
-    for (const [k, x] of v) m.set(replaceHandles(k, copies, sabs), replaceHandles(x, copies, sabs));
+    for (const [k, x] of v)
+      m.set(replaceHandles(k, copies, sabs, seen), replaceHandles(x, copies, sabs, seen));
     return m;
   }
   if (v instanceof Set) {
     const s = new Set();
     copies.set(v, s);
-    for (const x of v) s.add(replaceHandles(x, copies, sabs));
+    for (const x of v) s.add(replaceHandles(x, copies, sabs, seen));
     return s;
   }
   const out: any = Array.isArray(v) ? new Array(v.length) : Object.create(Object.getPrototypeOf(v));
   copies.set(v, out);
-  for (const k of Object.keys(v)) out[k] = replaceHandles((v as any)[k], copies, sabs);
+  for (const k of Object.keys(v)) out[k] = replaceHandles((v as any)[k], copies, sabs, seen);
   return out;
 }
 

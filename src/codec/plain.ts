@@ -57,9 +57,15 @@ function room(n: number): void {
   scratch = next;
 }
 
+/** Little-endian u32 at `pos` (plain byte stores: cheaper than `writeUInt32LE`'s checks on a hot path). */
 function writeU32(n: number): void {
-  scratch.writeUInt32LE(n, pos);
-  pos += 4;
+  const b = scratch;
+  const p = pos;
+  b[p] = n;
+  b[p + 1] = n >>> 8;
+  b[p + 2] = n >>> 16;
+  b[p + 3] = n >>> 24;
+  pos = p + 4;
 }
 
 function writeString(s: string): void {
@@ -93,10 +99,9 @@ function writeValue(v: unknown, depth: number): void {
       return;
     case 'number':
       room(9);
-      if ((v | 0) === v && !Object.is(v, -0)) {
-        scratch[pos] = T_INT;
-        scratch.writeInt32LE(v, pos + 1);
-        pos += 5;
+      if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+        scratch[pos++] = T_INT;
+        writeU32(v);
       } else {
         scratch[pos] = T_F64;
         scratch.writeDoubleLE(v, pos + 1);
@@ -175,30 +180,60 @@ let rb: UcsBuffer;
 let rpos = 0;
 const fromCharCode = String.fromCharCode;
 
-function readAscii(n: number): string {
+function readU32(): number {
   const b = rb;
   const p = rpos;
+  rpos = p + 4;
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}
+
+/**
+ * Short ASCII strings recur from item to item (every key, and values such as tags): a direct-mapped cache of the
+ * last string seen per (length, first, last byte) hands back the same string instead of building a new one, which
+ * also spares V8 internalizing a fresh key on every property store. Strings are values: sharing one is invisible.
+ */
+const CACHE_MAX_LEN = 16;
+const cache: string[] = new Array(1024).fill('');
+
+function cachedAscii(b: UcsBuffer, p: number, n: number): string {
+  const slot = (n * 31 + b[p]! * 7 + b[p + n - 1]!) & 1023;
+  const hit = cache[slot]!;
+  if (hit.length === n) {
+    let i = 0;
+    while (i < n && hit.charCodeAt(i) === b[p + i]) i++;
+    if (i === n) return hit;
+  }
+  const s = buildAscii(b, p, n);
+  cache[slot] = s;
+  return s;
+}
+
+function readAscii(n: number): string {
+  const p = rpos;
   rpos += n;
+  if (n === 0) return '';
+  return n <= CACHE_MAX_LEN ? cachedAscii(rb, p, n) : rb.latin1Slice(p, p + n);
+}
+
+function buildAscii(b: UcsBuffer, p: number, n: number): string {
   // Short keys and values: building the string in JavaScript beats a native call (~2x here).
   switch (n) {
-    case 0:
-      return '';
     case 1:
-      return fromCharCode(b[p]);
+      return fromCharCode(b[p]!);
     case 2:
-      return fromCharCode(b[p], b[p + 1]);
+      return fromCharCode(b[p]!, b[p + 1]!);
     case 3:
-      return fromCharCode(b[p], b[p + 1], b[p + 2]);
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!);
     case 4:
-      return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3]);
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!);
     case 5:
-      return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4]);
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!);
     case 6:
-      return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5]);
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!);
     case 7:
-      return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6]);
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!);
     case 8:
-      return fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7]);
+      return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!);
   }
   return b.latin1Slice(p, p + n);
 }
@@ -216,32 +251,25 @@ function readValue(): unknown {
     case T_FALSE:
       return false;
     case T_INT:
-      rpos += 4;
-      return b.readInt32LE(rpos - 4);
+      return readU32() | 0;
     case T_F64:
       rpos += 8;
       return b.readDoubleLE(rpos - 8);
-    case T_ASCII: {
-      const n = b.readUInt32LE(rpos);
-      rpos += 4;
-      return readAscii(n);
-    }
+    case T_ASCII:
+      return readAscii(readU32());
     case T_UTF16: {
-      const n = b.readUInt32LE(rpos);
-      rpos += 4;
+      const n = readU32();
       rpos += 2 * n;
       return b.ucs2Slice(rpos - 2 * n, rpos);
     }
     case T_ARRAY: {
-      const n = b.readUInt32LE(rpos);
-      rpos += 4;
+      const n = readU32();
       const a = new Array(n);
       for (let i = 0; i < n; i++) a[i] = readValue();
       return a;
     }
     case T_OBJECT: {
-      const n = b.readUInt32LE(rpos);
-      rpos += 4;
+      const n = readU32();
       const o: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) {
         const k = readValue() as string;

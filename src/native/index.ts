@@ -22,7 +22,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { WaitResult } from '../memory/segment.js';
 
 /** Bumped with `PQ_ABI_VERSION` in procq.c whenever the surface below changes: a stale build is refused. */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 export interface NativeStats {
   /** Native waiter threads alive in this process (busy or idle). */
@@ -99,6 +99,11 @@ export interface NativeBinding {
    * thread that spawned it, which may be a worker thread of the parent). 0 clears it.
    */
   setParentDeathSignal(signo: number): void;
+  /**
+   * The start time of thread `tid` (clock ticks since boot, `/proc/<tid>/stat` field 22), or -1 when it does not
+   * exist or is a zombie: with the tid, an identity the kernel never gives to another thread (src/wait/identity.ts).
+   */
+  threadStartTime(tid: number): number;
 
   /** A pipe for the resource tracker (src/memory/tracker.ts): `[readFd, writeFd]`, both close-on-exec. */
   trackerPipe(): [number, number];

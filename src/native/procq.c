@@ -13,6 +13,7 @@
  *                                                                   pages back to /dev/shm
  *   tracker         trackerPipe / setInheritable                   the pipe whose EOF tells the resource tracker
  *                                                                   (src/memory/tracker.ts) that a tree has ended
+ *   waiting         threadStartTime                                owner identity (tid, start time), src/wait/
  *
  * Linux only (futex). Every function validates its arguments and throws a TypeError / RangeError for misuse and an
  * Error whose `code` is the errno name (ENOENT, ENOSPC, ...) for system failures.
@@ -20,7 +21,8 @@
  * Async waits
  * -----------
  * Each pending futexWaitAsync occupies one native waiter thread (never the libuv pool: a futex wait would tie up
- * one of its 4 threads). Waiter threads are process-wide, detached, block all signals, and are kept idle for
+ * one of its 4 threads). JavaScript keeps at most one pending per (thread, word), shared by every async wait on that
+ * word (src/wait/group.ts), so threads follow the number of words waited on, not the number of waits. Waiter threads are process-wide, detached, block all signals, and are kept idle for
  * IDLE_SECONDS for reuse. A waiter sleeps in futex_waitv(2) on two words: the shared word, and a private per-wait
  * `cancel_word`; futexCancel(id) sets cancel_word and wakes it, so a cancel never races with the thread entering the
  * kernel (the kernel re-checks both words atomically) and never disturbs other waiters of the shared word. Kernels
@@ -70,7 +72,7 @@
 #include <node_api.h>
 
 /* Bumped whenever the JavaScript-visible surface changes; the loader refuses a stale build. */
-#define PQ_ABI_VERSION 2
+#define PQ_ABI_VERSION 3
 
 #define PQ_OK 0
 #define PQ_NOT_EQUAL 1
@@ -943,6 +945,50 @@ static napi_value ThreadAlive(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Owner identity (the waiting layer, src/wait/)                                                       */
+
+/* The start time of thread `tid` (clock ticks since boot, field 22 of /proc/<tid>/stat), or -1 when the thread does
+ * not exist or is a zombie. A tid alone is recycled by the kernel; (tid, start time) names one thread for ever. */
+static double thread_start_time(int tid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t n;
+  do n = read(fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')'); /* "pid (comm) S ...": comm may contain ')' */
+  if (!p || p[1] != ' ') return -1;
+  char state = p[2];
+  if (state == 'Z' || state == 'X' || state == 'x') return -1;
+  /* p + 2 is field 3 (state); field 22 is 19 spaces further. */
+  char *f = p + 2;
+  for (int i = 0; i < 19 && f; i++) {
+    f = strchr(f, ' ');
+    if (f) f++;
+  }
+  if (!f) return -1;
+  return (double)strtoull(f, NULL, 10);
+}
+
+/* threadStartTime(tid): the start time of thread `tid` in clock ticks since boot, -1 when gone or a zombie. */
+static napi_value ThreadStartTime(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return throw_type(env, "threadStartTime(tid)");
+  uint64_t tid;
+  if (!get_index(env, argv[0], (double)INT_MAX, &tid, "tid")) return NULL;
+  napi_value out;
+  NAPI_CALL(env, napi_create_double(env, tid > 0 ? thread_start_time((int)tid) : -1, &out));
+  return out;
+}
+
 /* setParentDeathSignal(signo): prctl(PR_SET_PDEATHSIG). Note: fires when the parent *thread* that spawned this
  * process exits, not only the parent process. 0 clears it. */
 static napi_value SetParentDeathSignal(napi_env env, napi_callback_info info) {
@@ -1084,6 +1130,7 @@ NAPI_MODULE_INIT() {
       {"trackerPipe", NULL, TrackerPipe, NULL, NULL, NULL, napi_enumerable, NULL},
       {"shmRelease", NULL, ShmRelease, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setInheritable", NULL, SetInheritable, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"threadStartTime", NULL, ThreadStartTime, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   napi_value abi;

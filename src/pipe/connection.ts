@@ -34,8 +34,6 @@ import {
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
 import { ownerId } from '../memory/owner.js';
 import { QueueEngine } from '../queue/engine.js';
-import { GET_EPOCH, GET_WAIT } from '../ring/layout.js';
-import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
 import {
   checkWaitArg,
   describe,
@@ -44,6 +42,7 @@ import {
   type WaitOptions,
   type WaitSpec,
 } from '../sync/core.js';
+import { deadlineOf } from '../wait/index.js';
 import { Control } from './control.js';
 
 /** The other end is closed: a `send` cannot be delivered. Python's `BrokenPipeError`. */
@@ -52,9 +51,6 @@ export class BrokenPipeError extends ProcqError {
     super(message, 'PROCQ_BROKEN_PIPE', options);
   }
 }
-
-/** How often a waiting reader looks for writers that died without closing. */
-const SWEEP_MS = 100;
 
 const NONE: unique symbol = Symbol('none');
 
@@ -104,10 +100,12 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
     const r = this.#reader!;
     return r.ring.size() > 0 || r.shutdownState() !== 0;
   };
-  readonly #sweepPeer = (): void => {
+  /** After each slice of a reader's wait (100 ms): closes the other end if its writers died without closing. */
+  readonly #sweepPeer = (): boolean => {
     const { control, rings, end } = this.#hold;
     control.sweep(1 - end);
     closeEndIfUnheld(control, rings, 1 - end);
+    return this.#readable();
   };
 
   /** @internal Connections come from `Pipe()`, or arrive from another thread or process. */
@@ -203,16 +201,7 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
       if (signal?.aborted) throw abortErrorFrom(signal);
       const reader = this.#readEnd();
       if (this.#readable()) return true;
-      return waitAsync(
-        reader.seg,
-        GET_EPOCH,
-        GET_WAIT,
-        this.#readable,
-        deadlineOf(timeoutMs),
-        signal,
-        SWEEP_MS,
-        this.#sweepPeer,
-      );
+      return reader.ring.getters.wait(this.#readable, deadlineOf(timeoutMs), signal, this.#sweepPeer);
     });
   }
 
@@ -221,15 +210,7 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
     const { timeoutMs } = checkPollArg(timeout, false);
     const reader = this.#readEnd();
     if (this.#readable()) return true;
-    return waitSync(
-      reader.seg,
-      GET_EPOCH,
-      GET_WAIT,
-      this.#readable,
-      deadlineOf(timeoutMs),
-      SWEEP_MS,
-      this.#sweepPeer,
-    );
+    return reader.ring.getters.waitSync(this.#readable, deadlineOf(timeoutMs), this.#sweepPeer);
   }
 
   /**
@@ -303,7 +284,7 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
     for (;;) {
       const m = this.#take(reader);
       if (m !== NONE) return m;
-      if (!waitSync(reader.seg, GET_EPOCH, GET_WAIT, this.#readable, deadline, SWEEP_MS, this.#sweepPeer)) {
+      if (!reader.ring.getters.waitSync(this.#readable, deadline, this.#sweepPeer)) {
         throw new TimeoutError('no message arrived before the timeout');
       }
     }
@@ -316,16 +297,7 @@ export class Connection<T = unknown> implements Shareable, Disposable, AsyncIter
       if (signal?.aborted) throw abortErrorFrom(signal);
       const m = this.#take(reader);
       if (m !== NONE) return m;
-      const ready = await waitAsync(
-        reader.seg,
-        GET_EPOCH,
-        GET_WAIT,
-        this.#readable,
-        deadline,
-        signal,
-        SWEEP_MS,
-        this.#sweepPeer,
-      );
+      const ready = await reader.ring.getters.wait(this.#readable, deadline, signal, this.#sweepPeer);
       if (!ready) throw new TimeoutError('no message arrived before the timeout');
     }
   }

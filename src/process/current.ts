@@ -9,7 +9,11 @@
  */
 import { isMainThread, threadId } from 'node:worker_threads';
 
-export type StartMethod = 'spawn' | 'thread';
+/**
+ * How a child starts: `'spawn'` a fresh Node process, `'forkserver'` a warm Node process started ahead of time
+ * (much faster to start; see `setStartMethod`), `'thread'` a worker thread of this process.
+ */
+export type StartMethod = 'spawn' | 'forkserver' | 'thread';
 
 /** What a child knows about itself; set by its bootstrap. Structured-cloneable and JSON-safe. */
 export interface ChildIdentity {

@@ -47,7 +47,7 @@ export interface SpawnHeader {
   readonly handles: boolean;
 }
 
-function frame(header: SpawnHeader, bytes: Uint8Array): Buffer {
+export function frame(header: SpawnHeader, bytes: Uint8Array): Buffer {
   const json = Buffer.from(JSON.stringify(header));
   const out = Buffer.allocUnsafe(8 + json.length + bytes.length);
   out.writeUInt32LE(json.length, 0);
@@ -57,6 +57,13 @@ function frame(header: SpawnHeader, bytes: Uint8Array): Buffer {
   return out;
 }
 
+/** `node <execArgv> <bootstrap>` with stdin /dev/null, the parent's stdout and stderr, and the fd 3 pipe. */
+export function spawnBootstrap(bootstrap: string): ChildProcess {
+  return spawn(process.execPath, [...childExecArgv(), fileURLToPath(siblingUrl(bootstrap))], {
+    stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+  });
+}
+
 export class SpawnPopen implements Popen {
   readonly pid: number;
   readonly threadId = undefined;
@@ -64,12 +71,8 @@ export class SpawnPopen implements Popen {
   readonly exited: Promise<number>;
   readonly #child: ChildProcess;
 
-  constructor({ spec, args }: PopenOptions) {
-    const child = spawn(
-      process.execPath,
-      [...childExecArgv(), fileURLToPath(siblingUrl('bootstrap-spawn'))],
-      { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] },
-    );
+  /** Starts `child` (a fresh `bootstrap-spawn` unless given one, e.g. a forkserver's warm child) on `spec`. */
+  constructor({ spec, args }: PopenOptions, child: ChildProcess = spawnBootstrap('bootstrap-spawn')) {
     this.#child = child;
     this.exited = new Promise<number>((resolve) => {
       child.once('error', (error) => {

@@ -1,7 +1,8 @@
 /**
  * One interface over the ways of starting a child (CPython's `popen_*.py`):
  * - `popen-thread.ts`: a worker thread of this process (`startMethod: 'thread'`);
- * - `popen-spawn.ts`: a fresh OS process running Node (`startMethod: 'spawn'`).
+ * - `popen-spawn.ts`: a fresh OS process running Node (`startMethod: 'spawn'`);
+ * - `popen-forkserver.ts`: a warm OS process started ahead of time (`startMethod: 'forkserver'`).
  *
  * Each starts its child in its constructor and reports the exit code with Python's conventions (`-N` for signal
  * N), and only after the child's output has reached this process's stdout and stderr.

@@ -27,6 +27,7 @@ import { sweepSegments } from '../memory/shm-segment.js';
 import { currentProcess, isBootstrapping, nextChildIdentity, type StartMethod } from './current.js';
 import { descendantsOf, waitExitedSync } from './exit-sync.js';
 import type { Popen } from './popen.js';
+import { ForkserverPopen } from './popen-forkserver.js';
 import { SpawnPopen } from './popen-spawn.js';
 import { ThreadPopen } from './popen-thread.js';
 import { checkStartMethod, getStartMethod } from './start-method.js';
@@ -171,7 +172,7 @@ export class Process {
     const target = resolveTarget(this.#target, this.#module, this.#callerUrl);
     const args = encodeValue(this.#args);
     const method = this.#startMethod;
-    if (method === 'spawn' && args.sabs.length > 0) {
+    if (method !== 'thread' && args.sabs.length > 0) {
       throw new ProcessError(
         `cannot pass the arguments of ${this.#name} to another OS process: they hold thread-only shared memory (a SharedArrayBuffer, or a procq object created without the native addon); use startMethod: 'thread', or build the native addon`,
       );
@@ -189,11 +190,15 @@ export class Process {
       argv: process.argv.slice(1),
     };
     const popen: Popen =
-      method === 'thread' ? new ThreadPopen({ spec, args }) : new SpawnPopen({ spec, args });
+      method === 'thread'
+        ? new ThreadPopen({ spec, args })
+        : method === 'forkserver'
+          ? new ForkserverPopen({ spec, args })
+          : new SpawnPopen({ spec, args });
     this.#popen = popen;
     if (this.#daemon) popen.unref();
     live.add(this);
-    if (method === 'spawn') {
+    if (method !== 'thread') {
       liveSpawned.set(popen, this.#daemon);
       if (!exitHookInstalled) {
         exitHookInstalled = true;

@@ -1,7 +1,8 @@
 /** The default start method (Python's `set_start_method` / `get_start_method`). */
 import type { StartMethod } from './current.js';
+import { warmForkserver } from './popen-forkserver.js';
 
-export const START_METHODS: readonly StartMethod[] = ['spawn', 'thread'];
+export const START_METHODS: readonly StartMethod[] = ['spawn', 'forkserver', 'thread'];
 
 let chosen: StartMethod | undefined;
 
@@ -15,16 +16,21 @@ export function checkStartMethod(method: unknown, what = 'startMethod'): StartMe
 }
 
 /**
- * Sets the start method used by every `Process` created without `startMethod`. The environment variable
- * `PROCQ_START_METHOD` gives the initial default; without it the default is `'spawn'`.
+ * Sets the start method used by every `Process` (and `Pool`) created without `startMethod`. The environment
+ * variable `PROCQ_START_METHOD` gives the initial default; without it the default is `'spawn'`.
+ *
+ * `'forkserver'` starts its first warm interpreter now, so the first `start()` already finds one ready; warm
+ * interpreters are Node processes started ahead of time with this process's environment, working directory and
+ * `execArgv` as they are at that moment (as with CPython's forkserver).
  */
 export function setStartMethod(method: StartMethod): void {
   chosen = checkStartMethod(method, 'method');
+  if (chosen === 'forkserver') warmForkserver();
 }
 
 /** The start method a `Process` created now without `startMethod` will use. */
 export function getStartMethod(): StartMethod {
   if (chosen !== undefined) return chosen;
   const env = process.env.PROCQ_START_METHOD;
-  return env === 'thread' || env === 'spawn' ? env : 'spawn';
+  return env === 'thread' || env === 'spawn' || env === 'forkserver' ? env : 'spawn';
 }

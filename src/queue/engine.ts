@@ -20,23 +20,10 @@ import {
 import { UndecodableBytes } from '../codec/index.js';
 import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
-import { anyoneWaiting } from '../ring/advert.js';
-import {
-  BROKEN,
-  DONE,
-  GET_ADVERT,
-  GET_COUNT,
-  GET_EPOCH,
-  JOIN_ADVERT,
-  PUT_ADVERT,
-  PUT_COUNT,
-  PUT_EPOCH,
-  SHUTDOWN,
-  TAG_CUSTOM,
-  WAIT_SLICE_MS,
-} from '../ring/layout.js';
-import { ceilPow2, Ring } from '../ring/ring.js';
-import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
+import { BROKEN, DONE, GET_COUNT, JOIN_ADVERT, PUT_COUNT, SHUTDOWN, TAG_CUSTOM } from '../ring/layout.js';
+import { lockDeadlineOf } from '../ring/lock.js';
+import { ceilPow2, LOCK_BUSY, Ring } from '../ring/ring.js';
+import { deadlineOf, WaitWord } from '../wait/index.js';
 import { MAX_CAPACITY, MAX_CAPACITY_SAB } from './options.js';
 
 const OK = 0;
@@ -44,6 +31,7 @@ const FULL = 1; // maxsize reached
 const NO_ROOM = 2; // the ring is at its largest and has no room for this frame now
 const TOO_BIG = 4; // the frame is larger than the ring can ever be
 const SHUT = 3;
+const GROW_BUSY = 5; // the ring must grow and the consumer lock was not taken by the deadline
 
 const SHUTDOWN_OPEN = 0;
 const SHUTDOWN_DRAIN = 1;
@@ -74,6 +62,8 @@ export class QueueEngine {
   readonly f64: Float64Array;
   readonly codec: Codec<any> | undefined;
   readonly joinable: boolean;
+  /** Joiners sleep on DONE until no task is left. */
+  readonly joiners: WaitWord;
   /**
    * Reused for fast-path items, which are prepared inside the producer lock region (no await there, so calls
    * cannot interleave); structured items get their own `Prepared`, encoded before the lock.
@@ -104,6 +94,7 @@ export class QueueEngine {
     this.f64 = new Float64Array(seg.bytes.buffer, seg.bytes.byteOffset, seg.byteLength >> 3);
     this.codec = codec;
     this.joinable = joinable;
+    this.joiners = new WaitWord(seg, DONE, JOIN_ADVERT);
   }
 
   // ------------------------------------------------------------------ state
@@ -130,31 +121,46 @@ export class QueueEngine {
     } else {
       Atomics.compareExchange(i32, SHUTDOWN, SHUTDOWN_OPEN, SHUTDOWN_DRAIN);
     }
-    this.ring.wakeGetters();
-    this.ring.wakePutters();
-    this.seg.notify(DONE, Number.POSITIVE_INFINITY);
+    this.ring.getters.broadcast();
+    this.ring.putters.broadcast();
+    this.joiners.broadcast();
   }
 
   // ------------------------------------------------------------------ put
 
-  /** One attempt with the producer lock held. */
-  #putLocked(p: Prepared): number {
+  /**
+   * One attempt with the producer lock held. `lockDeadline`: how long growing the ring may wait for the consumer
+   * lock (0: not at all; the async forms then wait for it outside the producer lock and retry).
+   */
+  #putLocked(p: Prepared, lockDeadline: number): number {
     this.ring.checkBroken();
     if (Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN) return SHUT;
     const ring = this.ring;
     ring.begin();
     if (ring.maxsize > 0 && ring.sizeWithPending() >= ring.maxsize) return FULL;
     if (p.maxLength > ring.largestPayload()) return TOO_BIG;
-    const off = ring.reserve(p.maxLength);
-    if (off < 0) return NO_ROOM;
+    const off = ring.reserve(p.maxLength, lockDeadline);
+    if (off < 0) return off === LOCK_BUSY ? GROW_BUSY : NO_ROOM;
     const r = writePayload(this.mem, this.f64, off, p);
     ring.write(r % 16, Math.floor(r / 16));
     ring.flush();
     return OK;
   }
 
-  #afterPut(): void {
-    if (this.ring.getterWaiting()) this.ring.wakeGetters();
+  /** Wakes one getter per item published. */
+  #afterPut(n: number): void {
+    this.ring.getters.wake(n);
+  }
+
+  /**
+   * After GROW_BUSY in an async form: waits (asynchronously, holding nothing) until the consumer lock can be
+   * taken, then lets it go for the retry. False at the deadline.
+   */
+  async #consumerLockFree(deadline: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const lock = this.ring.consumerLock;
+    if (!(await lock.acquire(lockDeadlineOf(deadline), signal))) return false;
+    lock.release();
+    return true;
   }
 
   /** Ready to retry a put: room, or shut down (or broken). `seen` is GET_COUNT when the attempt failed. */
@@ -188,21 +194,21 @@ export class QueueEngine {
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     for (;;) {
-      lock.acquireSync();
+      if (!lock.acquireSync(lockDeadlineOf(deadline))) throw new Full();
       let r: number;
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        r = this.#putLocked(pre ?? this.#scratchFor(item));
+        r = this.#putLocked(pre ?? this.#scratchFor(item), lockDeadlineOf(deadline));
       } finally {
         lock.release();
       }
       if (r === OK) {
-        this.#afterPut();
+        this.#afterPut(1);
         return;
       }
       const failure = this.#failureOf(r);
       if (failure) throw failure;
-      if (!waitSync(this.seg, PUT_EPOCH, PUT_ADVERT, this.#roomOrShut(r, seen), deadline, WAIT_SLICE_MS))
+      if (r === GROW_BUSY || !this.ring.putters.waitSync(this.#roomOrShut(r, seen), deadline))
         throw new Full();
     }
   }
@@ -223,14 +229,14 @@ export class QueueEngine {
     if (lock.tryAcquire()) {
       let r: number;
       try {
-        r = this.#putLocked(pre ?? this.#scratchFor(item));
+        r = this.#putLocked(pre ?? this.#scratchFor(item), 0);
       } catch (err) {
         return Promise.reject(err);
       } finally {
         lock.release();
       }
       if (r === OK) {
-        this.#afterPut();
+        this.#afterPut(1);
         return RESOLVED;
       }
       const failure = this.#failureOf(r);
@@ -248,35 +254,32 @@ export class QueueEngine {
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     for (;;) {
-      if (!lock.tryAcquire()) await lock.acquire(signal);
+      if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal))) throw new Full();
       let r: number;
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        r = this.#putLocked(pre ?? this.#scratchFor(item));
+        r = this.#putLocked(pre ?? this.#scratchFor(item), 0);
       } finally {
         lock.release();
       }
-      if (r === OK) return this.#afterPut();
+      if (r === OK) return this.#afterPut(1);
       const failure = this.#failureOf(r);
       if (failure) throw failure;
-      if (
-        !(await waitAsync(
-          this.seg,
-          PUT_EPOCH,
-          PUT_ADVERT,
-          this.#roomOrShut(r, seen),
-          deadline,
-          signal,
-          WAIT_SLICE_MS,
-        ))
-      ) {
-        throw new Full();
-      }
+      const ready =
+        r === GROW_BUSY
+          ? await this.#consumerLockFree(deadline, signal)
+          : await this.ring.putters.wait(this.#roomOrShut(r, seen), deadline, signal);
+      if (!ready) throw new Full();
     }
   }
 
   /** Puts many items with as few lock round trips and publishes as room allows. Returns how many were put. */
-  #putManyLocked(items: unknown[], ps: (Prepared | null)[], from: number): { n: number; r: number } {
+  #putManyLocked(
+    items: unknown[],
+    ps: (Prepared | null)[],
+    from: number,
+    lockDeadline: number,
+  ): { n: number; r: number } {
     this.ring.checkBroken();
     if (Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN) return { n: 0, r: SHUT };
     const ring = this.ring;
@@ -293,9 +296,9 @@ export class QueueEngine {
         r = TOO_BIG;
         break;
       }
-      const off = ring.reserve(p.maxLength);
+      const off = ring.reserve(p.maxLength, lockDeadline);
       if (off < 0) {
-        r = NO_ROOM;
+        r = off === LOCK_BUSY ? GROW_BUSY : NO_ROOM;
         break;
       }
       const w = writePayload(this.mem, this.f64, off, p);
@@ -336,31 +339,27 @@ export class QueueEngine {
     const lock = this.ring.producerLock;
     let done = 0;
     while (done < ps.length) {
-      if (!lock.tryAcquire()) await lock.acquire(signal);
+      if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal))) {
+        throw this.#batchFailure(new Full(`the queue is full: ${done} of ${ps.length} items were put`), done);
+      }
       let res: { n: number; r: number };
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        res = this.#putManyLocked(list, ps, done);
+        res = this.#putManyLocked(list, ps, done, 0);
       } finally {
         lock.release();
       }
       done += res.n;
       progress.done = done;
-      if (res.n > 0) this.#afterPut();
+      if (res.n > 0) this.#afterPut(res.n);
       if (done === ps.length) break;
       const failure = this.#failureOf(res.r);
       if (failure) throw this.#batchFailure(failure, done);
-      if (
-        !(await waitAsync(
-          this.seg,
-          PUT_EPOCH,
-          PUT_ADVERT,
-          this.#roomOrShut(res.r, seen),
-          deadline,
-          signal,
-          WAIT_SLICE_MS,
-        ))
-      ) {
+      const ready =
+        res.r === GROW_BUSY
+          ? await this.#consumerLockFree(deadline, signal)
+          : await this.ring.putters.wait(this.#roomOrShut(res.r, seen), deadline, signal);
+      if (!ready) {
         throw this.#batchFailure(new Full(`the queue is full: ${done} of ${ps.length} items were put`), done);
       }
     }
@@ -374,23 +373,23 @@ export class QueueEngine {
     const lock = this.ring.producerLock;
     let done = 0;
     while (done < ps.length) {
-      lock.acquireSync();
+      const full = () =>
+        this.#batchFailure(new Full(`the queue is full: ${done} of ${ps.length} items were put`), done);
+      if (!lock.acquireSync(lockDeadlineOf(deadline))) throw full();
       let res: { n: number; r: number };
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        res = this.#putManyLocked(list, ps, done);
+        res = this.#putManyLocked(list, ps, done, lockDeadlineOf(deadline));
       } finally {
         lock.release();
       }
       done += res.n;
-      if (res.n > 0) this.#afterPut();
+      if (res.n > 0) this.#afterPut(res.n);
       if (done === ps.length) break;
       const failure = this.#failureOf(res.r);
       if (failure) throw this.#batchFailure(failure, done);
-      if (
-        !waitSync(this.seg, PUT_EPOCH, PUT_ADVERT, this.#roomOrShut(res.r, seen), deadline, WAIT_SLICE_MS)
-      ) {
-        throw this.#batchFailure(new Full(`the queue is full: ${done} of ${ps.length} items were put`), done);
+      if (res.r === GROW_BUSY || !this.ring.putters.waitSync(this.#roomOrShut(res.r, seen), deadline)) {
+        throw full();
       }
     }
     return done;
@@ -438,25 +437,6 @@ export class QueueEngine {
     return v;
   }
 
-  /** A fast-path frame's value; a payload that does not decode (corrupt memory) breaks the queue. */
-  #readFast(tag: number, off: number, len: number): unknown {
-    try {
-      return readFast(this.mem, this.f64, tag, off, len);
-    } catch (err) {
-      this.ring.failPayload(err);
-    }
-  }
-
-  /** A structured item's value, decoded after the consumer lock is released. */
-  #decode(v: Copied): unknown {
-    try {
-      return decodeStructured(v.tag, v.bytes, this.codec);
-    } catch (err) {
-      if (err instanceof UndecodableBytes) this.ring.failPayload(err);
-      throw err;
-    }
-  }
-
   /** The error a failed put attempt ends with, or undefined when it should wait for room (FULL, NO_ROOM). */
   #failureOf(r: number): Error | undefined {
     if (r === SHUT) return new ShutDown();
@@ -479,6 +459,25 @@ export class QueueEngine {
   /** A frame put with a custom codec cannot be decoded by a handle without one. */
   #canDecode(tag: number): boolean {
     return tag !== TAG_CUSTOM || this.codec !== undefined;
+  }
+
+  /** A fast-path frame's value; a payload that does not decode (corrupt memory) breaks the queue. */
+  #readFast(tag: number, off: number, len: number): unknown {
+    try {
+      return readFast(this.mem, this.f64, tag, off, len);
+    } catch (err) {
+      this.ring.failPayload(err);
+    }
+  }
+
+  /** A structured item's value, decoded after the consumer lock is released. */
+  #decode(v: Copied): unknown {
+    try {
+      return decodeStructured(v.tag, v.bytes, this.codec);
+    } catch (err) {
+      if (err instanceof UndecodableBytes) this.ring.failPayload(err);
+      throw err;
+    }
   }
 
   /** A pending retry of {@link Ring.tryShrink} (armed once, unref'd: it never keeps a process alive). */
@@ -506,7 +505,7 @@ export class QueueEngine {
 
   #finish(v: unknown): unknown {
     this.#shrinkIfDrained();
-    if (this.ring.putterWaiting()) this.ring.wakePutters();
+    this.ring.putters.wake(1);
     return v instanceof Copied ? this.#decode(v) : v;
   }
 
@@ -525,7 +524,7 @@ export class QueueEngine {
     for (;;) {
       this.#checkShut();
       if (this.ring.size() > 0) {
-        lock.acquireSync();
+        if (!lock.acquireSync(lockDeadlineOf(deadline))) throw new Empty();
         let v: unknown;
         try {
           v = this.#takeOneLocked();
@@ -535,8 +534,7 @@ export class QueueEngine {
         if (v !== NONE) return this.#finish(v);
         continue;
       }
-      if (!waitSync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, WAIT_SLICE_MS))
-        throw new Empty();
+      if (!this.ring.getters.waitSync(this.#itemOrShut, deadline)) throw new Empty();
     }
   }
 
@@ -576,7 +574,7 @@ export class QueueEngine {
     for (;;) {
       this.#checkShut();
       if (this.ring.size() > 0) {
-        if (!lock.tryAcquire()) await lock.acquire(signal);
+        if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal))) throw new Empty();
         let v: unknown;
         try {
           v = this.#takeOneLocked();
@@ -586,16 +584,13 @@ export class QueueEngine {
         if (v !== NONE) return this.#finish(v);
         continue;
       }
-      if (
-        !(await waitAsync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, signal, WAIT_SLICE_MS))
-      )
-        throw new Empty();
+      if (!(await this.ring.getters.wait(this.#itemOrShut, deadline, signal))) throw new Empty();
     }
   }
 
   #finishMany(out: unknown[]): unknown[] {
     this.#shrinkIfDrained();
-    if (this.ring.putterWaiting()) this.ring.wakePutters();
+    this.ring.putters.wake(out.length);
     for (let i = 0; i < out.length; i++) {
       const v = out[i];
       if (v instanceof Copied) out[i] = this.#decode(v);
@@ -610,7 +605,7 @@ export class QueueEngine {
     for (;;) {
       this.#checkShut();
       if (this.ring.size() > 0) {
-        lock.acquireSync();
+        if (!lock.acquireSync(lockDeadlineOf(deadline))) throw new Empty();
         try {
           this.#takeLocked(out, max);
         } finally {
@@ -619,8 +614,7 @@ export class QueueEngine {
         if (out.length > 0) return this.#finishMany(out);
         continue;
       }
-      if (!waitSync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, WAIT_SLICE_MS))
-        throw new Empty();
+      if (!this.ring.getters.waitSync(this.#itemOrShut, deadline)) throw new Empty();
     }
   }
 
@@ -632,7 +626,7 @@ export class QueueEngine {
     for (;;) {
       this.#checkShut();
       if (this.ring.size() > 0) {
-        if (!lock.tryAcquire()) await lock.acquire(signal);
+        if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal))) throw new Empty();
         try {
           this.#takeLocked(out, max);
         } finally {
@@ -641,10 +635,7 @@ export class QueueEngine {
         if (out.length > 0) return this.#finishMany(out);
         continue;
       }
-      if (
-        !(await waitAsync(this.seg, GET_EPOCH, GET_ADVERT, this.#itemOrShut, deadline, signal, WAIT_SLICE_MS))
-      )
-        throw new Empty();
+      if (!(await this.ring.getters.wait(this.#itemOrShut, deadline, signal))) throw new Empty();
     }
   }
 
@@ -675,41 +666,24 @@ export class QueueEngine {
       const left = (Atomics.load(i32, PUT_COUNT) - done) | 0;
       if (left <= 0) throw new RangeError('taskDone() called more times than there were items put');
       if (Atomics.compareExchange(i32, DONE, done, (done + 1) | 0) === done) {
-        if (left === 1 && anyoneWaiting(i32, JOIN_ADVERT, this.#joinPrune))
-          this.seg.notify(DONE, Number.POSITIVE_INFINITY);
+        if (left === 1) this.joiners.wake(Number.POSITIVE_INFINITY);
         return;
       }
     }
   }
 
   #noneUnfinished = (): boolean => this.unfinished() <= 0 || Atomics.load(this.i32, BROKEN) !== 0;
-  readonly #joinPrune = { lastPrune: Number.NEGATIVE_INFINITY };
 
   joinSync(timeoutMs: number): boolean {
     this.ring.checkBroken();
-    const r = waitSync(
-      this.seg,
-      DONE,
-      JOIN_ADVERT,
-      this.#noneUnfinished,
-      deadlineOf(timeoutMs),
-      WAIT_SLICE_MS,
-    );
+    const r = this.joiners.waitSync(this.#noneUnfinished, deadlineOf(timeoutMs));
     this.ring.checkBroken();
     return r;
   }
 
   async join(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
     this.ring.checkBroken();
-    const r = await waitAsync(
-      this.seg,
-      DONE,
-      JOIN_ADVERT,
-      this.#noneUnfinished,
-      deadlineOf(timeoutMs),
-      signal,
-      WAIT_SLICE_MS,
-    );
+    const r = await this.joiners.wait(this.#noneUnfinished, deadlineOf(timeoutMs), signal);
     this.ring.checkBroken();
     return r;
   }

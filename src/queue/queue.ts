@@ -20,6 +20,7 @@ import type { Codec } from '../codec/frames.js';
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { ClosedError, rejecting } from '../errors.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
+import { checkCodec, checkMax, itemsUntilShutDown } from './common.js';
 import type { JoinableQueueLike, QueueLike } from './contract.js';
 import { QueueEngine } from './engine.js';
 import {
@@ -240,17 +241,8 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
   cancelJoinThread(): void {}
 
   /** Yields items until the queue is shut down and drained. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      let item: T;
-      try {
-        item = await this.get();
-      } catch (err) {
-        if ((err as { code?: string })?.code === 'PROCQ_SHUTDOWN') return;
-        throw err;
-      }
-      yield item;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return itemsUntilShutDown(() => this.get());
   }
 
   #checkOpen(): void {
@@ -301,24 +293,6 @@ export class Queue<T = unknown> implements Shareable, QueueLike<T> {
   get [Symbol.toStringTag](): string {
     return 'Queue';
   }
-}
-
-function checkCodec(codec: unknown): void {
-  const c = codec as Codec<unknown> | null | undefined;
-  if (typeof c?.encode !== 'function' || typeof c?.decode !== 'function') {
-    throw new TypeError(
-      `Expected \`codec\` to be an object with encode() and decode(), got ${describe(codec)}`,
-    );
-  }
-}
-
-function checkMax(max: unknown): number {
-  if (typeof max !== 'number')
-    throw new TypeError(`Expected \`max\` to be a positive integer, got ${describe(max)}`);
-  if (!Number.isInteger(max) || max < 1) {
-    throw new RangeError(`Expected \`max\` to be a positive integer, got ${describe(max)}`);
-  }
-  return max;
 }
 
 /**

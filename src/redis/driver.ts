@@ -17,9 +17,10 @@
  *   that never left (ioredis' offline queue) are sent once the connection is back. A non-reliable get whose reply
  *   is lost this way loses its item: that is what `reliable: true` is for.
  */
+import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
 import { abortErrorFrom, ClosedError } from '../errors.js';
-import type { Blocked, Op, Req } from './ops.js';
+import { type Blocked, connectionError, type Op, RedisConnectionError, type Req } from './ops.js';
 import type { Script } from './scripts.js';
 
 /** Blocking connections kept open while idle. */
@@ -78,12 +79,24 @@ export class AsyncDriver {
     } catch (err) {
       cmd.disconnect();
       const why = first ?? (err as Error);
-      throw new Error(`cannot connect to Redis at ${redacted(url)}: ${why?.message ?? String(why)}`, {
-        cause: why,
-      });
+      throw new RedisConnectionError(
+        `cannot connect to Redis at ${redacted(url)}: ${why?.message ?? String(why)}`,
+        { cause: why },
+      );
     }
     cmd.off('error', onError);
     cmd.on('error', noop); // later errors reach the caller through the commands that fail
+    return new AsyncDriver(cmd);
+  }
+
+  /**
+   * A driver whose connection opens at its first command, made synchronously: for a queue revived from a handle in
+   * another thread or process (a reviver cannot wait). Connection errors then reach the first operations.
+   */
+  static attach(url: string, options: RedisOptions): AsyncDriver {
+    const { Redis } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+    const cmd = new Redis(url, { autoResendUnfulfilledCommands: false, ...options, lazyConnect: true });
+    cmd.on('error', noop);
     return new AsyncDriver(cmd);
   }
 
@@ -105,7 +118,7 @@ export class AsyncDriver {
       try {
         reply = await this.#exec(step.value, signal);
       } catch (err) {
-        step = op.throw(err);
+        step = op.throw(connectionError(err));
         continue;
       }
       step = op.next(reply);

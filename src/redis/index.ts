@@ -11,6 +11,6 @@
  * | `sync-bridge.ts` | runs them sync: a helper thread and `Atomics.wait`                               |
  * | `items.ts`       | item <-> list element (procq's codec, fast paths for strings, numbers, bytes)    |
  */
-export { QueueGoneError } from './ops.js';
+export { QueueGoneError, RedisConnectionError } from './ops.js';
 export type { RedisQueueOptions } from './options.js';
 export { connectQueue, RedisJoinableQueue, RedisQueue } from './queue.js';

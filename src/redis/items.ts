@@ -7,12 +7,18 @@
  * | `n` | float64, little-endian                    | numbers (fast path)                  |
  * | `T` `F` `N` `U` | none                          | true, false, null, undefined         |
  * | `b` `u` | the bytes                             | Buffer, Uint8Array (fast path)       |
- * | `v` | `node:v8` serialization (`encodeValue`)   | everything else structured clone takes |
- * | `c` | the user codec's bytes                    | every item, when a `codec` is given  |
+ * | `v` | `node:v8` serialization (`encodeValue`)   | everything else structured clone takes, and strings |
+ * |     |                                           | that are not well-formed UTF-16 (lone surrogates)    |
+ * | `h` | `node:v8` serialization, with handles     | items holding a `RedisQueue` (revived attached)      |
+ * | `c` | the user codec's bytes                    | every item, when a `codec` object is given           |
  *
- * The shutdown sentinel (see `scripts.ts`) starts with a NUL byte, which no tag is, so it never decodes as an
- * item. procq handles (a shared-memory `Queue`, `Lock`, …) describe memory of one machine: they cannot travel
- * through Redis, and an item holding one fails the put with a `TypeError`, the queue unchanged.
+ * With `codec: 'json'` there is no tag: every element is the item's JSON text (UTF-8), so any Redis client in any
+ * language reads and writes the queue (see docs/REDIS.md).
+ *
+ * The shutdown sentinel (see `scripts.ts`) starts with a NUL byte, which no tag is and no JSON text starts with,
+ * so it never decodes as an item. procq handles of one machine's memory (a shared-memory `Queue`, `Lock`, …)
+ * cannot travel through Redis: an item holding one fails the put with a `TypeError`, the queue unchanged. A
+ * `RedisQueue` can (its handle is portable: a URL and a name).
  */
 import type { Codec } from '../codec/frames.js';
 import { decodeValue, encodeValue } from '../codec/index.js';
@@ -27,6 +33,10 @@ const TAG_BUFFER = 0x62; // b
 const TAG_UINT8 = 0x75; // u
 const TAG_V8 = 0x76; // v
 const TAG_CUSTOM = 0x63; // c
+const TAG_HANDLES = 0x68; // h
+
+/** How a queue's elements are encoded: procq's tagged bytes (with an optional user codec), or bare JSON text. */
+export type ItemCodec = Codec<any> | 'json' | undefined;
 
 const CONSTANTS = {
   [TAG_TRUE]: Buffer.of(TAG_TRUE),
@@ -43,7 +53,8 @@ function tagged(tag: number, bytes: Uint8Array): Buffer {
 }
 
 /** Encodes `item`; throws a TypeError (nothing sent) for what cannot be cloned or cannot leave this machine. */
-export function encodeItem(item: unknown, codec: Codec<any> | undefined): Buffer {
+export function encodeItem(item: unknown, codec: ItemCodec): Buffer {
+  if (codec === 'json') return encodeJson(item);
   if (codec !== undefined) {
     const bytes = codec.encode(item);
     if (!(bytes instanceof Uint8Array))
@@ -52,6 +63,7 @@ export function encodeItem(item: unknown, codec: Codec<any> | undefined): Buffer
   }
   switch (typeof item) {
     case 'string': {
+      if (!(item as unknown as { isWellFormed(): boolean }).isWellFormed()) break; // UTF-8 would lose it
       const len = Buffer.byteLength(item, 'utf8');
       const out = Buffer.allocUnsafe(len + 1);
       out[0] = TAG_STRING;
@@ -74,15 +86,41 @@ export function encodeItem(item: unknown, codec: Codec<any> | undefined): Buffer
     return tagged(item instanceof Buffer ? TAG_BUFFER : TAG_UINT8, item);
   }
   const wire = encodeValue(item);
-  if (wire.handles) {
+  if (wire.local) {
     throw new TypeError(
       'procq handles (a Queue, Lock, … over shared memory) cannot travel through Redis: they describe memory of one machine',
     );
   }
-  return tagged(TAG_V8, wire.bytes);
+  return tagged(wire.handles ? TAG_HANDLES : TAG_V8, wire.bytes);
 }
 
-export function decodeItem(buf: Buffer, codec: Codec<any> | undefined): unknown {
+function encodeJson(item: unknown): Buffer {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(item);
+  } catch (err) {
+    throw new TypeError(`this item has no JSON form (codec: 'json'): ${(err as Error)?.message}`, {
+      cause: err,
+    });
+  }
+  if (text === undefined) {
+    throw new TypeError(`this item has no JSON form (codec: 'json'): ${typeof item}`, {
+      cause: new TypeError(`JSON.stringify gave undefined for a ${typeof item}`),
+    });
+  }
+  return Buffer.from(text, 'utf8');
+}
+
+export function decodeItem(buf: Buffer, codec: ItemCodec): unknown {
+  if (codec === 'json') {
+    try {
+      return JSON.parse(buf.toString('utf8'));
+    } catch (err) {
+      throw new TypeError(
+        `an element of this queue is not JSON text (codec: 'json'): ${(err as Error).message}`,
+      );
+    }
+  }
   const payload = buf.subarray(1);
   switch (buf[0]) {
     case TAG_STRING:
@@ -103,6 +141,8 @@ export function decodeItem(buf: Buffer, codec: Codec<any> | undefined): unknown 
       return new Uint8Array(payload);
     case TAG_V8:
       return decodeValue({ bytes: payload, sabs: [], handles: false });
+    case TAG_HANDLES:
+      return decodeValue({ bytes: payload, sabs: [], handles: true });
     case TAG_CUSTOM:
       if (codec === undefined)
         throw new TypeError('this item was put with a codec: open the queue with the same codec');

@@ -61,6 +61,24 @@ export interface Ctx {
 /** Registrations outlive the wait they cover by this much (clock skew between client and server, latency). */
 const REGISTRATION_SLACK_MS = 5_000;
 
+/**
+ * The connection to Redis failed or dropped while a command was in flight (not a refusal by the server). Whether
+ * that command ran is unknown: a put may have put its item, a get (without reliable delivery) may have taken one.
+ * ioredis reconnects on its own; the next call goes through once the server is reachable again.
+ */
+export class RedisConnectionError extends ProcqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'PROCQ_REDIS_CONNECTION', options);
+  }
+}
+
+/** Errors that are the server's answer (a reply), left as they are; the rest become `RedisConnectionError`. */
+export function connectionError(err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof ProcqError || err.name === 'ReplyError') return err;
+  if (err.name === 'AbortError') return err;
+  return new RedisConnectionError(`the connection to Redis failed: ${err.message}`, { cause: err });
+}
+
 /** The queue's keys were deleted (`destroy()`) while this client used it. */
 export class QueueGoneError extends ProcqError {
   constructor(name: string) {
@@ -180,7 +198,14 @@ export function* getOp(ctx: Ctx, max: number, deadline: number): Op<Buffer[]> {
   }
   for (;;) {
     const left = deadline - now();
-    if (left <= 0) throw new Empty();
+    if (left <= 0) {
+      // The deadline passed before the wait began (a slow connection): look once more, as `block: false` does, so
+      // that an item there, or a shutdown, wins over Empty.
+      const t = yield* takeNow(ctx, max);
+      if (t.values.length > 0) return t.values;
+      if (t.status === SHUT) throw new ShutDown();
+      throw new Empty();
+    }
     const b = (yield blockingPop(ctx, max, Math.min(left, ctx.sliceMs))) as Blocked;
     const values = popped(ctx, max, b.reply);
     if (b.abort) {
@@ -261,4 +286,9 @@ export function* scriptOp(ctx: Ctx, s: Script, keys: string[], args: Arg[]): Op<
   const r = yield script(s, keys, args);
   if (r === GONE || (Array.isArray(r) && r[0] === GONE)) throw new QueueGoneError(ctx.name);
   return r;
+}
+
+/** A single script call, its reply as it came (for scripts whose answers are not the queue's). */
+export function* rawScriptOp(s: Script, keys: string[], args: Arg[]): Op<unknown> {
+  return yield script(s, keys, args);
 }

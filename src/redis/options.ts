@@ -5,6 +5,7 @@
  */
 import type { RedisOptions } from 'ioredis';
 import type { Codec } from '../codec/frames.js';
+import { checkCodec } from '../queue/common.js';
 import { checkMaxsize, describe } from '../queue/options.js';
 
 export interface RedisQueueOptions<T = unknown> {
@@ -14,25 +15,37 @@ export interface RedisQueueOptions<T = unknown> {
    * @default the existing queue's, else 0
    */
   maxsize?: number;
-  /** Encodes every item instead of structured clone. Every client of the queue must use the same codec. */
-  codec?: Codec<T>;
+  /**
+   * How items are stored. Omitted: procq's encoding (everything structured clone takes, lone surrogates
+   * included; only procq reads it). `'json'`: each element is the item's JSON text, which `redis-cli`, Python, Go
+   * and any other client read and write (see docs/REDIS.md); items are then JSON values. An object with
+   * `encode`/`decode`: your codec (it is code, so a queue with one cannot be passed to another thread or process).
+   * Fixed when the queue is created: a client asking for another kind fails to connect.
+   * @default procq's encoding
+   */
+  codec?: Codec<T> | 'json';
   /** Prefix of the queue's keys: the keys are `<prefix>{<name>}:…`. @default 'procq:' */
   prefix?: string;
   /**
-   * Reliable delivery: a get moves the item into this consumer's processing list (`BLMOVE`) instead of popping
+   * Reliable delivery (at least once): a get moves the item into this consumer's processing list (`BLMOVE`) instead of popping
    * it, and it stays there until acknowledged (`ack()`, or `taskDone()` on a joinable queue). When a consumer
    * stops without acknowledging (crash, `kill -9`, lost network) its heartbeat key expires and any reliable
    * client of the queue puts those items back at the head of the queue (at its next heartbeat, or at once with
    * `recover()`). Delivery is then at least once: an item whose consumer died after processing it but before
    * acknowledging it is delivered again. `close()` gives back what this consumer has not acknowledged.
-   * @default false
+   * Redelivery happens within `heartbeatMs` plus a third of it after the consumer stopped, while any reliable
+   * client of the queue runs (default: 13.3 s).
+   * @default true for a `RedisJoinableQueue` (its tasks survive a dead worker), false for a `RedisQueue` (at most
+   * once, as Python's `Queue`)
    */
   reliable?: boolean;
   /** This consumer's id (reliable delivery): a restarted consumer given the same id takes its list back. */
   consumerId?: string;
   /**
    * Reliable delivery: the heartbeat key lives this long (ms) and is refreshed every third of it; a consumer is
-   * deemed dead this long after its last refresh. @default 10000
+   * deemed dead this long after its last refresh, and its unacknowledged items are delivered again at most a
+   * third of this later. This bounds redelivery; lower it for short jobs, raise it for long event-loop stalls.
+   * @default 10000
    */
   heartbeatMs?: number;
   /**
@@ -47,9 +60,10 @@ export interface RedisQueueOptions<T = unknown> {
 
 export interface CheckedOptions<T> {
   maxsize: number | undefined;
-  codec: Codec<T> | undefined;
+  codec: Codec<T> | 'json' | undefined;
   prefix: string;
-  reliable: boolean;
+  /** undefined: the default of the queue kind (see `RedisQueueOptions.reliable`). */
+  reliable: boolean | undefined;
   consumerId: string | undefined;
   heartbeatMs: number;
   sliceMs: number;
@@ -91,9 +105,7 @@ export function checkOptions<T>(options: unknown): CheckedOptions<T> {
   }
   const o = (options ?? {}) as RedisQueueOptions<T>;
   const codec = o.codec;
-  if (codec !== undefined && (typeof codec?.encode !== 'function' || typeof codec?.decode !== 'function')) {
-    throw new TypeError('Expected `codec` to have `encode` and `decode` functions');
-  }
+  if (codec !== undefined && codec !== 'json') checkCodec(codec);
   if (o.prefix !== undefined && typeof o.prefix !== 'string') {
     throw new TypeError(`Expected \`prefix\` to be a string, got ${describe(o.prefix)}`);
   }
@@ -115,19 +127,10 @@ export function checkOptions<T>(options: unknown): CheckedOptions<T> {
     maxsize: o.maxsize === undefined ? undefined : checkMaxsize(o.maxsize),
     codec,
     prefix: o.prefix ?? 'procq:',
-    reliable: o.reliable ?? false,
+    reliable: o.reliable,
     consumerId: o.consumerId,
     heartbeatMs: checkPositiveMs('heartbeatMs', o.heartbeatMs, 10_000),
     sliceMs: checkPositiveMs('sliceMs', o.sliceMs, 10_000),
     redis: o.redis ?? {},
   };
-}
-
-export function checkMax(max: unknown): number {
-  if (typeof max !== 'number')
-    throw new TypeError(`Expected \`max\` to be a positive integer, got ${describe(max)}`);
-  if (!Number.isInteger(max) || max < 1) {
-    throw new RangeError(`Expected \`max\` to be a positive integer, got ${describe(max)}`);
-  }
-  return max;
 }

@@ -17,21 +17,27 @@
  *   `destroy()`.
  * - The `…Sync` and `…Nowait` forms, `qsize()`, `empty()`, `full()`, `shutdown()`, `isShutDown` and `taskDone()`
  *   keep the `Queue` signatures: they are synchronous, and block this thread for their Redis round trips through a
- *   helper thread started at the first such call (`sync-bridge.ts`). Async twins that never block the event loop:
+ *   helper thread (one per thread and server, started in the background at the first connect: `sync-bridge.ts`). Async twins that never block the event loop:
  *   `qsizeAsync()`, `emptyAsync()`, `fullAsync()`, `shutdownAsync()`, `isShutDownAsync()`, `taskDoneAsync()`,
  *   and `get({ block: false })` / `put(x, { block: false })` for the `…Nowait` forms.
  * - `qsize()` is exact at the instant Redis answers.
- * - Items are what structured clone accepts (or what `codec` encodes); procq handles (a shared-memory `Queue`,
- *   `Lock`, …) cannot leave their machine: putting one fails with `TypeError`.
- * - Optional reliable delivery (`reliable: true`): items taken but not acknowledged by a consumer that dies go
- *   back to the queue (see `RedisQueueOptions.reliable`).
+ * - Items are what structured clone accepts, lone surrogates included (or JSON values with `codec: 'json'`, which
+ *   other languages read and write: docs/REDIS.md); procq handles of one machine's memory (a shared-memory
+ *   `Queue`, `Lock`, …) cannot leave it: putting one fails with `TypeError`. A `RedisQueue` can: in `Process` args
+ *   or inside an item it arrives as a new client of the same queue.
+ * - Delivery: at most once for `RedisQueue` (Python's), at least once for `RedisJoinableQueue` (a task taken by a
+ *   consumer that dies before `taskDone()` is delivered again within `heartbeatMs` + a third of it); see
+ *   `RedisQueueOptions.reliable`.
+ * - A connection that fails mid-call rejects it with `RedisConnectionError`; whether the call ran is unknown.
  * - `close()` ends this client's pending waits (they reject with `ClosedError`, having taken nothing) and its
  *   connections; `joinThread()` resolves once they are closed.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Codec } from '../codec/frames.js';
+import type { RedisOptions } from 'ioredis';
+import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { abortErrorFrom, ClosedError } from '../errors.js';
+import { checkIterable, checkMax, deadlineOf, itemsUntilShutDown } from '../queue/common.js';
 import type { JoinableQueueLike, QueueLike } from '../queue/contract.js';
 import {
   checkWaitOptions,
@@ -42,16 +48,9 @@ import {
   type SyncPutOptions,
 } from '../queue/options.js';
 import { AsyncDriver, evalScript } from './driver.js';
-import { decodeItem, encodeItem } from './items.js';
-import { type Ctx, getOp, joinOp, type Op, putOp, scriptOp, taskDoneOp } from './ops.js';
-import {
-  type CheckedOptions,
-  checkMax,
-  checkName,
-  checkOptions,
-  checkUrl,
-  type RedisQueueOptions,
-} from './options.js';
+import { decodeItem, encodeItem, type ItemCodec } from './items.js';
+import { type Ctx, getOp, joinOp, type Op, putOp, rawScriptOp, scriptOp, taskDoneOp } from './ops.js';
+import { type CheckedOptions, checkName, checkOptions, checkUrl, type RedisQueueOptions } from './options.js';
 import {
   aliveKey,
   DESTROY,
@@ -60,20 +59,43 @@ import {
   type Keys,
   keysOf,
   procKey,
+  RECLAIM,
   RECOVER,
   SHUTDOWN,
   STATUS,
 } from './scripts.js';
-import { SyncBridge } from './sync-bridge.js';
+import { cloneable, SyncBridge } from './sync-bridge.js';
 
 const kInternal = Symbol('procq.redis.internal');
 
 interface State {
   readonly url: string;
   readonly options: CheckedOptions<any>;
+  readonly joinable: boolean;
   readonly driver: AsyncDriver;
   readonly ctx: Ctx;
   readonly consumerId: string | undefined;
+  /** A reliable consumer must be registered (heartbeat) before its first take: false for a revived handle. */
+  registered: boolean;
+  /** Made from a handle in another thread or process (not by `connect`). */
+  readonly revived: boolean;
+}
+
+/** What a `RedisQueue` handle carries to another thread or process: enough to connect again, nothing secret added. */
+interface HandleState {
+  readonly url: string;
+  readonly name: string;
+  readonly joinable: boolean;
+  readonly maxsize: number;
+  readonly blmpop: boolean;
+  readonly options: {
+    prefix: string;
+    codec: 'json' | undefined;
+    reliable: boolean;
+    heartbeatMs: number;
+    sliceMs: number;
+    redis: Record<string, unknown>;
+  };
 }
 
 interface Status {
@@ -83,15 +105,29 @@ interface Status {
   unfinished: number;
 }
 
-function deadlineOf(timeoutMs: number): number {
-  return timeoutMs === Number.POSITIVE_INFINITY ? timeoutMs : performance.now() + timeoutMs;
-}
-
 /** Redis 6.2 has BLMOVE, LMOVE and LPOP with a count; 7.0 adds BLMPOP. */
 function serverVersion(info: string): [number, number] {
   const m = /redis_version:(\d+)\.(\d+)/.exec(info);
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }
+
+function makeCtx(name: string, o: CheckedOptions<any>, maxsize: number, blmpop: boolean, id?: string): Ctx {
+  const keys = keysOf(o.prefix, name);
+  let members = 0;
+  const memberBase = `${hostname()}:${process.pid}:${randomUUID()}:`;
+  return {
+    name,
+    keys,
+    maxsize,
+    reliable: id !== undefined,
+    proc: id === undefined ? keys.items : procKey(keys, id),
+    blmpop,
+    sliceMs: o.sliceMs,
+    member: () => memberBase + members++,
+  };
+}
+
+const newConsumerId = (): string => `${hostname()}:${process.pid}:${randomUUID()}`;
 
 async function open(url: unknown, name: unknown, options: unknown, joinable: boolean): Promise<State> {
   const u = checkUrl(url);
@@ -106,12 +142,14 @@ async function open(url: unknown, name: unknown, options: unknown, joinable: boo
       );
     }
     const keys = keysOf(o.prefix, n);
-    const wanted = o.maxsize === undefined ? undefined : Math.max(0, o.maxsize);
-    const r = (await evalScript(driver.cmd, INIT, [keys.meta], [wanted ?? '', joinable ? '1' : '0'])) as [
-      number,
-      Buffer,
-      Buffer,
-    ];
+    const wanted = o.maxsize;
+    const codecKind = o.codec === 'json' ? 'json' : 'procq';
+    const r = (await evalScript(
+      driver.cmd,
+      INIT,
+      [keys.meta],
+      [wanted ?? '', joinable ? '1' : '0', codecKind],
+    )) as [number, Buffer, Buffer, Buffer];
     const maxsize = Number(String(r[1]));
     if (wanted !== undefined && wanted !== maxsize) {
       throw new RangeError(
@@ -123,41 +161,51 @@ async function open(url: unknown, name: unknown, options: unknown, joinable: boo
         `the Redis queue "${n}" exists as a plain queue: it cannot be opened as a joinable one`,
       );
     }
-    const consumerId = o.reliable
-      ? (o.consumerId ?? `${hostname()}:${process.pid}:${randomUUID()}`)
-      : undefined;
-    let members = 0;
-    const memberBase = `${hostname()}:${process.pid}:${randomUUID()}:`;
-    const ctx: Ctx = {
-      name: n,
-      keys,
-      maxsize,
-      reliable: o.reliable,
-      proc: consumerId === undefined ? keys.items : procKey(keys, consumerId),
-      blmpop: major >= 7,
-      sliceMs: o.sliceMs,
-      member: () => memberBase + members++,
-    };
+    if (String(r[3]) !== codecKind) {
+      throw new TypeError(
+        `the Redis queue "${n}" stores items as ${String(r[3]) === 'json' ? "JSON (codec: 'json')" : "procq's encoding"}: connect with the same codec`,
+      );
+    }
+    const reliable = o.reliable ?? joinable;
+    const consumerId = reliable ? (o.consumerId ?? newConsumerId()) : undefined;
+    const ctx = makeCtx(n, o, maxsize, major >= 7, consumerId);
     if (consumerId !== undefined) {
       await heartbeat(driver, keys, consumerId, o.heartbeatMs);
       // A restarted consumer with the same id gives back what its previous run left unacknowledged.
       if (o.consumerId !== undefined) await recover(driver, ctx, consumerId);
       await recover(driver, ctx, '');
     }
-    return { url: u, options: o, driver, ctx, consumerId };
+    return { url: u, options: o, joinable, driver, ctx, consumerId, registered: true, revived: false };
   } catch (err) {
     await driver.close();
     throw err;
   }
 }
 
+/** The state of a queue revived from a handle: connects at its first command, a new consumer of its own. */
+function attach(h: HandleState): State {
+  const o = checkOptions<any>({ ...h.options, redis: h.options.redis as RedisOptions });
+  const consumerId = h.options.reliable ? newConsumerId() : undefined;
+  const driver = AsyncDriver.attach(h.url, o.redis);
+  const ctx = makeCtx(h.name, o, h.maxsize, h.blmpop, consumerId);
+  return {
+    url: h.url,
+    options: o,
+    joinable: h.joinable,
+    driver,
+    ctx,
+    consumerId,
+    registered: consumerId === undefined,
+    revived: true,
+  };
+}
+
 async function heartbeat(driver: AsyncDriver, k: Keys, id: string, ttl: number): Promise<number> {
-  return (await evalScript(
-    driver.cmd,
-    HEARTBEAT,
-    [k.meta, k.consumers, aliveKey(k, id)],
-    [id, ttl],
-  )) as number;
+  return (await driver.run(heartbeatOp(k, id, ttl))) as number;
+}
+
+function heartbeatOp(k: Keys, id: string, ttl: number): Op<unknown> {
+  return rawScriptOp(HEARTBEAT, [k.meta, k.consumers, aliveKey(k, id)], [id, ttl]);
 }
 
 async function recover(driver: AsyncDriver, ctx: Ctx, id: string): Promise<number> {
@@ -172,9 +220,9 @@ function toStatus(r: unknown): Status {
   return { qsize: qsize!, maxsize: maxsize!, state: state!, unfinished: unfinished! };
 }
 
-export class RedisQueue<T = unknown> implements QueueLike<T> {
+export class RedisQueue<T = unknown> implements QueueLike<T>, Shareable {
   readonly #state: State;
-  readonly #codec: Codec<T> | undefined;
+  readonly #codec: ItemCodec;
   /** Reliable delivery: the values this client took and has not acknowledged, oldest first. */
   readonly #outstanding: Buffer[] = [];
   #bridge: SyncBridge | undefined;
@@ -199,11 +247,16 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
     if (token !== kInternal) throw new TypeError('use `await RedisQueue.connect(url, name, options)`');
     this.#state = state;
     this.#codec = state.options.codec;
+    // A connected queue starts the sync helper now, in the background; a revived one (a worker thread or child
+    // that may use only the async forms) at its first sync call.
+    if (!state.revived)
+      this.#bridge = SyncBridge.shared(state.url, state.options.redis, state.options.sliceMs);
     const { consumerId, driver, ctx, options } = state;
     if (consumerId !== undefined) {
       this.#heartbeat = setInterval(() => {
         heartbeat(driver, ctx.keys, consumerId, options.heartbeatMs)
           .then(() => recover(driver, ctx, ''))
+          .then(() => this.#reclaim())
           .catch(() => {});
       }, options.heartbeatMs / 3);
       this.#heartbeat.unref();
@@ -265,7 +318,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
    */
   async putMany(items: Iterable<T>, options?: PutOptions): Promise<number> {
     const { timeoutMs, signal } = this.#begin(options);
-    const values = Array.from(items, (x) => encodeItem(x, this.#codec));
+    const values = Array.from(checkIterable<T>(items), (x) => encodeItem(x, this.#codec));
     if (values.length === 0) return 0;
     return this._run(putOp(this._ctx, values, deadlineOf(timeoutMs), true), signal);
   }
@@ -273,7 +326,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
   putManySync(items: Iterable<T>, options?: SyncPutOptions): number {
     const { timeoutMs } = checkWaitOptions(options, false);
     this.#checkOpen();
-    const values = Array.from(items, (x) => encodeItem(x, this.#codec));
+    const values = Array.from(checkIterable<T>(items), (x) => encodeItem(x, this.#codec));
     if (values.length === 0) return 0;
     return this._runSync(putOp(this._ctx, values, deadlineOf(timeoutMs), true));
   }
@@ -290,8 +343,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
    */
   async get(options?: GetOptions): Promise<T> {
     const { timeoutMs, signal } = this.#begin(options);
-    const values = await this._run(getOp(this._ctx, 1, deadlineOf(timeoutMs)), signal);
-    return this.#taken(values)[0]!;
+    return (await this.#take(getOp(this._ctx, 1, deadlineOf(timeoutMs)), signal))[0]!;
   }
 
   /** Like `get`, blocking the calling thread (see the class notes). Throws instead of rejecting. */
@@ -315,7 +367,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
   async getMany(max: number, options?: GetOptions): Promise<T[]> {
     const n = checkMax(max);
     const { timeoutMs, signal } = this.#begin(options);
-    return this.#taken(await this._run(getOp(this._ctx, n, deadlineOf(timeoutMs)), signal));
+    return this.#take(getOp(this._ctx, n, deadlineOf(timeoutMs)), signal);
   }
 
   getManySync(max: number, options?: SyncGetOptions): T[] {
@@ -323,6 +375,26 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
     const { timeoutMs } = checkWaitOptions(options, false);
     this.#checkOpen();
     return this.#taken(this._runSync(getOp(this._ctx, n, deadlineOf(timeoutMs))));
+  }
+
+  /** Reliable delivery: async takes of this client under way (their items may be in the processing list). */
+  #takesInFlight = 0;
+
+  async #take(op: Op<Buffer[]>, signal: AbortSignal | undefined): Promise<T[]> {
+    if (!this._ctx.reliable) return this.#taken(await this._run(op, signal));
+    this.#takesInFlight++;
+    try {
+      return this.#taken(await this._run(op, signal));
+    } finally {
+      this.#takesInFlight--;
+    }
+  }
+
+  /** Gives back what a take moved into this consumer's processing list without its reply arriving (`RECLAIM`). */
+  async #reclaim(): Promise<void> {
+    if (this.#takesInFlight > 0 || this.#closed) return;
+    const k = this._ctx.keys;
+    await this._run(rawScriptOp(RECLAIM, [k.items, this._ctx.proc], [this.#outstanding.length]));
   }
 
   #taken(values: Buffer[]): T[] {
@@ -474,7 +546,7 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
         if (consumerId !== undefined) await recover(driver, ctx, consumerId).catch(() => {});
       })
       .then(async () => {
-        await bridge?.close();
+        bridge?.release();
       });
   }
 
@@ -509,17 +581,8 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
   }
 
   /** Yields items until the queue is shut down and drained. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      let item: T;
-      try {
-        item = await this.get();
-      } catch (err) {
-        if ((err as { code?: string })?.code === 'PROCQ_SHUTDOWN') return;
-        throw err;
-      }
-      yield item;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return itemsUntilShutDown(() => this.get());
   }
 
   get [Symbol.toStringTag](): string {
@@ -542,13 +605,68 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
 
   /** @internal */
   protected _run<R>(op: Op<R>, signal?: AbortSignal): Promise<R> {
-    return this.#state.driver.run(op, signal);
+    const s = this.#state;
+    if (!s.registered) return this.#register().then(() => s.driver.run(op, signal));
+    return s.driver.run(op, signal);
   }
 
   /** @internal */
   protected _runSync<R>(op: Op<R>): R {
-    this.#bridge ??= new SyncBridge(this.#state.url, this.#state.options.redis, this.#state.options.sliceMs);
+    const s = this.#state;
+    this.#bridge ??= SyncBridge.shared(s.url, s.options.redis, s.options.sliceMs);
+    if (!s.registered) {
+      this.#bridge.run(heartbeatOp(s.ctx.keys, s.consumerId!, s.options.heartbeatMs));
+      s.registered = true;
+    }
     return this.#bridge.run(op);
+  }
+
+  #registering: Promise<void> | undefined;
+
+  /** A revived reliable consumer registers (heartbeat) before its first take, so a crash never strands an item. */
+  #register(): Promise<void> {
+    const s = this.#state;
+    this.#registering ??= heartbeat(s.driver, s.ctx.keys, s.consumerId!, s.options.heartbeatMs).then(() => {
+      s.registered = true;
+    });
+    return this.#registering;
+  }
+
+  /**
+   * @internal The handle: a `RedisQueue` in `Process` args, or inside an item of any queue, arrives in the other
+   * thread or process as a new client of the same queue (same URL, name and options; a consumer of its own for
+   * reliable delivery). A custom `codec` is code and cannot travel: the send fails with a `TypeError`.
+   */
+  [kHandle](): HandleDescriptor {
+    const s = this.#state;
+    const o = s.options;
+    if (o.codec !== undefined && o.codec !== 'json') {
+      throw new TypeError(
+        `a RedisQueue with a custom \`codec\` cannot be sent to another thread or process (queue "${s.ctx.name}"): a codec is code, which does not travel. Use \`codec: 'json'\`, or connect in the receiver with the same codec`,
+      );
+    }
+    const state: HandleState = {
+      url: s.url,
+      name: s.ctx.name,
+      joinable: s.joinable,
+      maxsize: s.ctx.maxsize,
+      blmpop: s.ctx.blmpop,
+      options: {
+        prefix: o.prefix,
+        codec: o.codec,
+        reliable: s.consumerId !== undefined,
+        heartbeatMs: o.heartbeatMs,
+        sliceMs: o.sliceMs,
+        redis: cloneable(o.redis),
+      },
+    };
+    return { type: s.joinable ? 'RedisJoinableQueue' : 'RedisQueue', state, portable: true };
+  }
+
+  /** @internal */
+  static _attach<T>(h: HandleState): RedisQueue<T> {
+    const s = attach(h);
+    return h.joinable ? new RedisJoinableQueue<T>(kInternal, s) : new RedisQueue<T>(kInternal, s);
   }
 
   /** @internal */
@@ -644,3 +762,6 @@ export function connectQueue<T = unknown>(
     ? RedisJoinableQueue.connect<T>(url, name, options)
     : RedisQueue.connect<T>(url, name, options);
 }
+
+registerHandle('RedisQueue', (state: HandleState) => RedisQueue._attach(state));
+registerHandle('RedisJoinableQueue', (state: HandleState) => RedisQueue._attach(state));

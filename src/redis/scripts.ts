@@ -8,6 +8,7 @@
  * ```
  * key                      type  written by                  holds
  * procq:{N}:meta           hash  init, put, shutdown, …      maxsize (fixed at creation), joinable (fixed),
+ *                                                            codec ('procq' or 'json', fixed),
  *                                                            state (0 open, 1 shut down: drain, 2 immediate),
  *                                                            unfinished (JoinableQueue: put minus taskDone)
  * procq:{N}:items          list  put (RPUSH), get (LPOP…)    the items, oldest at the head; after shutdown,
@@ -109,19 +110,19 @@ function script(name: string, body: string): Script {
 }
 
 /**
- * KEYS: meta. ARGV: maxsize ('' to adopt the existing one), joinable ('1'/'0').
- * Creates the queue when missing. Returns { created, maxsize, joinable }.
+ * KEYS: meta. ARGV: maxsize ('' to adopt the existing one), joinable ('1'/'0'), codec ('procq'/'json').
+ * Creates the queue when missing. Returns { created, maxsize, joinable, codec }.
  */
 export const INIT = script(
   'init',
   `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local m = ARGV[1] == '' and '0' or ARGV[1]
-  redis.call('HSET', KEYS[1], 'maxsize', m, 'joinable', ARGV[2], 'state', 0, 'unfinished', 0)
-  return { 1, m, ARGV[2] }
+  redis.call('HSET', KEYS[1], 'maxsize', m, 'joinable', ARGV[2], 'state', 0, 'unfinished', 0, 'codec', ARGV[3])
+  return { 1, m, ARGV[2], ARGV[3] }
 end
-local cfg = redis.call('HMGET', KEYS[1], 'maxsize', 'joinable')
-return { 0, cfg[1], cfg[2] }
+local cfg = redis.call('HMGET', KEYS[1], 'maxsize', 'joinable', 'codec')
+return { 0, cfg[1], cfg[2], cfg[3] or 'procq' }
 `,
 );
 
@@ -233,6 +234,27 @@ return 1
 );
 
 /**
+ * KEYS: items, proc. ARGV: keep. A reliable consumer with no take in flight and `keep` items unacknowledged gives
+ * back what its processing list holds beyond them: items a take moved there whose reply never reached it (a
+ * connection that dropped or timed out mid-command). They go to the head of the items, oldest first.
+ */
+export const RECLAIM = script(
+  'reclaim',
+  `
+local keep = tonumber(ARGV[1])
+local extra = redis.call('LRANGE', KEYS[2], keep, -1)
+if #extra == 0 then return 0 end
+if keep > 0 then redis.call('LTRIM', KEYS[2], 0, keep - 1) else redis.call('DEL', KEYS[2]) end
+local s = false
+for i = #extra, 1, -1 do
+  if extra[i] == S then s = true else redis.call('LPUSH', KEYS[1], extra[i]) end
+end
+if s then ensure_sentinel(KEYS[1]) end
+return #extra
+`,
+);
+
+/**
  * KEYS: items, meta, putters, room, joiners, done. ARGV: immediate ('1'/'0').
  * Shuts the queue down (state 1, or 2 discarding the items), places the SENTINEL, wakes every waiting producer
  * (and, when immediate leaves nothing unfinished, every joiner).
@@ -275,7 +297,8 @@ return { n, tonumber(cfg[1]), tonumber(cfg[2]), tonumber(cfg[3]) }
 
 /**
  * KEYS: meta, joiners, done, proc. ARGV: value to acknowledge ('' none), count ('1': JoinableQueue).
- * Returns the unfinished count left, TOO_MANY_DONE (nothing changed), or GONE.
+ * Returns the unfinished count left, TOO_MANY_DONE (nothing changed), or GONE. A task is counted done once: by the
+ * consumer that holds it in its processing list when it acknowledges.
  */
 export const TASK_DONE = script(
   'taskDone',
@@ -284,7 +307,11 @@ local u = redis.call('HGET', KEYS[1], 'unfinished')
 if not u then return -2 end
 u = tonumber(u)
 if ARGV[2] == '1' and u <= 0 then return -3 end
-if ARGV[1] ~= '' then redis.call('LREM', KEYS[4], 1, ARGV[1]) end
+if ARGV[1] ~= '' and redis.call('LREM', KEYS[4], 1, ARGV[1]) == 0 then
+  -- Not ours any more: our heartbeat lapsed and the task went back to the queue (or to another consumer), whose
+  -- taskDone will count it. Counting it here too would let join() return while that copy is still being done.
+  return u
+end
 if ARGV[2] ~= '1' then return u end
 u = redis.call('HINCRBY', KEYS[1], 'unfinished', -1)
 if u == 0 then wake(KEYS[3], KEYS[2], 1e9) end

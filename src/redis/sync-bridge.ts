@@ -4,7 +4,11 @@
  * `Atomics.wait` until the worker stores 1 in a shared flag, then reads the reply with `receiveMessageOnPort`.
  *
  * - The worker runs no procq code: it is a short CommonJS program (below) that executes raw commands and scripts,
- *   so it needs no loader (tsx or not) and starts in tens of milliseconds, once, at the first sync call.
+ *   so it needs no loader (tsx or not). One worker serves every queue of this thread on the same server and
+ *   options (`SyncBridge.shared`): a sync call blocks its thread, so there is never more than one request at a
+ *   time to serve. It starts when the first queue connects (in the background: starting a thread takes from tens
+ *   of milliseconds to seconds on a loaded machine, which a first `getNowait()` should not pay), and ends when the
+ *   last queue using it closes.
  * - The operations themselves (`ops.ts`) run here, the same generators the async forms run.
  * - The worker is `unref()`ed: it never keeps the process alive. `close()` ends it.
  * - As with any blocking call, a `…Sync` call blocks this thread's event loop for its round trips; a bounded
@@ -13,7 +17,7 @@
 import { createRequire } from 'node:module';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { RedisOptions } from 'ioredis';
-import type { Blocked, Op, Req } from './ops.js';
+import { type Blocked, type Op, RedisConnectionError, type Req } from './ops.js';
 
 const WORKER_SOURCE = `
 'use strict';
@@ -41,7 +45,7 @@ port.on('message', async (r) => {
   try {
     msg = { ok: true, value: own(await exec(r)) };
   } catch (err) {
-    msg = { ok: false, message: String((err && err.message) || err) };
+    msg = { ok: false, name: (err && err.name) || 'Error', message: String((err && err.message) || err) };
   }
   port.postMessage(msg);
   Atomics.store(flag, 0, 1);
@@ -59,13 +63,42 @@ function asBuffers(v: unknown): unknown {
 }
 
 /** The options the worker can be given: functions (e.g. `retryStrategy`) cannot cross threads and are left out. */
-function cloneable(options: RedisOptions): Record<string, unknown> {
+export function cloneable(options: RedisOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (typeof v !== 'function') out[k] = v;
   return out;
 }
 
+interface Shared {
+  readonly bridge: SyncBridge;
+  users: number;
+  idle?: NodeJS.Timeout;
+}
+const shared = new Map<string, Shared>();
+
+/** A bridge no queue uses is kept this long for the next queue that connects (a thread takes time to start). */
+const KEEP_IDLE_MS = 30_000;
+
 export class SyncBridge {
+  /**
+   * The bridge of this thread for `url` and `options`, started when missing. Every `shared()` is matched by one
+   * `release()`.
+   */
+  static shared(url: string, options: RedisOptions, sliceMs: number): SyncBridge {
+    const key = JSON.stringify([url, cloneable(options), sliceMs]);
+    let entry = shared.get(key);
+    if (entry === undefined) {
+      entry = { bridge: new SyncBridge(url, options, sliceMs), users: 0 };
+      entry.bridge.#key = key;
+      shared.set(key, entry);
+    }
+    entry.users++;
+    clearTimeout(entry.idle);
+    return entry.bridge;
+  }
+
+  #key: string | undefined;
+
   readonly #worker: Worker;
   readonly #port: MessagePort;
   readonly #flag = new Int32Array(new SharedArrayBuffer(4));
@@ -128,12 +161,32 @@ export class SyncBridge {
     }
     const received = receiveMessageOnPort(this.#port)?.message as
       | { ok: true; value: unknown }
-      | { ok: false; message: string }
+      | { ok: false; name: string; message: string }
       | undefined;
     if (received === undefined) throw new Error('the Redis helper thread of the sync forms sent no reply');
-    if (!received.ok) throw new Error(received.message);
+    if (!received.ok) {
+      if (received.name === 'ReplyError')
+        throw Object.assign(new Error(received.message), { name: 'ReplyError' });
+      throw new RedisConnectionError(`the connection to Redis failed: ${received.message}`);
+    }
     const value = asBuffers(received.value);
     return req.kind === 'block' ? ({ reply: value } satisfies Blocked) : value;
+  }
+
+  /** One user of a shared bridge is done with it; the last one ends the worker. */
+  release(): void {
+    const entry = this.#key === undefined ? undefined : shared.get(this.#key);
+    if (entry === undefined || entry.bridge !== this) {
+      void this.close();
+      return;
+    }
+    if (--entry.users > 0) return;
+    entry.idle = setTimeout(() => {
+      if (entry.users > 0) return;
+      shared.delete(this.#key!);
+      void this.close();
+    }, KEEP_IDLE_MS);
+    entry.idle.unref();
   }
 
   close(): Promise<number> {

@@ -28,8 +28,10 @@
  *  21    ATTACHED      threads/processes attached (informative)
  *  22    GET_EPOCH     bumped to wake getters: by a publish that sees GET_WAIT > 0, by shutdown, by recovery
  *  23    PUT_EPOCH     bumped to wake putters: by a take that sees PUT_WAIT > 0, by shutdown, by recovery
- *  24..  owner slots of the *_WAIT adverts (advert.ts): which thread each advertisement belongs to, so that
- *        one left by a waiter killed in its sleep is withdrawn
+ *  24..103 owner slots of the *_WAIT adverts (wait/advert.ts): which thread each advertisement belongs to, so
+ *        that one left by a waiter killed in its sleep is withdrawn
+ * 104    P_LOCK_START  the producer lock's holder       its start time while it holds P_LOCK (wait/owner-word.ts)
+ * 105    C_LOCK_START  the consumer lock's holder       its start time while it holds C_LOCK
  * 120    BROKEN        whoever finds an invariant broken  CAS 0 -> reason (first wins), never back to 0
  * 121    CAP_INIT      creator                          never changes: the CAP a drained ring falls back to
  *                                                       (0 in rings of older versions: they never shrink)
@@ -76,7 +78,8 @@
  * - The unfinished tasks of a JoinableQueue are `PUT_COUNT - DONE`: counted by the publish itself, so a producer
  *   killed at any instant cannot leave a task counted that no consumer will ever see.
  * - Sleeps are sliced (100 ms): a peer killed after changing the state but before waking leaves its waiters
- *   late, never stuck. A killed sleeper leaves its *_WAIT advertisement behind; that costs its peers a futex wake
+ *   late, never stuck; so does a woken waiter killed before it took what it was woken for (a publish wakes one
+ *   getter per item, a take one putter per item). A killed sleeper leaves its *_WAIT advertisement behind; that costs its peers a futex wake
  *   per operation (speed, never correctness).
  */
 
@@ -106,6 +109,8 @@ export const JOIN_WAIT = 20;
 export const ATTACHED = 21;
 export const GET_EPOCH = 22;
 export const PUT_EPOCH = 23;
+export const P_LOCK_START = 104;
+export const C_LOCK_START = 105;
 export const BROKEN = 120;
 export const CAP_INIT = 121;
 export const GREW_AT = 122;

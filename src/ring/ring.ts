@@ -9,7 +9,7 @@
  */
 import { InvariantError } from '../errors.js';
 import type { Segment } from '../memory/segment.js';
-import { anyoneWaiting } from './advert.js';
+import { WaitWord } from '../wait/index.js';
 import {
   align8,
   BROKEN,
@@ -17,6 +17,7 @@ import {
   C_INTENT_HEAD,
   C_LOCK,
   C_LOCK_ADVERT,
+  C_LOCK_START,
   CAP,
   CAP_INIT,
   CAP_MAX,
@@ -37,6 +38,7 @@ import {
   P_INTENT_TAIL,
   P_LOCK,
   P_LOCK_ADVERT,
+  P_LOCK_START,
   PUT_ADVERT,
   PUT_COUNT,
   PUT_EPOCH,
@@ -57,6 +59,9 @@ import { SharedLock } from './lock.js';
 
 /** The smallest data region: room for a few small frames. */
 export const MIN_CAPACITY = 64;
+
+/** `reserve` could not take the consumer lock (to grow the ring) by its deadline. */
+export const LOCK_BUSY = -2;
 
 export function ceilPow2(n: number): number {
   let c = MIN_CAPACITY;
@@ -135,6 +140,10 @@ export class Ring {
   readonly bytes: Buffer;
   readonly producerLock: SharedLock;
   readonly consumerLock: SharedLock;
+  /** Getters sleep here for a publish (PUT_COUNT) or a shutdown; a publish of n items wakes n of them. */
+  readonly getters: WaitWord;
+  /** Putters sleep here for a take (GET_COUNT) or a shutdown; a take of n items wakes n of them. */
+  readonly putters: WaitWord;
   readonly maxsize: number;
   readonly capacityMax: number;
   /** What errors name the queue by: its segment's name. */
@@ -142,6 +151,7 @@ export class Ring {
 
   // A producer's open batch, between begin() and flush() (producer lock held): frames written, not published.
   #pendTail = 0; // logical position after the last written frame
+  #lockDeadline = Number.POSITIVE_INFINITY; // of the consumer lock, when reserve() must grow or realign
   #pendCount = 0; // PUT_COUNT once the batch is published
   #resFrame = 0; // logical position of the reserved frame's header
   #resOffset = 0; // segment byte offset of that header
@@ -181,6 +191,18 @@ export class Ring {
     }
     this.maxsize = this.i32[MAXSIZE];
     this.capacityMax = this.i32[CAP_MAX];
+    this.producerLock = new SharedLock(
+      seg,
+      { lock: P_LOCK, start: P_LOCK_START, waiters: P_LOCK_ADVERT },
+      () => this.#recoverProducer(),
+    );
+    this.consumerLock = new SharedLock(
+      seg,
+      { lock: C_LOCK, start: C_LOCK_START, waiters: C_LOCK_ADVERT },
+      () => this.#recoverConsumer(),
+    );
+    this.getters = new WaitWord(seg, GET_EPOCH, GET_ADVERT, { epoch: true });
+    this.putters = new WaitWord(seg, PUT_EPOCH, PUT_ADVERT, { epoch: true });
     if (
       this.capacityMax < MIN_CAPACITY ||
       (this.capacityMax & (this.capacityMax - 1)) !== 0 ||
@@ -188,12 +210,6 @@ export class Ring {
     ) {
       this.#markBroken(BROKEN_HEADER | (CAP_MAX << 8));
     }
-    this.producerLock = new SharedLock(seg, { lock: P_LOCK, waiters: P_LOCK_ADVERT }, () =>
-      this.#recoverProducer(),
-    );
-    this.consumerLock = new SharedLock(seg, { lock: C_LOCK, waiters: C_LOCK_ADVERT }, () =>
-      this.#recoverConsumer(),
-    );
   }
 
   /**
@@ -243,10 +259,13 @@ export class Ring {
   }
 
   /**
-   * Reserves a frame for up to `maxPayload` bytes and returns the segment offset where the payload goes, or -1
-   * when the ring cannot hold it even at its largest (callers wait for consumers then).
+   * Reserves a frame for up to `maxPayload` bytes and returns the segment offset where the payload goes, -1
+   * when the ring cannot hold it even at its largest (callers wait for consumers then), or LOCK_BUSY when it must
+   * grow and the consumer lock could not be taken by `lockDeadline` (a `performance.now()` time; 0: only try, as
+   * the async forms do, which then wait for the lock asynchronously and retry).
    */
-  reserve(maxPayload: number): number {
+  reserve(maxPayload: number, lockDeadline = Number.POSITIVE_INFINITY): number {
+    this.#lockDeadline = lockDeadline;
     const need = FRAME_HEADER + align8(maxPayload);
     for (;;) {
       const i32 = this.i32;
@@ -264,10 +283,16 @@ export class Ring {
         i32[(at >> 2) + 1] = frameCheck(tail, toEnd, TAG_WRAP) | TAG_WRAP;
         return this.#reserveAt((tail + toEnd) >>> 0, 0);
       }
-      if (this.#grow(used + toEnd + need)) continue;
+      const grown = this.#grow(used + toEnd + need);
+      if (grown === LOCK_BUSY) return LOCK_BUSY;
+      if (grown) continue;
       // At its largest: an empty ring can still be too small at this position (room before the end, and after the
       // wrap, but not both); start again at a multiple of CAP.
-      if (used === 0 && need <= cap && this.#realign(tail, toEnd)) continue;
+      if (used === 0 && need <= cap) {
+        const realigned = this.#realign(tail, toEnd);
+        if (realigned === LOCK_BUSY) return LOCK_BUSY;
+        if (realigned) continue;
+      }
       return -1;
     }
   }
@@ -276,9 +301,9 @@ export class Ring {
    * Moves an empty ring's HEAD and TAIL to the next multiple of CAP (both locks held). A WRAP frame is written
    * first and TAIL moved past it, then HEAD: a producer killed in between leaves a consumer that skips the WRAP.
    */
-  #realign(tail: number, toEnd: number): boolean {
+  #realign(tail: number, toEnd: number): boolean | typeof LOCK_BUSY {
     const i32 = this.i32;
-    this.consumerLock.acquireSync();
+    if (!this.consumerLock.acquireSync(this.#lockDeadline)) return LOCK_BUSY;
     try {
       if (Atomics.load(i32, HEAD) >>> 0 !== tail || this.#pendCount !== i32[PUT_COUNT]) return false;
       const at = HEADER_BYTES + (tail & (i32[CAP] - 1));
@@ -323,23 +348,15 @@ export class Ring {
     i32[P_INTENT_TAIL] = NO_INTENT;
   }
 
-  /** Whether a getter sleeps on PUT_COUNT (the caller wakes it after releasing the producer lock). */
-  getterWaiting(): boolean {
-    return anyoneWaiting(this.i32, GET_ADVERT, this.#getPrune);
-  }
-
-  readonly #getPrune = { lastPrune: Number.NEGATIVE_INFINITY };
-  readonly #putPrune = { lastPrune: Number.NEGATIVE_INFINITY };
-
   /** Grows the data region (doubling) until `bytesNeeded` fit. Takes the consumer lock. */
-  #grow(bytesNeeded: number): boolean {
+  #grow(bytesNeeded: number): boolean | typeof LOCK_BUSY {
     const i32 = this.i32;
     const cap = i32[CAP];
     let newCap = cap * 2;
     while (newCap < bytesNeeded) newCap *= 2;
     if (newCap > this.capacityMax) return false;
     this.seg.commit(HEADER_BYTES + cap, newCap - cap); // before touching: a full /dev/shm is an Error here
-    this.consumerLock.acquireSync();
+    if (!this.consumerLock.acquireSync(this.#lockDeadline)) return LOCK_BUSY;
     try {
       const head = Atomics.load(i32, HEAD) >>> 0;
       const tail = this.#pendTail >>> 0; // written-but-unpublished frames move too
@@ -508,21 +525,6 @@ export class Ring {
     return n;
   }
 
-  /** Whether a putter sleeps on GET_COUNT (the caller wakes it after releasing the consumer lock). */
-  putterWaiting(): boolean {
-    return anyoneWaiting(this.i32, PUT_ADVERT, this.#putPrune);
-  }
-
-  wakeGetters(): void {
-    Atomics.add(this.i32, GET_EPOCH, 1);
-    this.seg.notify(GET_EPOCH, Number.POSITIVE_INFINITY);
-  }
-
-  wakePutters(): void {
-    Atomics.add(this.i32, PUT_EPOCH, 1);
-    this.seg.notify(PUT_EPOCH, Number.POSITIVE_INFINITY);
-  }
-
   // ---------------------------------------------------------------- validation
 
   /**
@@ -591,8 +593,8 @@ export class Ring {
   #markBroken(code: number, raise = true, cause?: unknown): void {
     const i32 = this.i32;
     Atomics.compareExchange(i32, BROKEN, 0, code);
-    this.wakeGetters();
-    this.wakePutters();
+    this.getters.broadcast();
+    this.putters.broadcast();
     const seg = this.seg;
     for (const word of [DONE_WORD, P_LOCK, C_LOCK]) seg.notify(word, Number.POSITIVE_INFINITY);
     if (raise) {
@@ -625,7 +627,7 @@ export class Ring {
     i32[TAIL] = tail;
     Atomics.store(i32, PUT_COUNT, i32[P_INTENT_CNT]);
     Atomics.store(i32, P_INTENT_TAIL, NO_INTENT);
-    this.wakeGetters();
+    this.getters.broadcast();
   }
 
   #recoverConsumer(): void {
@@ -647,6 +649,6 @@ export class Ring {
     Atomics.store(i32, HEAD, head);
     Atomics.store(i32, GET_COUNT, i32[C_INTENT_CNT]);
     Atomics.store(i32, C_INTENT_HEAD, NO_INTENT);
-    this.wakePutters();
+    this.putters.broadcast();
   }
 }

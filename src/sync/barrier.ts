@@ -23,6 +23,7 @@
  *  +1 PARTIES   creator                          >= 1, never changes
  *  +2 TIMEOUT   creator                          default timeout in ms (-1: none), never changes
  *  +3 LOCK      SharedLock (ring/lock.ts)        guards +5 .. +14; its dead-owner recovery breaks the barrier
+ *                                                (OWNER of wait/owner-word.ts; START at +15)
  *  +4 LOCK_WAIT sleepers on LOCK                 atomic add/sub
  *  +5 GEN       trip / reset (+1, wraps)         the round now filling; a waiter remembers its round
  *  +6 COUNT     arrivals                         parties arrived in round GEN: 0 <= COUNT <= PARTIES
@@ -35,13 +36,14 @@
  * +12 HAS_ACT   creator                          1 when the creator gave an action; never changes
  * +13 HOLDERS   arrivals / trip / reset          waiting parties of round GEN whose copy has the action
  * +14 HANDOFF   the last arrival                 1: round GEN is full and waits for a holder to run the action
+ * +15 LOCK_START the LOCK holder                  its start time while it holds LOCK
  * ```
  * A waiter of round g is released when GEN != g (tripped, or reset: the RESET bit of g tells which) or BROKEN.
  */
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { abortErrorFrom, ProcqError } from '../errors.js';
 import { SharedLock } from '../ring/lock.js';
-import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
+import { deadlineOf, WaitWord } from '../wait/index.js';
 import {
   allocate,
   attachPlace,
@@ -77,6 +79,7 @@ const RESET_BITS = 10;
 const HAS_ACT = 12;
 const HOLDERS = 13;
 const HANDOFF = 14;
+const LOCK_START = 15;
 const WORDS = 16;
 const MAX_TIMEOUT = 0x7fffffff;
 
@@ -91,6 +94,7 @@ export class Barrier implements Shareable {
   readonly #place: Place;
   readonly #i32: Int32Array;
   readonly #lock: SharedLock;
+  readonly #sleepers: WaitWord;
   readonly #action: (() => void) | undefined;
 
   /**
@@ -126,10 +130,15 @@ export class Barrier implements Shareable {
     const { seg, base } = this.#place;
     this.#i32 = seg.i32;
     // A holder that died mid-update (or mid-action) leaves the round undecidable: recovery breaks it.
-    this.#lock = new SharedLock(seg, { lock: base + LOCK, waiters: base + LOCK_WAIT }, () => {
-      this.#break();
-      this.#wake();
-    });
+    this.#lock = new SharedLock(
+      seg,
+      { lock: base + LOCK, start: base + LOCK_START, waiters: base + LOCK_WAIT },
+      () => {
+        this.#break();
+        this.#wake();
+      },
+    );
+    this.#sleepers = new WaitWord(seg, base + EPOCH, base + SLEEP);
   }
 
   /** How many parties must wait for the barrier to trip. */
@@ -160,21 +169,13 @@ export class Barrier implements Shareable {
       const { timeoutMs, signal } = checkWaitArg(timeout, true);
       if (signal?.aborted) throw abortErrorFrom(signal);
       const deadline = deadlineOf(this.#defaultTimeout(timeout, timeoutMs));
-      if (!this.#lock.tryAcquire()) await this.#lock.acquire(signal);
+      await this.#lock.acquire(Number.POSITIVE_INFINITY, signal);
       const { round, index, done } = this.#arrive();
       if (done) return index;
-      const { seg, base } = this.#place;
       for (;;) {
         let released: boolean;
         try {
-          released = await waitAsync(
-            seg,
-            base + EPOCH,
-            base + SLEEP,
-            this.#releasedFrom(round),
-            deadline,
-            signal,
-          );
+          released = await this.#sleepers.wait(this.#releasedFrom(round), deadline, signal);
         } catch (err) {
           if (!this.#lock.tryAcquire()) await this.#lock.acquire();
           if (this.#giveUp(round) === TRIPPED) return index;
@@ -195,9 +196,8 @@ export class Barrier implements Shareable {
     this.#lock.acquireSync();
     const { round, index, done } = this.#arrive();
     if (done) return index;
-    const { seg, base } = this.#place;
     for (;;) {
-      const released = waitSync(seg, base + EPOCH, base + SLEEP, this.#releasedFrom(round), deadline);
+      const released = this.#sleepers.waitSync(this.#releasedFrom(round), deadline);
       this.#lock.acquireSync();
       const outcome = released ? this.#settle(round) : this.#giveUp(round);
       if (outcome === TRIPPED) return index;
@@ -362,8 +362,7 @@ export class Barrier implements Shareable {
   }
 
   #wake(): void {
-    const { seg, base } = this.#place;
-    if (Atomics.load(seg.i32, base + SLEEP) > 0) seg.notify(base + EPOCH, Number.POSITIVE_INFINITY);
+    this.#sleepers.wake(Number.POSITIVE_INFINITY);
   }
 
   #resetBit(round: number): boolean {

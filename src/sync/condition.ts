@@ -44,7 +44,7 @@ import {
 } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
 import { ownerAlive, ownerId } from '../memory/owner.js';
-import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
+import { deadlineOf, WaitWord } from '../wait/index.js';
 import {
   type AcquireOptions,
   allocate,
@@ -85,6 +85,8 @@ export class Condition implements Shareable, Disposable, AsyncDisposable {
   readonly #place: Place;
   readonly #i32: Int32Array;
   readonly #lock: ConditionLock;
+  /** The WaitWord of each slot, made when first used. */
+  readonly #slotWords: WaitWord[] = [];
 
   /** @param lock A `Lock` or `RLock` to wait under; a new `RLock` when omitted (Python's default). */
   constructor(lock?: Lock | RLock);
@@ -146,14 +148,7 @@ export class Condition implements Shareable, Disposable, AsyncDisposable {
       let notified = false;
       let aborted: unknown;
       try {
-        notified = await waitAsync(
-          this.#place.seg,
-          slot,
-          this.#sleep(),
-          this.#notifiedOf(slot, me),
-          deadlineOf(timeoutMs),
-          signal,
-        );
+        notified = await this.#slotWord(slot).wait(this.#notifiedOf(slot, me), deadlineOf(timeoutMs), signal);
       } catch (err) {
         aborted = err;
       }
@@ -170,13 +165,7 @@ export class Condition implements Shareable, Disposable, AsyncDisposable {
   waitSync(timeout?: number | null | SyncWaitOptions): boolean {
     const { timeoutMs } = checkWaitArg(timeout, false);
     const { slot, me, saved } = this.#enter();
-    const notified = waitSync(
-      this.#place.seg,
-      slot,
-      this.#sleep(),
-      this.#notifiedOf(slot, me),
-      deadlineOf(timeoutMs),
-    );
+    const notified = this.#slotWord(slot).waitSync(this.#notifiedOf(slot, me), deadlineOf(timeoutMs));
     if (notified) Atomics.compareExchange(this.#i32, slot, -me, 0);
     this.#lock._acquireRestore(saved);
     return notified || this.#leave(slot, me);
@@ -241,8 +230,15 @@ export class Condition implements Shareable, Disposable, AsyncDisposable {
       throw notOwnerError(`cannot ${what} on an un-acquired lock (acquire the Condition first)`);
   }
 
-  #sleep(): number {
-    return this.#place.base + SLEEP;
+  /** Where the waiter of `slot` sleeps: on the slot word itself, advertised in SLEEP. */
+  #slotWord(slot: number): WaitWord {
+    const i = slot - this.#place.base - SLOTS;
+    let w = this.#slotWords[i];
+    if (w === undefined) {
+      w = new WaitWord(this.#place.seg, slot, this.#place.base + SLEEP);
+      this.#slotWords[i] = w;
+    }
+    return w;
   }
 
   #notifiedOf(slot: number, me: number): () => boolean {
@@ -302,7 +298,6 @@ export class Condition implements Shareable, Disposable, AsyncDisposable {
 
   #notify(n: number): void {
     const i32 = this.#i32;
-    const seg = this.#place.seg;
     const base = this.#place.base;
     let limit = i32[base + LIMIT]!;
     const next = i32[base + NEXT]!;
@@ -313,8 +308,7 @@ export class Condition implements Shareable, Disposable, AsyncDisposable {
         Atomics.store(i32, slot, 0);
       } else {
         Atomics.store(i32, slot, -v);
-        if (Atomics.load(i32, base + SLEEP) > 0) seg.notify(slot, 1); // it advertised before its re-check
-
+        this.#slotWord(slot).wake(1); // it advertised before its re-check
         n--;
       }
       limit = (limit + 1) | 0;

@@ -19,11 +19,12 @@
  *  +3 WAIT  sleepers on GEN   atomic add/sub; set() wakes all only when > 0
  * ```
  * Order: set() stores FLAG, then adds to GEN, then reads WAIT; a waiter reads GEN before it looks at FLAG, then
- * advertises, re-checks, and sleeps while GEN is unchanged (waiting.ts): it cannot miss a set().
+ * advertises, re-checks, and sleeps while GEN is unchanged (wait/wait-word.ts): it cannot miss a set(). Sleeps are
+ * sliced (100 ms), as every sleep of procq's.
  */
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
-import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
+import { deadlineOf, WaitWord } from '../wait/index.js';
 import {
   allocate,
   attachPlace,
@@ -50,6 +51,7 @@ export class Event implements Shareable {
   readonly #i32: Int32Array;
   readonly #flag: number;
   readonly #gen: number;
+  readonly #sleepers: WaitWord;
 
   constructor();
   /** @internal */
@@ -64,6 +66,7 @@ export class Event implements Shareable {
     this.#i32 = this.#place.seg.i32;
     this.#flag = this.#place.base + FLAG;
     this.#gen = this.#place.base + GEN;
+    this.#sleepers = new WaitWord(this.#place.seg, this.#gen, this.#place.base + WAIT);
   }
 
   /** Whether the flag is set (Python's `is_set()`). */
@@ -76,8 +79,7 @@ export class Event implements Shareable {
     const i32 = this.#i32;
     Atomics.store(i32, this.#flag, 1);
     Atomics.add(i32, this.#gen, 1);
-    if (Atomics.load(i32, this.#place.base + WAIT) > 0)
-      this.#place.seg.notify(this.#gen, Number.POSITIVE_INFINITY);
+    this.#sleepers.wake(Number.POSITIVE_INFINITY);
   }
 
   /** Clears the flag: later waits wait for the next `set()`. */
@@ -95,16 +97,14 @@ export class Event implements Shareable {
     return rejecting(() => {
       const { timeoutMs, signal } = checkWaitArg(timeout, true);
       if (signal?.aborted) throw abortErrorFrom(signal);
-      const { seg, base } = this.#place;
-      return waitAsync(seg, this.#gen, base + WAIT, this.#readySince(), deadlineOf(timeoutMs), signal);
+      return this.#sleepers.wait(this.#readySince(), deadlineOf(timeoutMs), signal);
     });
   }
 
   /** Like `wait`, blocking the calling thread. */
   waitSync(timeout?: number | null | SyncWaitOptions): boolean {
     const { timeoutMs } = checkWaitArg(timeout, false);
-    const { seg, base } = this.#place;
-    return waitSync(seg, this.#gen, base + WAIT, this.#readySince(), deadlineOf(timeoutMs));
+    return this.#sleepers.waitSync(this.#readySince(), deadlineOf(timeoutMs));
   }
 
   /** Ready once the flag is set or a set() happened since now. */

@@ -15,17 +15,18 @@
  * instead of waiting forever, with a `PROCQ_LOCK_RECOVERED` warning (pass `robust: false` for Python's exact
  * behaviour, e.g. when a thread acquires and then hands the release over to another one and ends).
  *
- * Layout (one segment, 4 words from `base`):
+ * Layout (one segment, 5 words from `base`):
  * ```
  *  word     written by                      invariant
  *  +0 KIND  creator                         KIND_LOCK, never changes
- *  +1 OWNER acquirer / releaser / recoverer 0 free, else the holder's ownerId() (owner-word.ts)
+ *  +1 OWNER acquirer / releaser / recoverer 0 free, else the holder's tid + start TAG (wait/owner-word.ts)
  *  +2 WAIT  sleepers on OWNER               atomic add/sub
  *  +3 FLAGS creator                         bit 0: robust (take over from a dead holder); never changes
+ *  +4 START acquirer / releaser / recoverer the holder's start time while OWNER is set (wait/owner-word.ts)
  * ```
  */
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
-import { deadlineOf } from '../ring/waiting.js';
+import { deadlineOf, type OwnerWord } from '../wait/index.js';
 import {
   type AcquireOptions,
   allocate,
@@ -40,13 +41,14 @@ import {
   type SyncAcquireOptions,
   stateOf,
 } from './core.js';
-import { OwnerWord } from './owner-word.js';
+import { syncOwnerWord } from './owner-word.js';
 
 const OWNER = 1;
 const WAIT = 2;
 const FLAGS = 3;
 const ROBUST = 1;
-const WORDS = 4;
+const START = 4;
+const WORDS = 5;
 
 export interface LockOptions {
   /** Take the lock over when its holder dies holding it (with a warning). @default true */
@@ -90,7 +92,12 @@ export class Lock implements ConditionLock, Disposable, AsyncDisposable {
     }
     const { seg, base } = this.#place;
     const robust = (seg.i32[base + FLAGS] & ROBUST) !== 0;
-    this.#word = new OwnerWord(seg, base + OWNER, base + WAIT, 'Lock', () => robust);
+    this.#word = syncOwnerWord(
+      seg,
+      { owner: base + OWNER, start: base + START, waiters: base + WAIT },
+      'Lock',
+      () => robust,
+    );
   }
 
   /**

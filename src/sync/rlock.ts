@@ -12,18 +12,19 @@
  * dies holding it (a killed process, an ended worker), a waiter takes it over instead of waiting forever, with a
  * `PROCQ_LOCK_RECOVERED` warning.
  *
- * Layout (4 words from `base`; a `Value` or `Condition` keeps its default RLock inside its own segment):
+ * Layout (5 words from `base`; a `Value` or `Condition` keeps its default RLock inside its own segment):
  * ```
  *  word      written by                      invariant
  *  +0 KIND   creator                         KIND_RLOCK, never changes
- *  +1 OWNER  acquirer / releaser / recoverer 0 free, else the owner's ownerId() (owner-word.ts)
+ *  +1 OWNER  acquirer / releaser / recoverer 0 free, else the owner's tid + start TAG (wait/owner-word.ts)
  *  +2 WAIT   sleepers on OWNER               atomic add/sub
  *  +3 COUNT  the owner only                  recursion depth: >= 1 while OWNER != 0 (set to 1 by whoever takes
  *                                            OWNER, so a depth left by a dead owner never leaks to the next)
+ *  +4 START  acquirer / releaser / recoverer the owner's start time while OWNER is set (wait/owner-word.ts)
  * ```
  */
 import { type HandleDescriptor, kHandle, registerHandle } from '../codec/handles.js';
-import { deadlineOf } from '../ring/waiting.js';
+import { deadlineOf, type OwnerWord } from '../wait/index.js';
 import {
   type AcquireOptions,
   allocate,
@@ -39,13 +40,14 @@ import {
   stateOf,
 } from './core.js';
 import type { ConditionLock } from './lock.js';
-import { OwnerWord } from './owner-word.js';
+import { syncOwnerWord } from './owner-word.js';
 
 const OWNER = 1;
 const WAIT = 2;
 const COUNT = 3;
+const START = 4;
 /** Words an RLock takes from its base. */
-export const RLOCK_WORDS = 4;
+export const RLOCK_WORDS = 5;
 
 const kAttach = Symbol('procq.attach');
 const always = () => true;
@@ -69,7 +71,12 @@ export class RLock implements ConditionLock, Disposable, AsyncDisposable {
     const { seg, base } = this.#place;
     this.#i32 = seg.i32;
     this.#count = base + COUNT;
-    this.#word = new OwnerWord(seg, base + OWNER, base + WAIT, 'RLock', always);
+    this.#word = syncOwnerWord(
+      seg,
+      { owner: base + OWNER, start: base + START, waiters: base + WAIT },
+      'RLock',
+      always,
+    );
   }
 
   /** @internal An RLock in words `[base, base + RLOCK_WORDS)` of a zero-filled segment that another object owns. */

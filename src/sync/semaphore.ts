@@ -22,13 +22,14 @@
  *  +2 WAIT   sleepers on VALUE     atomic add/sub; release wakes as many as it added, only when > 0
  *  +3 BOUND  creator               -1: unbounded; else the initial value (BoundedSemaphore); never changes
  * ```
- * A waiter advertises, reads VALUE, re-checks, then sleeps while VALUE is what it read (waiting.ts): a release
- * changes VALUE before it looks at WAIT, so no wake-up is lost. An aborted async waiter passes a wake-up on when a
- * unit is free (its cancelled wait may have consumed one).
+ * A waiter advertises, reads VALUE, re-checks, then sleeps while VALUE is what it read (wait/wait-word.ts): a
+ * release changes VALUE before it looks at WAIT, so no wake-up is lost. A release of n wakes n sleepers; one that
+ * gives up (abort, timeout) passes a wake-up on when a unit is free, and sleeps are sliced (100 ms), so a woken
+ * waiter killed before it took its unit leaves the others late by one slice at most, never stranded.
  */
 import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
-import { deadlineOf, waitAsync, waitSync } from '../ring/waiting.js';
+import { deadlineOf, WaitWord } from '../wait/index.js';
 import {
   type AcquireOptions,
   allocate,
@@ -56,6 +57,7 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
   readonly #place: Place;
   readonly #i32: Int32Array;
   readonly #value: number;
+  readonly #sleepers: WaitWord;
   readonly #ready = (): boolean => this.#tryTake();
 
   /** @param value The initial count (default 1). @throws TypeError / RangeError unless an integer >= 0. */
@@ -75,6 +77,7 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
     }
     this.#i32 = this.#place.seg.i32;
     this.#value = this.#place.base + VALUE;
+    this.#sleepers = new WaitWord(this.#place.seg, this.#value, this.#place.base + WAIT);
   }
 
   /** @internal */
@@ -95,12 +98,12 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
       if (this.#tryTake()) return true;
       const deadline = deadlineOf(timeoutMs);
       if (timeoutMs === 0) return false;
-      const { seg, base } = this.#place;
+      let got = false;
       try {
-        return await waitAsync(seg, this.#value, base + WAIT, this.#ready, deadline, signal);
-      } catch (err) {
-        if (Atomics.load(this.#i32, this.#value) > 0) this.#wake(1);
-        throw err;
+        got = await this.#sleepers.wait(this.#ready, deadline, signal);
+        return got;
+      } finally {
+        if (!got) this.#passWakeOn();
       }
     });
   }
@@ -110,8 +113,9 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
     const { timeoutMs } = checkAcquireOptions(options, false);
     if (this.#tryTake()) return true;
     if (timeoutMs === 0) return false;
-    const { seg, base } = this.#place;
-    return waitSync(seg, this.#value, base + WAIT, this.#ready, deadlineOf(timeoutMs));
+    const got = this.#sleepers.waitSync(this.#ready, deadlineOf(timeoutMs));
+    if (!got) this.#passWakeOn();
+    return got;
   }
 
   /**
@@ -136,7 +140,7 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
       }
       if (Atomics.compareExchange(i32, this.#value, v, v + n) === v) break;
     }
-    this.#wake(n);
+    this.#sleepers.wake(n);
   }
 
   /** The count now (Python's `get_value()`). */
@@ -162,9 +166,9 @@ export class Semaphore implements Shareable, Disposable, AsyncDisposable {
     }
   }
 
-  #wake(n: number): void {
-    const { seg, base } = this.#place;
-    if (Atomics.load(seg.i32, base + WAIT) > 0) seg.notify(this.#value, n);
+  /** A waiter that gives up may have been woken for a unit it will not take: wake another one for it. */
+  #passWakeOn(): void {
+    if (Atomics.load(this.#i32, this.#value) > 0) this.#sleepers.wake(1);
   }
 
   /** @internal */

@@ -8,8 +8,9 @@
  *  +2 LENGTH     creator      element count; never changes
  *  +3 LOCKMODE   creator      0 none (`lock: false`), 1 the RLock at +4, 2 a lock given by the creator (its handle
  *                             travels with the object's); never changes
- *  +4..+7        the RLock    rlock.ts, when LOCKMODE = 1 (zero otherwise)
- *  +8 ...        elements     LENGTH elements of the typecode's size, from byte 32 (8-aligned); each read or
+ *  +4..+8        the RLock    rlock.ts, when LOCKMODE = 1 (zero otherwise)
+ *  +9..+11       reserved (0)
+ *  +12 ...       elements     LENGTH elements of the typecode's size, from byte 48 (8-aligned); each read or
  *                             write is atomic (typecodes.ts), `'d'` under the lock when there is one
  * ```
  */
@@ -32,7 +33,7 @@ const TYPECODE = 1;
 const LENGTH = 2;
 const LOCKMODE = 3;
 const RLOCK_AT = 4;
-const DATA_BYTES = 32;
+const DATA_BYTES = 48;
 
 const MODE_NONE = 0;
 const MODE_OWN = 1;

@@ -2,7 +2,50 @@
 // paths: strings, numbers, byte arrays, constants). Compared with assert.deepStrictEqual, which tells -0 from 0,
 // a Buffer from a Uint8Array and one typed-array kind from another.
 
-export type Sample = readonly [label: string, value: unknown];
+/** A label, the item, and what must arrive when that differs from the item (what `postMessage` delivers). */
+export type Sample = readonly [label: string, value: unknown, expected?: unknown];
+
+/** Items the plain-object fast path must refuse, so they arrive exactly as structured clone delivers them. */
+function cloneSemantics(): Sample[] {
+  class Job {
+    id = 1;
+    name = 'job-1';
+    tags = ['alpha'];
+    describe(): string {
+      return this.name;
+    }
+  }
+  const withGetter = {
+    plain: 1,
+    get computed(): number {
+      return 42;
+    },
+  };
+  const cyclicArray: unknown[] = [1];
+  cyclicArray.push(cyclicArray);
+  const sym = { visible: 1, [Symbol('hidden')]: 2 };
+  const nonEnumerable = Object.defineProperty({ shown: 1 }, 'hidden', { value: 2, enumerable: false });
+  const samples: Array<[string, unknown]> = [
+    ['job object (the plain fast path)', { id: 7, name: 'job-7', tags: ['alpha', 'beta'], prio: 2 }],
+    ['class instance (arrives as a plain object)', new Job()],
+    ['object with a getter (its value is copied)', withGetter],
+    ['null-prototype object', Object.assign(Object.create(null), { a: 1, b: 'two' })],
+    ['object with a symbol key and a non-enumerable property', { sym, nonEnumerable }],
+    ['cyclic array', cyclicArray],
+    ['array with an extra property', Object.assign([1, 2], { extra: 'x' })],
+    ['object holding a Map and a Date', { m: new Map([['k', { v: 1 }]]), d: new Date(7) }],
+    ['object with a __proto__ own key', JSON.parse('{"__proto__": {"x": 1}, "y": 2}')],
+    ['object with -0, NaN and undefined values', { z: -0, n: Number.NaN, u: undefined, big: 2 ** 40 }],
+    [
+      'same object twice in one item',
+      (() => {
+        const o = { id: 1 };
+        return { a: o, b: [o, o] };
+      })(),
+    ],
+  ];
+  return samples.map(([label, value]) => [label, value, structuredClone(value)]);
+}
 
 /** A string of `bytes` UTF-8 bytes mixing ASCII, Chinese (3 bytes) and emoji (4 bytes, a surrogate pair). */
 export function unicodeText(bytes: number): string {
@@ -99,6 +142,7 @@ export function sampleItems(): Sample[] {
     ['Error', new Error('boom')],
     ['TypeError', new TypeError('bad type')],
     ['RangeError inside an array', [new RangeError('out of range')]],
+    ...cloneSemantics(),
   ];
 }
 

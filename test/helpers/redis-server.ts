@@ -11,6 +11,9 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** Pids of the servers this process started: children that suites checking for leftover children must ignore. */
+export const serverPids = new Set<number>();
+
 export interface RedisServer {
   readonly url: string;
   readonly port: number;
@@ -57,10 +60,23 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-async function startOn(port: number, dir: string): Promise<ChildProcess | undefined> {
+async function startOn(port: number, dir: string, bind: string[]): Promise<ChildProcess | undefined> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      ['127.0.0.1', ...bind].join(' '),
+      '--protected-mode',
+      bind.length > 0 ? 'no' : 'yes',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -83,7 +99,8 @@ async function startOn(port: number, dir: string): Promise<ChildProcess | undefi
   throw new Error(`redis-server did not answer PING on port ${port} within 10 s:\n${out}`);
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** Starts a server on 127.0.0.1 (and on the addresses in `bind`, which must exist: e.g. veth ends). */
+export async function startRedis(bind: string[] = []): Promise<RedisServer> {
   if (!onPath('redis-server')) {
     throw new Error(
       'redis-server is not on PATH: the Redis tests need a real server. Install it (Debian/Ubuntu: ' +
@@ -94,8 +111,9 @@ export async function startRedis(): Promise<RedisServer> {
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = await freePort();
-      const child = await startOn(port, dir);
+      const child = await startOn(port, dir, bind);
       if (child === undefined) continue;
+      serverPids.add(child.pid!);
       return {
         url: `redis://127.0.0.1:${port}`,
         port,
@@ -106,6 +124,7 @@ export async function startRedis(): Promise<RedisServer> {
             await once(child, 'exit');
             clearTimeout(timer);
           }
+          serverPids.delete(child.pid!);
           rmSync(dir, { recursive: true, force: true });
         },
       };

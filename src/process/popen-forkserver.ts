@@ -1,0 +1,160 @@
+/**
+ * `startMethod: 'forkserver'` (after CPython's `popen_forkserver.py`): `Process.start()` hands the child to a
+ * warm interpreter, a Node process started ahead of time that has already loaded procq and the native addon and
+ * waits, idle, on its fd 3 pipe (`bootstrap-forkserver.ts`). Start to first item is then the child's import of
+ * the target's module plus one pipe write, instead of a whole Node start-up.
+ *
+ * Node cannot `fork()` (V8's helper threads do not survive it), so the "server" is this module: a small set of
+ * warm children of this process, refilled in the background after each start. What that means for users, as
+ * with CPython's forkserver: a warm child was started with the environment, working directory and `execArgv` of
+ * the moment it was spawned, not of the moment it is used.
+ *
+ * - Warmth: `WARM` children are kept ready once the method is first used (or `setStartMethod('forkserver')`);
+ *   when starts come faster than children warm up, the set grows, up to `MAX_WARM`.
+ * - Idle cost: an idle warm child sleeps in its event loop (no timer, no polling), about 40 MB of memory.
+ * - Recovery: a warm child that dies while idle (killed by someone) is dropped and replaced; one that was taken
+ *   is an ordinary child, whose exit code says how it ended.
+ * - No orphans: warm children are killed when this process exits, and guard themselves as spawned children do
+ *   (parent-death signal, EOF on fd 3).
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import os from 'node:os';
+import type { Popen, PopenOptions } from './popen.js';
+import { SpawnPopen, spawnBootstrap } from './popen-spawn.js';
+
+/** Warm children kept ready at first. */
+const WARM = 1;
+/**
+ * At most this many warm children (a farm often starts more processes than there are cores): starts that outrun
+ * them wait for the next to come up.
+ */
+const MAX_WARM = Math.max(4, Math.min(16, os.availableParallelism?.() ?? os.cpus().length));
+
+interface Warm {
+  readonly child: ChildProcess;
+  readonly pipe: Socket;
+  /** The child has loaded everything and said so (one byte on fd 3). */
+  ready: boolean;
+  /** Resolves once `ready` (or the child died). */
+  readonly readyPromise: Promise<void>;
+}
+
+const pool: Warm[] = [];
+let target = WARM;
+let exitHook = false;
+
+function alive(w: Warm): boolean {
+  return w.child.exitCode === null && w.child.signalCode === null;
+}
+
+function spawnWarm(): Warm {
+  const child = spawnBootstrap('bootstrap-forkserver');
+  const pipe = child.stdio[3] as Socket;
+  pipe.on('error', () => {}); // the child died: its exit tells the story
+  let resolveReady!: () => void;
+  const w: Warm = { child, pipe, ready: false, readyPromise: new Promise((r) => (resolveReady = r)) };
+  pipe.once('data', () => {
+    w.ready = true;
+    resolveReady();
+  });
+  child.once('exit', () => {
+    resolveReady();
+    const at = pool.indexOf(w);
+    if (at >= 0) {
+      // Died while idle: drop it and warm another in its place.
+      pool.splice(at, 1);
+      refillSoon();
+    }
+  });
+  // An idle warm child must not keep this process alive.
+  child.unref();
+  pipe.unref();
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const p of pool) if (alive(p)) p.child.kill('SIGKILL');
+      pool.length = 0;
+    });
+  }
+  return w;
+}
+
+let refillPending = false;
+
+/**
+ * Spawning a Node process costs the parent a few milliseconds (fork and exec of a large process) and the machine a
+ * whole Node start-up: wait this long after a start, so that they do not land on the started child's first steps.
+ */
+const REFILL_DELAY_MS = 25;
+
+function refillSoon(): void {
+  if (refillPending) return;
+  refillPending = true;
+  setTimeout(() => {
+    refillPending = false;
+    while (pool.length < target) pool.push(spawnWarm());
+  }, REFILL_DELAY_MS).unref();
+}
+
+/** The next warm child: a ready one if any, else the one closest to ready, else a fresh one. */
+function take(): Warm {
+  for (let i = pool.length - 1; i >= 0; i--) if (!alive(pool[i]!)) pool.splice(i, 1);
+  let at = pool.findIndex((w) => w.ready);
+  if (at < 0) {
+    // Starts outrun the warm set: keep more ready from now on.
+    target = Math.min(MAX_WARM, target + 1);
+    at = pool.length ? 0 : -1;
+  }
+  const w = at >= 0 ? pool.splice(at, 1)[0]! : spawnWarm();
+  refillSoon();
+  return w;
+}
+
+/** Starts `count` warm children now (at most `MAX_WARM`), so that the first starts find them ready. */
+export function warmForkserver(count = WARM): void {
+  target = Math.max(target, Math.min(MAX_WARM, count));
+  while (pool.length < target) pool.push(spawnWarm());
+}
+
+/**
+ * Resolves once `count` warm children are ready (at most `MAX_WARM`; starting them if need be). For programs that
+ * start their processes later and want them warm then, benchmarks and tests.
+ */
+export async function forkserverReady(count = 1): Promise<void> {
+  const want = Math.min(MAX_WARM, Math.max(1, count));
+  const hold = setInterval(() => {}, 1 << 30); // warm children are unref'd: keep the loop while waiting
+  try {
+    for (;;) {
+      const ready = pool.filter((w) => w.ready && alive(w)).length;
+      if (ready >= want) return;
+      warmForkserver(want);
+      const warming = pool.filter((w) => !w.ready).map((w) => w.readyPromise);
+      // None warming: a ready one has just died, and its replacement comes after its exit event.
+      await (warming.length ? Promise.race(warming) : new Promise((resolve) => setTimeout(resolve, 20)));
+    }
+  } finally {
+    clearInterval(hold);
+  }
+}
+
+/** The pids of the idle warm children (they are this process's children too). For tests. */
+export function forkserverPids(): number[] {
+  return pool.filter(alive).map((w) => w.child.pid ?? -1);
+}
+
+/** Ends every idle warm child (they come back on the next start). */
+export function stopForkserver(): void {
+  for (const w of pool.splice(0)) if (alive(w)) w.child.kill('SIGKILL');
+  target = WARM;
+}
+
+export class ForkserverPopen extends SpawnPopen implements Popen {
+  constructor(options: PopenOptions) {
+    const w = take();
+    w.pipe.removeAllListeners('data');
+    // A taken child is an ordinary child: it keeps this process alive unless the Process is a daemon (unref()).
+    w.child.ref();
+    super(options, w.child);
+  }
+}
