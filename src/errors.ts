@@ -118,11 +118,19 @@ export class NativeUnavailableError extends ProcqError {
   }
 }
 
-/** A broken internal invariant: a bug in procq (or memory corrupted from outside). Never compiled out. */
+/**
+ * A broken internal invariant: a bug in procq (or memory corrupted from outside). Never compiled out.
+ * When a queue's shared memory breaks its layout, `queue` names the queue (its segment), and the queue is marked
+ * broken for every process: each later call on it fails with the same error.
+ */
 export class InvariantError extends Error {
-  constructor(message: string) {
-    super(`procq internal invariant broken: ${message}`);
+  readonly code = 'PROCQ_INVARIANT';
+  /** The queue (shared-memory segment name) whose memory broke the layout, when it is a queue. */
+  readonly queue: string | undefined;
+  constructor(message: string, options?: ErrorOptions & { queue?: string }) {
+    super(`procq internal invariant broken: ${message}`, options);
     this.name = 'InvariantError';
+    this.queue = options?.queue;
   }
 }
 

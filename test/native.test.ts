@@ -13,6 +13,7 @@ import { attachSegment, createSegment, ownerAlive, ownerId, type Segment } from 
 import {
   attachShmSegment,
   createShmSegment,
+  pidNamespace,
   shmAvailable,
   sweepSegments,
 } from '../src/memory/shm-segment.js';
@@ -144,10 +145,13 @@ describe('native addon', { skip }, () => {
 });
 
 describe('ShmSegment in one thread', { skip }, () => {
-  test('a fresh segment is zero-filled, named /procq-<pid>-<start>-<hex>, mode 0600', () => {
+  test('a fresh segment is zero-filled, named /procq-<pid>-<start>-<pidns>-<tree>-<hex>, mode 0600', () => {
     const seg = newSegment();
     const name = nameOf(seg);
-    assert.match(name, new RegExp(`^/procq-${process.pid}-[0-9a-f]+-[0-9a-f]{16}$`));
+    assert.match(
+      name,
+      new RegExp(`^/procq-${process.pid}-[0-9a-f]+-${pidNamespace()}-[0-9a-f]+-[0-9a-f]{16}$`),
+    );
     assert.equal(seg.kind, 'shm');
     assert.equal(seg.byteLength, TEST_SEGMENT_SIZE);
     assert.equal(seg.i32.length, TEST_SEGMENT_SIZE / 4);
@@ -502,7 +506,7 @@ describe('ShmSegment across processes', { skip }, () => {
     assert.deepEqual(sweepSegments({ pid: child.proc.pid! }), []);
     assert.equal(existsSync(shmPath(name)), true);
     // A name with a live pid (our parent's) but another start time is a dead creator's.
-    const stale = `/procq-${process.ppid}-1-0123456789abcdef`;
+    const stale = `/procq-${process.ppid}-1-${pidNamespace()}-0-0123456789abcdef`;
     native!.shmCreate(stale, 4096);
     assert.deepEqual(sweepSegments({ pid: process.ppid }), [stale]);
     child.proc.kill('SIGKILL');

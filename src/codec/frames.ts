@@ -187,9 +187,24 @@ export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p:
   }
 }
 
-/** Bytes of a structured payload, copied out so the frame can be released before decoding. */
+/** Bytes of a structured payload, copied out so the frame can be released before decoding. May be pooled memory. */
 export function copyOut(mem: Buffer, off: number, len: number): Uint8Array {
   const out = Buffer.allocUnsafe(len);
+  mem.copy(out, 0, off, off + len);
+  return out;
+}
+
+/** The bytes of a structured frame: a custom codec gets bytes of its own, as it may hand them to the user as is. */
+export function copyStructured(mem: Buffer, tag: number, off: number, len: number): Uint8Array {
+  return tag === TAG_CUSTOM ? copyOwn(mem, off, len) : copyOut(mem, off, len);
+}
+
+/**
+ * Bytes handed to the user: a Buffer that owns exactly its memory (byteOffset 0, `.buffer` holds only these bytes),
+ * never a slice of Node's shared Buffer pool, where other data would be readable through `.buffer`.
+ */
+export function copyOwn(mem: Buffer, off: number, len: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(len);
   mem.copy(out, 0, off, off + len);
   return out;
 }
@@ -207,10 +222,13 @@ export function readFast(mem: FastBuffer, f64: Float64Array, tag: number, off: n
       return decodePlain(mem, off, len);
     case TAG_NUMBER:
       return f64[off >> 3];
-    case TAG_UINT8:
-      return new Uint8Array(copyOut(mem, off, len));
+    case TAG_UINT8: {
+      const out = new Uint8Array(len);
+      out.set(mem.subarray(off, off + len));
+      return out;
+    }
     case TAG_BUFFER:
-      return copyOut(mem, off, len);
+      return copyOwn(mem, off, len);
     case TAG_UNDEFINED:
       return undefined;
     case TAG_NULL:

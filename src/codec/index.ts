@@ -51,10 +51,43 @@ export function encodeValue(value: unknown): Wire {
   return { bytes: ser.releaseBuffer(), sabs, handles: withHandles, local: seen.local };
 }
 
+/**
+ * Node's deserializer returns typed arrays as views into the bytes it reads (a pooled Buffer here): `byteOffset`
+ * is not 0 and `.buffer` shows whatever else shares that memory. Each view is given its own exact copy instead, as
+ * structured clone (postMessage) does.
+ */
+class OwnBytesDeserializer extends v8.DefaultDeserializer {
+  // Node's hook for host objects (array buffer views); not in @types/node.
+  _readHostObject(): unknown {
+    const base = v8.DefaultDeserializer.prototype as unknown as { _readHostObject(): ArrayBufferView };
+    return ownCopy(base._readHostObject.call(this));
+  }
+}
+
+/** A copy of `view` over an ArrayBuffer of exactly its bytes (byteOffset 0), of the same class. */
+export function ownCopy(view: ArrayBufferView): ArrayBufferView {
+  const ab = new ArrayBuffer(view.byteLength);
+  new Uint8Array(ab).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+  if (Buffer.isBuffer(view)) return Buffer.from(ab);
+  if (view instanceof DataView) return new DataView(ab);
+  const Ctor = view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView;
+  return new Ctor(ab);
+}
+
+/** Why bytes failed to decode: they were not written by `encodeValue` (corrupt memory). */
+export class UndecodableBytes extends Error {}
+
 export function decodeValue(wire: Wire): unknown {
-  const des = new v8.DefaultDeserializer(wire.bytes as Buffer);
-  des.readHeader();
-  const value = des.readValue();
+  let value: unknown;
+  try {
+    const des = new OwnBytesDeserializer(wire.bytes as Buffer);
+    des.readHeader();
+    value = des.readValue();
+  } catch (err) {
+    throw new UndecodableBytes(`structured-clone bytes do not decode: ${(err as Error)?.message ?? err}`, {
+      cause: err,
+    });
+  }
   return wire.handles ? reviveHandles(value, new Map(), wire.sabs) : value;
 }
 

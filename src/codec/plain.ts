@@ -289,8 +289,11 @@ function readValue(): unknown {
 }
 
 /** Decodes the plain frame of `length` bytes at `offset` in `mem`. @internal */
-export function decodePlain(mem: Buffer, offset: number, _length: number): unknown {
+export function decodePlain(mem: Buffer, offset: number, length: number): unknown {
   rb = mem as UcsBuffer;
   rpos = offset;
-  return readValue();
+  const v = readValue();
+  if (rpos !== offset + length)
+    throw new Error(`procq: corrupt plain frame (${rpos - offset} of ${length} bytes read)`);
+  return v;
 }

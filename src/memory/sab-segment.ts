@@ -59,6 +59,8 @@ export class SabSegment implements Segment {
   /** @internal */
   commit(_offset: number, _length: number): void {}
 
+  release(_offset: number, _length: number): void {}
+
   handle(): SegmentHandle {
     return { kind: 'sab', sab: this.#sab };
   }

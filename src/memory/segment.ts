@@ -53,6 +53,11 @@ export interface Segment {
    * `/dev/shm` is a clean `Error` here instead of a SIGBUS later. A no-op where the OS commits lazily and safely.
    */
   commit(offset: number, length: number): void;
+  /**
+   * Gives the memory behind whole pages of `[offset, offset + length)` back (they read as zeros after, and must be
+   * committed again before use). A no-op where memory cannot be released.
+   */
+  release(offset: number, length: number): void;
   /** A cloneable description from which `attachSegment` maps the same memory elsewhere. */
   handle(): SegmentHandle;
 }

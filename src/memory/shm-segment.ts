@@ -2,9 +2,15 @@
  * A segment over POSIX shared memory, mapped by the native addon: reaches any mix of threads and processes. Waits
  * through a process-shared futex (also between threads: V8's `Atomics.wait` does not see native futex wakes).
  *
- * Names are `/procq-<creator pid>-<creator start time>-<16 random hex digits>` (files under `/dev/shm`, mode 0600);
- * the start time (hex clock ticks since boot, from `/proc/<pid>/stat`) tells a dead creator from a new process that
- * got its pid again (pids wrap at 32768 on small machines).
+ * Names are `/procq-<creator pid>-<creator start time>-<pid namespace>-<tree token>-<16 random hex digits>` (files
+ * under `/dev/shm`, mode 0600):
+ * - the start time (hex clock ticks since boot, from `/proc/<pid>/stat`) tells a dead creator from a new process
+ *   that got its pid again (pids wrap at 32768 on small machines);
+ * - the pid namespace (the inode of `/proc/self/ns/pid`, decimal; 0 when unknown) says which pids the pid means:
+ *   a `/dev/shm` shared between containers or pod sidecars holds names whose pids are numbered in other
+ *   namespaces, and those are never swept;
+ * - the tree token names the resource tracker (tracker.ts) that removes the segment when the tree of processes
+ *   that could use it has ended.
  *
  * Memory: a fresh segment is zero-filled and nothing in it is committed but its first page; `commit(offset, length)`
  * backs a range before it is first touched (posix_fallocate), so a ring may reserve a large virtual size (1 GiB)
@@ -14,28 +20,33 @@
  * - it lives as long as its creating process: the addon unlinks every name the process created when the process
  *   exits normally (an atexit handler, so segments created in a worker thread outlive that worker); a process that
  *   attaches a segment keeps its mapping after the name is gone, but nobody can attach it any more;
- * - a creator killed by a signal leaves its names behind: the first segment created in each thread sweeps the names
- *   whose creator pid is dead, and `sweepSegments()` does the same on demand (`procq` CLI).
+ * - a creator killed by a signal leaves its names behind until its tree's tracker removes them (when the last
+ *   process of the tree has ended); besides, the first segment created in each thread sweeps the names whose
+ *   creator is provably dead, and `sweepSegments()` does the same on demand (`procq sweep`).
  *
  * Attaching: each thread maps a segment itself (an external `ArrayBuffer` cannot be shared between threads); a thread
  * attaching the same name twice gets the same segment while the first is still reachable.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 import { NativeUnavailableError } from '../errors.js';
 import { loadNative, type NativeBinding, nativeLoadError } from '../native/index.js';
 import type { AsyncWait, Segment, SegmentHandle, WaitResult } from './segment.js';
+import { trackerToken } from './tracker.js';
 
 export type ShmHandle = Extract<SegmentHandle, { kind: 'shm' }>;
 
 const SHM_DIR = '/dev/shm';
 const NAME_PREFIX = 'procq-';
+/** `procq-<pid>-<start>-<pidns>-<tree>-<random>`. Older names (without a namespace) are never swept. */
+const NAME_RE = /^procq-(\d+)-([0-9a-f]+)-(\d+)-([0-9a-f]+)-[0-9a-f]+$/;
 /**
- * `procq-<pid>-<start>-<random>`; `procq-<pid>-<random>` (no start time) is also swept, and so are the object
- * registries of `procq ls`, `procq-reg-<pid>-<start>` (inspect/registry.ts).
+ * The object registries of `procq ls`, `procq-reg-<pid>-<start>` (inspect/registry.ts): swept as segments are, by
+ * their writer's liveness. Their names carry no pid namespace: one left by a process of another namespace may be
+ * swept while it lives, which hides that process from `procq ls` and loses nothing else.
  */
-const NAME_RE = /^procq-(?:(\d+)-(?:([0-9a-f]+)-)?[0-9a-f]+|reg-(\d+)-([0-9a-f]+))$/;
+const REGISTRY_RE = /^procq-reg-(\d+)-([0-9a-f]+)$/;
 const PAGE = 4096;
 /** Sizes above this are refused (tmpfs and the ArrayBuffer limit are far below anyway). */
 const MAX_SIZE = 2 ** 47;
@@ -69,8 +80,6 @@ export class ShmSegment implements Segment {
   readonly bytes: Buffer;
   readonly #buffer: ArrayBuffer;
   readonly #native: NativeBinding;
-  /** Bytes `[0, #committed)` are known to be committed (by this thread; others may have committed more). */
-  #committed = 0;
 
   constructor(native: NativeBinding, name: string, buffer: ArrayBuffer) {
     this.#native = native;
@@ -124,11 +133,17 @@ export class ShmSegment implements Segment {
         `Expected a range inside the segment (${this.byteLength} bytes), got [${offset}, ${end})`,
       );
     }
-    if (end <= this.#committed || length === 0) return;
+    if (length === 0) return;
+    // Always asked of the kernel (no cache): pages released by another process must be backed again.
     const start = offset - (offset % PAGE);
     const stop = Math.min(this.byteLength, Math.ceil(end / PAGE) * PAGE);
     this.#native.shmCommit(this.#buffer, start, stop - start);
-    if (start <= this.#committed) this.#committed = stop;
+  }
+
+  release(offset: number, length: number): void {
+    const start = Math.ceil(offset / PAGE) * PAGE;
+    const stop = Math.min(this.byteLength, Math.floor((offset + length) / PAGE) * PAGE);
+    if (stop > start) this.#native.shmRelease(this.#buffer, start, stop - start);
   }
 
   handle(): ShmHandle {
@@ -150,6 +165,23 @@ function remember(segment: ShmSegment): ShmSegment {
 
 let swept = false;
 let ownStart: string | undefined;
+let ownNs: string | undefined;
+
+/**
+ * This process's pid namespace (the inode of `/proc/self/ns/pid`), or '0' when it cannot be told. Also '0' when the
+ * mounted `/proc` belongs to another namespace (its `self` is not our pid): its pids are not ours to judge.
+ */
+export function pidNamespace(): string {
+  if (ownNs !== undefined) return ownNs;
+  ownNs = '0';
+  try {
+    const m = /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'));
+    if (m !== null && readlinkSync('/proc/self') === String(process.pid)) ownNs = m[1]!;
+  } catch {
+    // no /proc: namespace unknown, nothing is ever swept
+  }
+  return ownNs;
+}
 
 /** The start time of process `pid` (hex clock ticks since boot), or `undefined` when it cannot be read. */
 function startTime(pid: number | 'self'): string | undefined {
@@ -174,7 +206,8 @@ export function createShmSegment(size: number): ShmSegment {
   }
   for (let attempt = 0; ; attempt++) {
     ownStart ??= startTime('self') ?? '0';
-    const name = `/${NAME_PREFIX}${process.pid}-${ownStart}-${randomBytes(8).toString('hex')}`;
+    const tree = trackerToken();
+    const name = `/${NAME_PREFIX}${process.pid}-${ownStart}-${pidNamespace()}-${tree}-${randomBytes(8).toString('hex')}`;
     let buffer: ArrayBuffer;
     try {
       buffer = native.shmCreate(name, size);
@@ -222,10 +255,13 @@ export function attachShmSegment(handle: ShmHandle): ShmSegment {
 }
 
 /**
- * Unlinks the segments left in `/dev/shm` by dead processes (killed before they could clean up): names
- * `procq-<pid>-…` whose pid is not alive, or only those of `pid` (a child known to be dead, e.g. after a
- * `terminate()`). Returns the names removed. Mappings that processes still hold stay valid; the names are gone.
- * Assumes `/dev/shm` is not shared with another pid namespace (each container has its own by default).
+ * Unlinks the segments left in `/dev/shm` by dead processes (killed before they could clean up): names whose
+ * creator is provably dead, or only those of `pid` (a child known to be dead, e.g. after a `terminate()`). Returns
+ * the names removed. Mappings that processes still hold stay valid; the names are gone.
+ *
+ * Provably dead: the name was created in this process's pid namespace (a `/dev/shm` shared with other containers
+ * holds names whose pids mean other processes), that namespace is known, and no live process has the creator's
+ * pid with the creator's start time. Names of older procq versions (no namespace) are left alone.
  */
 export function sweepSegments(options: { pid?: number } = {}): string[] {
   const native = loadNative();
@@ -239,16 +275,18 @@ export function sweepSegments(options: { pid?: number } = {}): string[] {
   const removed: string[] = [];
   const alive = new Map<string, boolean>();
   for (const entry of entries) {
-    const m = NAME_RE.exec(entry);
+    const segment = NAME_RE.exec(entry);
+    const m = segment ?? REGISTRY_RE.exec(entry);
     if (m === null) continue;
-    if (m[3] !== undefined) [m[1], m[2]] = [m[3], m[4]!];
     const pid = Number(m[1]);
     if (pid === process.pid || (options.pid !== undefined && pid !== options.pid)) continue;
-    const key = `${pid}-${m[2] ?? ''}`;
+    // another namespace's pid (or unknown): its death is not provable from here
+    if (segment !== null && (segment[3] === '0' || segment[3] !== pidNamespace())) continue;
+    const key = `${pid}-${m[2]}`;
     let isAlive = alive.get(key);
     if (isAlive === undefined) {
       // Alive only if it is the same process: a creator that died may have had its pid taken by another one.
-      isAlive = native.threadAlive(pid) && (m[2] === undefined || m[2] === '0' || startTime(pid) === m[2]);
+      isAlive = native.threadAlive(pid) && (m[2] === '0' || startTime(pid) === m[2]);
       alive.set(key, isAlive);
     }
     if (isAlive) continue;

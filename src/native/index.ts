@@ -22,7 +22,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { WaitResult } from '../memory/segment.js';
 
 /** Bumped with `PQ_ABI_VERSION` in procq.c whenever the surface below changes: a stale build is refused. */
-export const NATIVE_ABI_VERSION = 2;
+export const NATIVE_ABI_VERSION = 3;
 
 export interface NativeStats {
   /** Native waiter threads alive in this process (busy or idle). */
@@ -59,6 +59,11 @@ export interface NativeBinding {
    * so that a full `/dev/shm` is an `ENOSPC` error here instead of a SIGBUS when the bytes are touched.
    */
   shmCommit(buffer: ArrayBuffer, offset: number, length: number): void;
+  /**
+   * Gives the pages of `[offset, offset + length)` back to `/dev/shm` (`fallocate` PUNCH_HOLE): they read as zeros
+   * after. `false` when the file system cannot punch holes.
+   */
+  shmRelease(buffer: ArrayBuffer, offset: number, length: number): boolean;
 
   /**
    * Blocks the calling thread while `i32[index] === expected` (process-shared `FUTEX_WAIT`), at most `timeoutMs`
@@ -99,6 +104,11 @@ export interface NativeBinding {
    * exist or is a zombie: with the tid, an identity the kernel never gives to another thread (src/wait/identity.ts).
    */
   threadStartTime(tid: number): number;
+
+  /** A pipe for the resource tracker (src/memory/tracker.ts): `[readFd, writeFd]`, both close-on-exec. */
+  trackerPipe(): [number, number];
+  /** Clears (`true`) or sets (`false`) close-on-exec on `fd`: an inheritable fd is held by every process exec'd. */
+  setInheritable(fd: number, inheritable: boolean): void;
 }
 
 const REBUILD_HINT =

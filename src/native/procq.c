@@ -9,6 +9,10 @@
  *                   futexWaitAsync / futexCancel                   the same wait on a dedicated native thread,
  *                                                                   settled through a threadsafe function
  *   threads         gettid / threadAlive / getppid / setParentDeathSignal
+ *   memory release  shmRelease                                     fallocate(PUNCH_HOLE): gives a drained ring's
+ *                                                                   pages back to /dev/shm
+ *   tracker         trackerPipe / setInheritable                   the pipe whose EOF tells the resource tracker
+ *                                                                   (src/memory/tracker.ts) that a tree has ended
  *   waiting         threadStartTime                                owner identity (tid, start time), src/wait/
  *
  * Linux only (futex). Every function validates its arguments and throws a TypeError / RangeError for misuse and an
@@ -57,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -67,7 +72,7 @@
 #include <node_api.h>
 
 /* Bumped whenever the JavaScript-visible surface changes; the loader refuses a stale build. */
-#define PQ_ABI_VERSION 2
+#define PQ_ABI_VERSION 3
 
 #define PQ_OK 0
 #define PQ_NOT_EQUAL 1
@@ -998,6 +1003,87 @@ static napi_value SetParentDeathSignal(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
+/* Memory release                                                                                                   */
+
+/* shmRelease(arrayBuffer, offset, length): gives the pages of [offset, offset+length) back (fallocate PUNCH_HOLE,
+ * KEEP_SIZE); they read as zeros afterwards and are backed again by shmCommit or on first touch. false when the
+ * file system cannot punch holes (nothing released). */
+static napi_value ShmRelease(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return throw_type(env, "shmRelease(buffer, offset, length)");
+  bool is_ab = false;
+  napi_is_arraybuffer(env, argv[0], &is_ab);
+  if (!is_ab) return throw_type(env, "Expected an ArrayBuffer returned by shmCreate or shmOpen");
+  void *data;
+  size_t len;
+  NAPI_CALL(env, napi_get_arraybuffer_info(env, argv[0], &data, &len));
+  uint64_t off, n;
+  if (!get_index(env, argv[1], (double)len, &off, "offset")) return NULL;
+  if (!get_index(env, argv[2], (double)(len - off), &n, "length")) return NULL;
+  int fd = -1;
+  pthread_mutex_lock(&g_shm_mu);
+  for (mapping *m = g_mappings; m; m = m->next) {
+    if (m->addr == data) {
+      fd = m->fd;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g_shm_mu);
+  if (fd < 0) return throw_type(env, "Expected an ArrayBuffer returned by shmCreate or shmOpen");
+  bool done = true;
+  if (n > 0) {
+    int r;
+    do r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)n);
+    while (r != 0 && errno == EINTR);
+    if (r != 0) {
+      if (errno != EOPNOTSUPP && errno != ENOSYS) return throw_errno(env, errno, "fallocate(PUNCH_HOLE) of shared memory");
+      done = false;
+    }
+  }
+  napi_value out;
+  NAPI_CALL(env, napi_get_boolean(env, done, &out));
+  return out;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Resource tracker                                                                                                 */
+
+/* trackerPipe(): [readFd, writeFd], both close-on-exec. The tracker gets the read end as its stdin; the write end is
+ * then made inheritable (setInheritable) so that every process of the tree holds it, and the tracker reads EOF only
+ * when the last of them has ended, however it ended. */
+static napi_value TrackerPipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, errno, "pipe2 for the resource tracker");
+  napi_value out, v;
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &out));
+  for (uint32_t i = 0; i < 2; i++) {
+    NAPI_CALL(env, napi_create_int32(env, fds[i], &v));
+    NAPI_CALL(env, napi_set_element(env, out, i, v));
+  }
+  return out;
+}
+
+/* setInheritable(fd, inheritable): clears (or sets) FD_CLOEXEC on fd. */
+static napi_value SetInheritable(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_type(env, "setInheritable(fd, inheritable)");
+  uint64_t fd;
+  if (!get_index(env, argv[0], (double)INT_MAX, &fd, "fd")) return NULL;
+  bool inheritable = false;
+  NAPI_CALL(env, napi_get_value_bool(env, argv[1], &inheritable));
+  int fl = fcntl((int)fd, F_GETFD);
+  if (fl < 0) return throw_errno(env, errno, "fcntl(F_GETFD)");
+  fl = inheritable ? (fl & ~FD_CLOEXEC) : (fl | FD_CLOEXEC);
+  if (fcntl((int)fd, F_SETFD, fl) != 0) return throw_errno(env, errno, "fcntl(F_SETFD)");
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
 /* Module                                                                                                           */
 
 NAPI_MODULE_INIT() {
@@ -1041,6 +1127,9 @@ NAPI_MODULE_INIT() {
       {"getppid", NULL, Getppid, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threadAlive", NULL, ThreadAlive, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setParentDeathSignal", NULL, SetParentDeathSignal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"trackerPipe", NULL, TrackerPipe, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"shmRelease", NULL, ShmRelease, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setInheritable", NULL, SetInheritable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threadStartTime", NULL, ThreadStartTime, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

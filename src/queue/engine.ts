@@ -7,7 +7,7 @@
 
 import {
   type Codec,
-  copyOut,
+  copyStructured,
   decodeStructured,
   type FastBuffer,
   isFastItem,
@@ -17,11 +17,12 @@ import {
   readFast,
   writePayload,
 } from '../codec/frames.js';
+import { UndecodableBytes } from '../codec/index.js';
 import { TAG_CUSTOM } from '../codec/tags.js';
 import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
 import { subject } from '../inspect/label.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
-import { DONE, GET_COUNT, JOIN_ADVERT, PUT_COUNT, SHUTDOWN } from '../ring/layout.js';
+import { BROKEN, DONE, GET_COUNT, JOIN_ADVERT, PUT_COUNT, SHUTDOWN } from '../ring/layout.js';
 import { lockDeadlineOf } from '../ring/lock.js';
 import { ceilPow2, LOCK_BUSY, Ring } from '../ring/ring.js';
 import { deadlineOf, WaitWord } from '../wait/index.js';
@@ -112,6 +113,7 @@ export class QueueEngine {
   }
 
   shutdown(immediate: boolean): void {
+    this.ring.checkBroken();
     const i32 = this.i32;
     if (immediate) {
       Atomics.store(i32, SHUTDOWN, SHUTDOWN_IMMEDIATE);
@@ -140,6 +142,7 @@ export class QueueEngine {
    * lock (0: not at all; the async forms then wait for it outside the producer lock and retry).
    */
   #putLocked(p: Prepared, lockDeadline: number): number {
+    this.ring.checkBroken();
     if (Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN) return SHUT;
     const ring = this.ring;
     ring.begin();
@@ -169,13 +172,17 @@ export class QueueEngine {
     return true;
   }
 
-  /** Ready to retry a put: room, or shut down. `seen` is GET_COUNT when the attempt failed. */
+  /** Ready to retry a put: room, or shut down (or broken). `seen` is GET_COUNT when the attempt failed. */
   #roomOrShut(result: number, seen: number): () => boolean {
     const ring = this.ring;
     const i32 = this.i32;
     return result === FULL
-      ? () => !ring.isFull() || Atomics.load(i32, SHUTDOWN) !== SHUTDOWN_OPEN
-      : () => Atomics.load(i32, GET_COUNT) !== seen || Atomics.load(i32, SHUTDOWN) !== SHUTDOWN_OPEN;
+      ? () => !ring.isFull() || this.#shutOrBroken()
+      : () => Atomics.load(i32, GET_COUNT) !== seen || this.#shutOrBroken();
+  }
+
+  #shutOrBroken(): boolean {
+    return Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN || Atomics.load(this.i32, BROKEN) !== 0;
   }
 
   /** The item prepared outside the lock when it is structured, else null (prepared in the lock region). */
@@ -232,6 +239,8 @@ export class QueueEngine {
       let r: number;
       try {
         r = this.#putLocked(pre ?? this.#scratchFor(item), 0);
+      } catch (err) {
+        return Promise.reject(err);
       } finally {
         lock.release();
       }
@@ -281,6 +290,7 @@ export class QueueEngine {
     from: number,
     lockDeadline: number,
   ): { n: number; r: number } {
+    this.ring.checkBroken();
     if (Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN) return { n: 0, r: SHUT };
     const ring = this.ring;
     ring.begin();
@@ -420,7 +430,9 @@ export class QueueEngine {
       const off = ring.payloadOffset();
       const len = ring.payloadLength();
       out.push(
-        isStructured(tag) ? new Copied(tag, copyOut(mem, off, len)) : readFast(mem, this.f64, tag, off, len),
+        isStructured(tag)
+          ? new Copied(tag, copyStructured(mem, tag, off, len))
+          : this.#readFast(tag, off, len),
       );
       ring.next();
     }
@@ -437,8 +449,8 @@ export class QueueEngine {
     const off = ring.payloadOffset();
     const len = ring.payloadLength();
     const v = isStructured(tag)
-      ? new Copied(tag, copyOut(this.mem, off, len))
-      : readFast(this.mem, this.f64, tag, off, len);
+      ? new Copied(tag, copyStructured(this.mem, tag, off, len))
+      : this.#readFast(tag, off, len);
     ring.next();
     ring.commitTake();
     return v;
@@ -468,15 +480,59 @@ export class QueueEngine {
     return tag !== TAG_CUSTOM || this.codec !== undefined;
   }
 
-  #finish(v: unknown): unknown {
-    this.ring.putters.wake(1);
-    return v instanceof Copied ? decodeStructured(v.tag, v.bytes, this.codec) : v;
+  /** A fast-path frame's value; a payload that does not decode (corrupt memory) breaks the queue. */
+  #readFast(tag: number, off: number, len: number): unknown {
+    try {
+      return readFast(this.mem, this.f64, tag, off, len);
+    } catch (err) {
+      this.ring.failPayload(err);
+    }
   }
 
-  #itemOrShut = (): boolean => this.ring.size() > 0 || Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN;
+  /** A structured item's value, decoded after the consumer lock is released. */
+  #decode(v: Copied): unknown {
+    try {
+      return decodeStructured(v.tag, v.bytes, this.codec);
+    } catch (err) {
+      if (err instanceof UndecodableBytes) this.ring.failPayload(err);
+      throw err;
+    }
+  }
 
-  /** Throws ShutDown when gets must fail now: immediate shutdown, or shut down and drained. */
+  /** A pending retry of {@link Ring.tryShrink} (armed once, unref'd: it never keeps a process alive). */
+  #shrinkTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** After a take: a drained ring gives its extra memory back now, or once it has not grown for a while. */
+  #shrinkIfDrained(): void {
+    const delay = this.ring.shrinkDelay();
+    if (delay < 0) return;
+    if (delay === 0) {
+      try {
+        this.ring.tryShrink();
+      } catch {
+        // a broken queue: the next call reports it
+      }
+      return;
+    }
+    if (this.#shrinkTimer !== undefined) return;
+    this.#shrinkTimer = setTimeout(() => {
+      this.#shrinkTimer = undefined;
+      this.#shrinkIfDrained();
+    }, delay + 1);
+    this.#shrinkTimer.unref?.();
+  }
+
+  #finish(v: unknown): unknown {
+    this.#shrinkIfDrained();
+    this.ring.putters.wake(1);
+    return v instanceof Copied ? this.#decode(v) : v;
+  }
+
+  #itemOrShut = (): boolean => this.ring.size() > 0 || this.#shutOrBroken();
+
+  /** Throws ShutDown when gets must fail now: immediate shutdown, or shut down and drained (InvariantError: broken). */
   #checkShut(): void {
+    this.ring.checkBroken();
     const s = Atomics.load(this.i32, SHUTDOWN);
     if (s === SHUTDOWN_IMMEDIATE || (s === SHUTDOWN_DRAIN && this.ring.size() <= 0))
       throw new ShutDown(this.#says('has been shut down'));
@@ -515,6 +571,8 @@ export class QueueEngine {
         let v: unknown;
         try {
           v = this.#takeOneLocked();
+        } catch (err) {
+          return Promise.reject(err);
         } finally {
           lock.release();
         }
@@ -553,10 +611,11 @@ export class QueueEngine {
   }
 
   #finishMany(out: unknown[]): unknown[] {
+    this.#shrinkIfDrained();
     this.ring.putters.wake(out.length);
     for (let i = 0; i < out.length; i++) {
       const v = out[i];
-      if (v instanceof Copied) out[i] = decodeStructured(v.tag, v.bytes, this.codec);
+      if (v instanceof Copied) out[i] = this.#decode(v);
     }
     return out;
   }
@@ -606,12 +665,25 @@ export class QueueEngine {
 
   // ------------------------------------------------------------------ JoinableQueue
 
+  /** `qsize()`: items in the queue (InvariantError when the queue is broken). */
+  size(): number {
+    this.ring.checkBroken();
+    return this.ring.size();
+  }
+
+  /** `full()`: `maxsize` items are in the queue (InvariantError when the queue is broken). */
+  isFull(): boolean {
+    this.ring.checkBroken();
+    return this.ring.isFull();
+  }
+
   /** Items put and not yet marked done: `PUT_COUNT - DONE` (see layout.ts). */
   unfinished(): number {
     return (Atomics.load(this.i32, PUT_COUNT) - Atomics.load(this.i32, DONE)) | 0;
   }
 
   taskDone(): void {
+    this.ring.checkBroken();
     const i32 = this.i32;
     for (;;) {
       const done = Atomics.load(i32, DONE);
@@ -624,13 +696,19 @@ export class QueueEngine {
     }
   }
 
-  #noneUnfinished = (): boolean => this.unfinished() <= 0;
+  #noneUnfinished = (): boolean => this.unfinished() <= 0 || Atomics.load(this.i32, BROKEN) !== 0;
 
   joinSync(timeoutMs: number): boolean {
-    return this.joiners.waitSync(this.#noneUnfinished, deadlineOf(timeoutMs));
+    this.ring.checkBroken();
+    const r = this.joiners.waitSync(this.#noneUnfinished, deadlineOf(timeoutMs));
+    this.ring.checkBroken();
+    return r;
   }
 
-  join(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
-    return this.joiners.wait(this.#noneUnfinished, deadlineOf(timeoutMs), signal);
+  async join(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+    this.ring.checkBroken();
+    const r = await this.joiners.wait(this.#noneUnfinished, deadlineOf(timeoutMs), signal);
+    this.ring.checkBroken();
+    return r;
   }
 }

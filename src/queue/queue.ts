@@ -100,7 +100,7 @@ export class Queue<T = unknown> implements QueueLike<T>, Disposable, AsyncDispos
 
   /** Items in the queue, exact at the instant it is read, across every thread and process. */
   qsize(): number {
-    return this._engine.ring.size();
+    return this._engine.size();
   }
 
   empty(): boolean {
@@ -109,7 +109,7 @@ export class Queue<T = unknown> implements QueueLike<T>, Disposable, AsyncDispos
 
   /** True when `maxsize` items are queued; never for an unbounded queue. */
   full(): boolean {
-    return this._engine.ring.isFull();
+    return this._engine.isFull();
   }
 
   /**

@@ -32,13 +32,26 @@
  *        that one left by a waiter killed in its sleep is withdrawn
  * 104    P_LOCK_START  the producer lock's holder       its start time while it holds P_LOCK (wait/owner-word.ts)
  * 105    C_LOCK_START  the consumer lock's holder       its start time while it holds C_LOCK
+ * 120    BROKEN        whoever finds an invariant broken  CAS 0 -> reason (first wins), never back to 0
+ * 121    CAP_INIT      creator                          never changes: the CAP a drained ring falls back to
+ *                                                       (0 in rings of older versions: they never shrink)
+ * 122    GREW_AT       producer that grows the ring     both locks: when it last grew (wall clock, 1/10 s, wraps)
  *  ...   reserved up to HEADER_BYTES
  * ```
  *
  * Positions (HEAD, TAIL) are logical byte offsets that wrap at 2^32; the byte at logical position p lives at
- * data offset `p & (CAP - 1)`. Frames are 8-byte aligned: `[u32 length][u32 tag][payload, padded to 8]`.
- * A frame never straddles the end of the data region; when one does not fit, the producer writes a WRAP frame
- * whose length field is the number of bytes to skip.
+ * data offset `p & (CAP - 1)`. Frames are 8-byte aligned: `[u32 length][u32 check | tag][payload, padded to 8]`.
+ * The tag is the low byte of the second word; the upper 24 bits are a check of (position, length, tag)
+ * (`frameCheck`), so a frame header that was overwritten, or a stale one at a position it was not written for,
+ * is recognised. A frame never straddles the end of the data region; when one does not fit, the producer writes
+ * a WRAP frame whose length field is the number of bytes to skip (to a multiple of the CAP it was written under).
+ *
+ * Validation: every operation checks the header words it relies on (MAGIC, MAXSIZE, CAP_MAX, CAP a power of two
+ * within bounds, HEAD and TAIL 8-aligned and at most CAP apart, `0 <= PUT_COUNT - GET_COUNT <= (TAIL - HEAD) / 8`,
+ * SHUTDOWN in 0..2, no journal left set under a held lock), and a consumer checks each frame it reads (check bits,
+ * known tag, a length that fits the tag, inside [HEAD, TAIL) and before the end of the region). A violation
+ * stores a reason in BROKEN and wakes everyone; from then on every call on the queue, in every process, fails with
+ * the same InvariantError (ring.ts: `brokenError`). Payload bytes carry no check: only their decoding is checked.
  *
  * Invariants (between operations; each step below keeps them):
  * - `0 <= TAIL - HEAD <= CAP` (u32 arithmetic), and the bytes in [HEAD, TAIL) are whole, published frames.
@@ -50,6 +63,11 @@
  * - CAP changes only with both locks held, by relocating the live bytes so every logical position keeps its
  *   frame (growing from C to 2C moves the bytes whose position has bit C set up by exactly C, into bytes that were
  *   unused). The new CAP is stored after the copy: a producer killed half-way leaves the old layout intact.
+ * - CAP shrinks back to CAP_INIT only with both locks held and the ring empty (HEAD = TAIL, PUT_COUNT =
+ *   GET_COUNT, no batch open: the producer lock is held), at least SHRINK_AFTER_MS after the last growth (so a
+ *   backlog that keeps coming back does not pay a grow and a shrink each time). CAP is stored first, then the
+ *   pages past the new end are given back (`Segment.release`): a process killed in between leaves memory
+ *   committed, never a layout in use over released pages. Growing commits its pages again before touching them.
  * - Waiting: a waiter adds itself to its *_WAIT word, reads the epoch it will sleep on, re-checks its condition
  *   ("has the queue become ready just now?"), then sleeps on the epoch, passing the value it read. A notifier
  *   changes the state (PUT_COUNT, GET_COUNT, SHUTDOWN) first, then, only if the *_WAIT word is non-zero, bumps the
@@ -93,6 +111,12 @@ export const GET_EPOCH = 22;
 export const PUT_EPOCH = 23;
 export const P_LOCK_START = 104;
 export const C_LOCK_START = 105;
+export const BROKEN = 120;
+export const CAP_INIT = 121;
+export const GREW_AT = 122;
+
+/** A drained ring shrinks back to CAP_INIT once it has not grown for this long. */
+export const SHRINK_AFTER_MS = 200;
 
 /** Longest single sleep of a getter, putter or joiner before it looks again (see the invariants). */
 export const WAIT_SLICE_MS = 100;
@@ -113,3 +137,14 @@ export const NO_INTENT = -1;
 export const TAG_WRAP = 0;
 
 export const align8 = (n: number): number => (n + 7) & ~7;
+
+/** The low byte of a frame's second word; the rest is its check. */
+export const TAG_MASK = 0xff;
+
+/** The check bits (upper 24) of the frame of `tag` and `length` at logical position `pos`. */
+export function frameCheck(pos: number, length: number, tag: number): number {
+  let h = Math.imul(pos ^ 0x70726f71, 0x9e3779b1) ^ Math.imul(length ^ (tag << 24), 0x85ebca6b);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h & ~TAG_MASK;
+}

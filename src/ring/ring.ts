@@ -7,22 +7,38 @@
  * out, `next`, then `commitTake`. The caller holds the producer lock for the first and the consumer lock for the second; this file
  * only moves bytes and counters, and never waits except to take the consumer lock to grow the ring.
  */
+
+// The item tags are the codec's (codec/tags.ts); the ring checks a frame's tag against them before trusting it.
+import {
+  TAG_BUFFER,
+  TAG_FALSE,
+  TAG_NULL,
+  TAG_NUMBER,
+  TAG_TRUE,
+  TAG_UNDEFINED,
+  TAG_UTF16,
+} from '../codec/tags.js';
 import { InvariantError } from '../errors.js';
 import type { Segment } from '../memory/segment.js';
 import { WaitWord } from '../wait/index.js';
 import {
   align8,
+  BROKEN,
   C_INTENT_CNT,
   C_INTENT_HEAD,
   C_LOCK,
   C_LOCK_ADVERT,
   C_LOCK_START,
   CAP,
+  CAP_INIT,
   CAP_MAX,
+  DONE as DONE_WORD,
   FRAME_HEADER,
+  frameCheck,
   GET_ADVERT,
   GET_COUNT,
   GET_EPOCH,
+  GREW_AT,
   HEAD,
   HEADER_BYTES,
   MAGIC,
@@ -37,6 +53,9 @@ import {
   PUT_ADVERT,
   PUT_COUNT,
   PUT_EPOCH,
+  SHRINK_AFTER_MS,
+  SHUTDOWN,
+  TAG_MASK,
   TAG_WRAP,
   TAIL,
 } from './layout.js';
@@ -52,6 +71,65 @@ export function ceilPow2(n: number): number {
   let c = MIN_CAPACITY;
   while (c < n) c *= 2;
   return c;
+}
+
+/** Reasons stored in the BROKEN word (the low byte; the next byte names a header word where one applies). */
+const BROKEN_HEADER = 1;
+const BROKEN_FRAME = 2;
+const BROKEN_PAYLOAD = 3;
+const BROKEN_JOURNAL = 4;
+
+const WORD_NAMES: Record<number, string> = {
+  [MAGIC]: 'MAGIC',
+  [MAXSIZE]: 'MAXSIZE',
+  [CAP_MAX]: 'CAP_MAX',
+  [CAP]: 'CAP',
+  [HEAD]: 'HEAD',
+  [TAIL]: 'TAIL',
+  [PUT_COUNT]: 'PUT_COUNT',
+  [GET_COUNT]: 'GET_COUNT',
+  [P_INTENT_TAIL]: 'P_INTENT_TAIL',
+  [C_INTENT_HEAD]: 'C_INTENT_HEAD',
+  [SHUTDOWN]: 'SHUTDOWN',
+};
+
+/** The message of a queue broken for `code` (what BROKEN holds): the same in every process. */
+function brokenMessage(code: number): string {
+  const word = WORD_NAMES[(code >>> 8) & 0xff] ?? 'a header word';
+  switch (code & 0xff) {
+    case BROKEN_HEADER:
+      return `its header word ${word} breaks the ring's invariants`;
+    case BROKEN_FRAME:
+      return 'a frame header (length, tag or check bits) breaks the ring layout';
+    case BROKEN_PAYLOAD:
+      return "a frame's payload does not decode as its tag says";
+    case BROKEN_JOURNAL:
+      return `a dead owner's commit journal (${word}) points outside the ring`;
+  }
+  return `its BROKEN word holds an unknown reason (${code})`;
+}
+
+/** Payload lengths each tag allows (-1: any; -2: even). Unknown tags are not in the table. */
+const TAG_LENGTH: Record<number, number> = {
+  1: -1,
+  2: -1,
+  [TAG_NUMBER]: 8,
+  4: -1,
+  [TAG_BUFFER]: -1,
+  6: -1,
+  7: -1,
+  [TAG_UNDEFINED]: 0,
+  [TAG_NULL]: 0,
+  [TAG_TRUE]: 0,
+  [TAG_FALSE]: 0,
+  12: -1,
+  13: -1,
+  [TAG_UTF16]: -2,
+};
+
+/** Wall-clock time in tenths of a second, wrapping at 2^31: comparable across processes. */
+function tenths(): number {
+  return Math.floor(Date.now() / 100) % 0x80000000;
 }
 
 export interface RingInit {
@@ -72,6 +150,8 @@ export class Ring {
   readonly putters: WaitWord;
   readonly maxsize: number;
   readonly capacityMax: number;
+  /** What errors name the queue by: its segment's name. */
+  readonly name: string;
 
   // A producer's open batch, between begin() and flush() (producer lock held): frames written, not published.
   #pendTail = 0; // logical position after the last written frame
@@ -97,6 +177,7 @@ export class Ring {
     i32[MAXSIZE] = init.maxsize;
     i32[CAP_MAX] = init.capacityMax;
     i32[CAP] = init.capacity;
+    i32[CAP_INIT] = init.capacity;
     i32[P_INTENT_TAIL] = NO_INTENT;
     i32[C_INTENT_HEAD] = NO_INTENT;
     seg.commit(HEADER_BYTES, init.capacity);
@@ -107,8 +188,11 @@ export class Ring {
     this.seg = seg;
     this.i32 = seg.i32;
     this.bytes = seg.bytes;
-    if (Atomics.load(this.i32, MAGIC) !== MAGIC_VALUE)
-      throw new InvariantError('segment holds no procq ring');
+    this.name = (seg as { name?: string }).name ?? 'a thread-only queue (SharedArrayBuffer)';
+    if (Atomics.load(this.i32, MAGIC) !== MAGIC_VALUE) {
+      if (Atomics.load(this.i32, BROKEN) !== 0) throw this.brokenError(); // a ring whose MAGIC was overwritten
+      throw new InvariantError(`segment ${this.name} holds no procq ring`, { queue: this.name });
+    }
     this.maxsize = this.i32[MAXSIZE];
     this.capacityMax = this.i32[CAP_MAX];
     this.producerLock = new SharedLock(
@@ -123,11 +207,32 @@ export class Ring {
     );
     this.getters = new WaitWord(seg, GET_EPOCH, GET_ADVERT, { epoch: true });
     this.putters = new WaitWord(seg, PUT_EPOCH, PUT_ADVERT, { epoch: true });
+    if (
+      this.capacityMax < MIN_CAPACITY ||
+      (this.capacityMax & (this.capacityMax - 1)) !== 0 ||
+      Ring.segmentSize(this.capacityMax) > seg.byteLength
+    ) {
+      this.#markBroken(BROKEN_HEADER | (CAP_MAX << 8));
+    }
   }
 
-  /** Items published and not yet taken: exact at the instant it is read. */
+  /**
+   * Items published and not yet taken, from one consistent snapshot of the two counters: GET_COUNT is read on both
+   * sides of PUT_COUNT, and the pair counts only when it did not move in between (then it is exactly what the
+   * queue held at the instant PUT_COUNT was read). A take never precedes its publish, so with GET_COUNT read first
+   * the difference is never negative even when the counters keep moving; after a few tries that value, clamped to
+   * `maxsize`, is returned.
+   */
   size(): number {
-    return (Atomics.load(this.i32, PUT_COUNT) - Atomics.load(this.i32, GET_COUNT)) | 0;
+    const i32 = this.i32;
+    let n = 0;
+    for (let tries = 0; tries < 8; tries++) {
+      const got = Atomics.load(i32, GET_COUNT);
+      n = (Atomics.load(i32, PUT_COUNT) - got) | 0;
+      if (Atomics.load(i32, GET_COUNT) === got) return Math.max(n, 0);
+    }
+    if (n < 0) return 0;
+    return this.maxsize > 0 && n > this.maxsize ? this.maxsize : n;
   }
 
   /** Whether `maxsize` items are in the ring (never, for an unbounded ring). */
@@ -142,10 +247,14 @@ export class Ring {
     return this.capacityMax - FRAME_HEADER;
   }
 
-  /** Opens a batch of puts. */
+  /** Opens a batch of puts (validating the header words the producer relies on). */
   begin(): void {
-    this.#pendTail = this.i32[TAIL];
-    this.#pendCount = this.i32[PUT_COUNT];
+    const i32 = this.i32;
+    // HEAD and GET_COUNT move together under the consumer lock (HEAD first), so read here they may disagree: the
+    // items-per-byte bound is the consumer's to check.
+    this.#checkHeader(Atomics.load(i32, HEAD), i32[TAIL], i32[PUT_COUNT], Atomics.load(i32, GET_COUNT), -1);
+    this.#pendTail = i32[TAIL];
+    this.#pendCount = i32[PUT_COUNT];
   }
 
   /** Items in the ring counting the open batch's unpublished ones: what `maxsize` is checked against. */
@@ -175,7 +284,7 @@ export class Ring {
         // Does not fit before the end: a WRAP frame tells consumers to skip the rest of the region.
         const at = HEADER_BYTES + phys;
         i32[at >> 2] = toEnd;
-        i32[(at >> 2) + 1] = TAG_WRAP;
+        i32[(at >> 2) + 1] = frameCheck(tail, toEnd, TAG_WRAP) | TAG_WRAP;
         return this.#reserveAt((tail + toEnd) >>> 0, 0);
       }
       const grown = this.#grow(used + toEnd + need);
@@ -203,7 +312,7 @@ export class Ring {
       if (Atomics.load(i32, HEAD) >>> 0 !== tail || this.#pendCount !== i32[PUT_COUNT]) return false;
       const at = HEADER_BYTES + (tail & (i32[CAP] - 1));
       i32[at >> 2] = toEnd;
-      i32[(at >> 2) + 1] = TAG_WRAP;
+      i32[(at >> 2) + 1] = frameCheck(tail, toEnd, TAG_WRAP) | TAG_WRAP;
       const next = (tail + toEnd) | 0;
       this.#pendTail = next;
       Atomics.store(i32, TAIL, next);
@@ -225,7 +334,7 @@ export class Ring {
     const i32 = this.i32;
     const at = this.#resOffset >> 2;
     i32[at] = length;
-    i32[at + 1] = tag;
+    i32[at + 1] = frameCheck(this.#resFrame, length, tag) | tag;
     this.#pendTail = (this.#resFrame + FRAME_HEADER + align8(length)) | 0;
     this.#pendCount = (this.#pendCount + 1) | 0;
   }
@@ -268,6 +377,7 @@ export class Ring {
         p = (p + run) >>> 0;
         left -= run;
       }
+      i32[GREW_AT] = tenths();
       Atomics.store(i32, CAP, newCap); // the switch to the new layout: one word
     } finally {
       this.consumerLock.release();
@@ -275,12 +385,59 @@ export class Ring {
     return true;
   }
 
+  // ---------------------------------------------------------------- shrinking (no lock held)
+
+  /**
+   * Milliseconds until a drained ring may shrink back to its initial size: 0 when it may now, -1 when it has
+   * nothing to give back (at its initial size, not empty, or a ring that never shrinks).
+   */
+  shrinkDelay(): number {
+    const i32 = this.i32;
+    const init = i32[CAP_INIT];
+    if (init <= 0 || i32[CAP] <= init || this.size() !== 0) return -1;
+    const since = ((tenths() - i32[GREW_AT]) | 0) * 100;
+    return since >= SHRINK_AFTER_MS || since < 0 ? 0 : SHRINK_AFTER_MS - since;
+  }
+
+  /**
+   * Shrinks an empty ring back to CAP_INIT and gives the rest of its pages back (see layout.ts). Takes both locks
+   * only if they are free (never waits); returns whether it shrank.
+   */
+  tryShrink(): boolean {
+    if (this.shrinkDelay() !== 0 || !this.producerLock.tryAcquire()) return false;
+    try {
+      if (!this.consumerLock.tryAcquire()) return false;
+      try {
+        const i32 = this.i32;
+        this.begin(); // validates the header words
+        this.beginTake();
+        const cap = i32[CAP];
+        const init = i32[CAP_INIT];
+        if (this.shrinkDelay() !== 0 || i32[HEAD] !== i32[TAIL] || init < MIN_CAPACITY || init > cap)
+          return false;
+        Atomics.store(i32, CAP, init);
+        this.seg.release(HEADER_BYTES + init, cap - init);
+        return true;
+      } finally {
+        this.consumerLock.release();
+      }
+    } finally {
+      this.producerLock.release();
+    }
+  }
+
   // ---------------------------------------------------------------- consumer side (consumer lock held)
 
-  /** Opens a batch of takes. */
+  /** Opens a batch of takes (validating the header words the consumer relies on). */
   beginTake(): void {
-    this.#takeHead = this.i32[HEAD];
-    this.#takeCount = this.i32[GET_COUNT];
+    const i32 = this.i32;
+    const head = i32[HEAD];
+    const got = i32[GET_COUNT];
+    // PUT_COUNT before TAIL: a producer moves TAIL first, so the pair never shows more items than bytes.
+    const put = Atomics.load(i32, PUT_COUNT);
+    this.#checkHeader(head, Atomics.load(i32, TAIL), put, got, C_INTENT_HEAD);
+    this.#takeHead = head;
+    this.#takeCount = got;
   }
 
   /** Items published and not yet taken, counting the open batch's takes as taken. */
@@ -293,14 +450,45 @@ export class Ring {
     const i32 = this.i32;
     const cap = i32[CAP];
     let head = this.#takeHead >>> 0;
-    let at = (HEADER_BYTES + (head & (cap - 1))) >> 2;
-    if (i32[at + 1] === TAG_WRAP) {
-      head = (head + i32[at]) >>> 0;
-      at = (HEADER_BYTES + (head & (cap - 1))) >> 2;
+    // Published bytes ahead: TAIL was read after PUT_COUNT (available()), so it covers every published frame.
+    let ahead = (Atomics.load(i32, TAIL) - head) >>> 0;
+    let phys = head & (cap - 1);
+    let at = (HEADER_BYTES + phys) >> 2;
+    let len = i32[at];
+    let word = i32[at + 1];
+    if ((word & TAG_MASK) === TAG_WRAP) {
+      // A skip to a multiple of the CAP it was written under, followed by the frame it was written for.
+      if (
+        (word & ~TAG_MASK) !== frameCheck(head, len, TAG_WRAP) ||
+        len <= 0 ||
+        (len & 7) !== 0 ||
+        len > cap - phys ||
+        len >= ahead ||
+        ((head + len) & (MIN_CAPACITY - 1)) !== 0
+      ) {
+        this.#markBroken(BROKEN_FRAME);
+      }
+      head = (head + len) >>> 0;
+      ahead -= len;
+      phys = head & (cap - 1);
+      at = (HEADER_BYTES + phys) >> 2;
+      len = i32[at];
+      word = i32[at + 1];
+    }
+    const tag = word & TAG_MASK;
+    const allowed = TAG_LENGTH[tag];
+    if (
+      allowed === undefined ||
+      (word & ~TAG_MASK) !== frameCheck(head, len, tag) ||
+      len < 0 ||
+      FRAME_HEADER + align8(len) > Math.min(cap - phys, ahead) ||
+      (allowed >= 0 ? len !== allowed : allowed === -2 && (len & 1) !== 0)
+    ) {
+      this.#markBroken(BROKEN_FRAME);
     }
     this.#peekAt = at << 2;
-    this.#peekNext = (head + FRAME_HEADER + align8(i32[at])) | 0;
-    return i32[at + 1];
+    this.#peekNext = (head + FRAME_HEADER + align8(len)) | 0;
+    return tag;
   }
 
   payloadOffset(): number {
@@ -341,12 +529,105 @@ export class Ring {
     return n;
   }
 
+  // ---------------------------------------------------------------- validation
+
+  /**
+   * Checks the header words an operation relies on (the lock of side `journal` held; see layout.ts, Validation).
+   * A consumer (`journal` = C_INTENT_HEAD) read `put` before `tail`: a producer moves TAIL before PUT_COUNT, so
+   * `put - got <= (tail - head) / 8` holds; a producer (`journal` = -1 for its own P_INTENT_TAIL check without
+   * that bound) reads HEAD and GET_COUNT while a consumer may be between its two stores.
+   */
+  #checkHeader(head: number, tail: number, put: number, got: number, journal: number): void {
+    const i32 = this.i32;
+    const cap = i32[CAP];
+    const bytes = (tail - head) >>> 0;
+    const items = (put - got) | 0;
+    let word = -1;
+    if (Atomics.load(i32, BROKEN) !== 0) throw this.brokenError();
+    else if (i32[MAGIC] !== MAGIC_VALUE) word = MAGIC;
+    else if (i32[MAXSIZE] !== this.maxsize) word = MAXSIZE;
+    else if (i32[CAP_MAX] !== this.capacityMax) word = CAP_MAX;
+    else if (cap < MIN_CAPACITY || cap > this.capacityMax || (cap & (cap - 1)) !== 0) word = CAP;
+    else if ((head & 7) !== 0) word = HEAD;
+    else if ((tail & 7) !== 0 || bytes > cap) word = TAIL;
+    else if (
+      items < 0 ||
+      (this.maxsize > 0 && items > this.maxsize) ||
+      (journal === C_INTENT_HEAD && items > bytes / FRAME_HEADER)
+    )
+      word = PUT_COUNT;
+    else if (i32[journal === C_INTENT_HEAD ? C_INTENT_HEAD : P_INTENT_TAIL] !== NO_INTENT)
+      word = journal === C_INTENT_HEAD ? C_INTENT_HEAD : P_INTENT_TAIL;
+    else if (Atomics.load(i32, SHUTDOWN) >>> 0 > 2) word = SHUTDOWN;
+    if (word >= 0) this.#markBroken(BROKEN_HEADER | (word << 8));
+  }
+
+  /** Whether the queue was marked broken (by any process). */
+  isBroken(): boolean {
+    return Atomics.load(this.i32, BROKEN) !== 0;
+  }
+
+  /** Throws the queue's InvariantError when it was marked broken. */
+  checkBroken(): void {
+    if (Atomics.load(this.i32, BROKEN) !== 0) throw this.brokenError();
+  }
+
+  /** The error every call on a broken queue fails with: the same in every process. */
+  brokenError(): InvariantError {
+    const code = Atomics.load(this.i32, BROKEN);
+    return new InvariantError(
+      `queue ${this.name}: ${brokenMessage(code)}; its shared memory was changed by something other than ` +
+        'procq, and every call on it fails from now on',
+      { queue: this.name },
+    );
+  }
+
+  /** A frame's payload failed to decode: marks the queue broken and throws. */
+  failPayload(cause: unknown): never {
+    this.#markBroken(BROKEN_PAYLOAD, true, cause);
+  }
+
+  /**
+   * Marks the queue broken for every process (the first reason stays), wakes every sleeper so that it fails too,
+   * and throws (unless `raise` is false: recovery runs inside a lock take-over, whose caller looks at BROKEN).
+   */
+  #markBroken(code: number, raise: true, cause?: unknown): never;
+  #markBroken(code: number, raise: false): void;
+  #markBroken(code: number): never;
+  #markBroken(code: number, raise = true, cause?: unknown): void {
+    const i32 = this.i32;
+    Atomics.compareExchange(i32, BROKEN, 0, code);
+    this.getters.broadcast();
+    this.putters.broadcast();
+    const seg = this.seg;
+    for (const word of [DONE_WORD, P_LOCK, C_LOCK]) seg.notify(word, Number.POSITIVE_INFINITY);
+    if (raise) {
+      const err = this.brokenError();
+      if (cause !== undefined) Object.defineProperty(err, 'cause', { value: cause, configurable: true });
+      throw err;
+    }
+  }
+
   // ---------------------------------------------------------------- recovery from a dead lock owner
 
   #recoverProducer(): void {
     const i32 = this.i32;
     const tail = Atomics.load(i32, P_INTENT_TAIL);
     if (tail === NO_INTENT) return; // died before journaling: its half-written frame lies past TAIL, unpublished
+    const cap = i32[CAP];
+    // TAIL may already be the journal's (killed between its two stores): bytes and items need not agree here.
+    const moved = (tail - i32[TAIL]) >>> 0;
+    const added = (i32[P_INTENT_CNT] - i32[PUT_COUNT]) | 0;
+    if (
+      (tail & 7) !== 0 ||
+      (tail - Atomics.load(i32, HEAD)) >>> 0 > cap ||
+      moved > cap ||
+      added < 0 ||
+      added > cap / FRAME_HEADER
+    ) {
+      this.#markBroken(BROKEN_JOURNAL | (P_INTENT_TAIL << 8), false);
+      return;
+    }
     i32[TAIL] = tail;
     Atomics.store(i32, PUT_COUNT, i32[P_INTENT_CNT]);
     Atomics.store(i32, P_INTENT_TAIL, NO_INTENT);
@@ -357,6 +638,18 @@ export class Ring {
     const i32 = this.i32;
     const head = Atomics.load(i32, C_INTENT_HEAD);
     if (head === NO_INTENT) return; // died before journaling: the frame it was copying is still at HEAD
+    // HEAD may already be the journal's (killed between its two stores): bytes and items need not agree here.
+    const moved = (head - i32[HEAD]) >>> 0;
+    const taken = (i32[C_INTENT_CNT] - i32[GET_COUNT]) | 0;
+    if (
+      (head & 7) !== 0 ||
+      moved > (Atomics.load(i32, TAIL) - i32[HEAD]) >>> 0 ||
+      taken < 0 ||
+      taken > ((Atomics.load(i32, PUT_COUNT) - i32[GET_COUNT]) | 0)
+    ) {
+      this.#markBroken(BROKEN_JOURNAL | (C_INTENT_HEAD << 8), false);
+      return;
+    }
     Atomics.store(i32, HEAD, head);
     Atomics.store(i32, GET_COUNT, i32[C_INTENT_CNT]);
     Atomics.store(i32, C_INTENT_HEAD, NO_INTENT);

@@ -99,6 +99,15 @@ export function segmentsOf(pid: number | undefined): string[] {
   }
 }
 
+/** Whether process `pid` is procq's resource tracker (src/memory/tracker.ts): it lives as long as this process. */
+function isTracker(pid: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('procq-tracker\0');
+  } catch {
+    return false;
+  }
+}
+
 /** This process's child processes that are still running (zombies, already ended, do not count). */
 export function runningChildPids(): number[] {
   const out: number[] = [];
@@ -107,7 +116,8 @@ export function runningChildPids(): number[] {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === process.pid && fields[0] !== 'Z') out.push(Number(entry));
+      if (Number(fields[1]) === process.pid && fields[0] !== 'Z' && !isTracker(entry))
+        out.push(Number(entry));
     } catch {
       // ended meanwhile
     }
