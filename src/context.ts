@@ -46,7 +46,7 @@ function buildContext(method: StartMethod) {
   Object.defineProperty(ContextPool, 'name', { value: 'Pool' });
   return Object.freeze({
     startMethod: method,
-    Process: ContextProcess,
+    Process: ContextProcess as typeof Process,
     currentProcess,
     parentProcess,
     activeChildren,

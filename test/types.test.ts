@@ -45,6 +45,10 @@ test('test/types/*.ts compile under --strict against the published types, every 
   assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`);
 });
 
+// Python's own `_`-names of a manager proxy (`_callmethod`, `_id`...), public there and here: a proxy forwards every
+// other name to the object it stands for, so its own members keep Python's `_` to stay out of the way.
+const PYTHON_PROXY_NAMES = new Set(['_typeid', '_id', '_address', '_callMethod']);
+
 test('the published .d.ts files declare no `_`-prefixed member', () => {
   const found: string[] = [];
   for (const file of filesUnder(join(root, 'dist/src'), '.d.ts')) {
@@ -52,7 +56,10 @@ test('the published .d.ts files declare no `_`-prefixed member', () => {
     const code = readFileSync(file, 'utf8')
       .replace(/\/\*[\s\S]*?\*\//g, '')
       .replace(/\/\/.*$/gm, '');
-    for (const m of code.matchAll(/\b_[a-zA-Z]\w*/g)) found.push(`${file.slice(root.length)}: ${m[0]}`);
+    for (const m of code.matchAll(/\b_[a-zA-Z]\w*/g)) {
+      if (file.endsWith('manager/proxy.d.ts') && PYTHON_PROXY_NAMES.has(m[0])) continue;
+      found.push(`${file.slice(root.length)}: ${m[0]}`);
+    }
   }
   assert.deepEqual(found, []);
 });

@@ -3,7 +3,7 @@
  * attached, so that `procq ls` can find every procq object on the machine without any change to the objects'
  * own memory and without talking to the processes.
  *
- * File: `/dev/shm/procq-reg-<pid>-<start time>` (mode 0600; the start time as in segment names, so a reused pid
+ * File: `/dev/shm/procq-reg-<pid>-<start time>-<pid namespace>` (mode 0600; the start time as in segment names, so a reused pid
  * is told apart). Created through the native addon like a segment, so it is unlinked when the process exits
  * normally, and swept with the segments (`procq sweep`) when the process was killed.
  *
@@ -28,7 +28,7 @@ import { threadId } from 'node:worker_threads';
 
 import { onObjectArrival } from '../codec/handles.js';
 import type { Segment, SegmentHandle } from '../memory/segment.js';
-import { type ShmHandle, ShmSegment } from '../memory/shm-segment.js';
+import { pidNamespace, type ShmHandle, ShmSegment } from '../memory/shm-segment.js';
 import { loadNative } from '../native/index.js';
 import { startTimeOf } from './proc.js';
 
@@ -37,7 +37,7 @@ const CURSOR = 1;
 const RECORDS = 64;
 const SIZE = 4 << 20;
 const SHM_DIR = '/dev/shm';
-export const REGISTRY_RE = /^procq-reg-(\d+)-([0-9a-f]+)$/;
+export const REGISTRY_RE = /^procq-reg-(\d+)-([0-9a-f]+)-(\d+)$/;
 
 /** What a registry line says: one object created or attached by one thread. */
 export interface RegistryRecord {
@@ -70,7 +70,7 @@ let open: Open | null | undefined;
 
 function registryName(): string | undefined {
   const start = startTimeOf('self');
-  return start === undefined ? undefined : `/procq-reg-${process.pid}-${start}`;
+  return start === undefined ? undefined : `/procq-reg-${process.pid}-${start}-${pidNamespace()}`;
 }
 
 function openRegistry(): Open | null {

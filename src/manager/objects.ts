@@ -215,7 +215,8 @@ export class NamespaceObject {
 /** Python's `Value` proxy: `get()` and `set()` (the typecode is not enforced: the server holds a JS value). */
 export class ValueObject {
   #v: unknown;
-  constructor(_typecode: unknown, value: unknown = 0) {
+  constructor(typecode: unknown, value: unknown = 0) {
+    void typecode;
     this.#v = value;
   }
   get(): unknown {
@@ -229,7 +230,8 @@ export class ValueObject {
 /** Python's `Array` proxy (`SyncManager.Array`): a fixed-length list. */
 export class ArrayObject {
   readonly #a: unknown[];
-  constructor(_typecode: unknown, init: number | Iterable<unknown>) {
+  constructor(typecode: unknown, init: number | Iterable<unknown>) {
+    void typecode;
     this.#a = typeof init === 'number' ? new Array(init).fill(0) : [...init];
   }
   get(index: number): unknown {
@@ -398,7 +400,8 @@ export class BarrierObject {
   #generation = 0;
   #broken = false;
   readonly #waiters = new WaitList();
-  constructor(parties: number, _action?: unknown, timeout: number | null = null) {
+  constructor(parties: number, action?: unknown, timeout: number | null = null) {
+    void action;
     if (!Number.isInteger(parties) || parties < 1) throw new RangeError('parties must be > 0');
     this.#parties = parties;
     this.#defaultTimeout = timeout;

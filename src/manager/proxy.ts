@@ -6,7 +6,7 @@
  * connected to the same object (its token: the server's address, the key, the object's id). The key travels with
  * it, as Python's does when it passes a proxy to a child it starts.
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { type HandleDescriptor, kHandle, registerHandle } from '../codec/handles.js';
 import type { Address } from '../connection/listener.js';
 import type { JoinableQueue, Queue } from '../queue/queue.js';
 import { clientFor } from './client.js';
@@ -31,7 +31,7 @@ export interface Token {
   readonly exposed: readonly string[];
 }
 
-export class BaseProxy implements Shareable {
+export class BaseProxy {
   readonly #token: Token;
 
   constructor(token: Token) {

@@ -57,9 +57,9 @@ export class SabSegment implements Segment {
   }
 
   /** @internal */
-  commit(_offset: number, _length: number): void {}
+  commit(): void {}
 
-  release(_offset: number, _length: number): void {}
+  release(): void {}
 
   handle(): SegmentHandle {
     return { kind: 'sab', sab: this.#sab };

@@ -41,12 +41,8 @@ const SHM_DIR = '/dev/shm';
 const NAME_PREFIX = 'procq-';
 /** `procq-<pid>-<start>-<pidns>-<tree>-<random>`. Older names (without a namespace) are never swept. */
 const NAME_RE = /^procq-(\d+)-([0-9a-f]+)-(\d+)-([0-9a-f]+)-[0-9a-f]+$/;
-/**
- * The object registries of `procq ls`, `procq-reg-<pid>-<start>` (inspect/registry.ts): swept as segments are, by
- * their writer's liveness. Their names carry no pid namespace: one left by a process of another namespace may be
- * swept while it lives, which hides that process from `procq ls` and loses nothing else.
- */
-const REGISTRY_RE = /^procq-reg-(\d+)-([0-9a-f]+)$/;
+/** The object registries of `procq ls`, `procq-reg-<pid>-<start>-<pidns>` (inspect/registry.ts): swept as segments are. */
+const REGISTRY_RE = /^procq-reg-(\d+)-([0-9a-f]+)-(\d+)$/;
 const PAGE = 4096;
 /** Sizes above this are refused (tmpfs and the ArrayBuffer limit are far below anyway). */
 const MAX_SIZE = 2 ** 47;
@@ -171,6 +167,15 @@ let ownNs: string | undefined;
  * This process's pid namespace (the inode of `/proc/self/ns/pid`), or '0' when it cannot be told. Also '0' when the
  * mounted `/proc` belongs to another namespace (its `self` is not our pid): its pids are not ours to judge.
  */
+/**
+ * A fresh name in procq's format (without the leading `/`): swept with this process's segments when it is killed,
+ * removed by its tree's tracker. `SharedMemory` blocks with default names use it too.
+ */
+export function newSegmentName(): string {
+  ownStart ??= startTime('self') ?? '0';
+  return `${NAME_PREFIX}${process.pid}-${ownStart}-${pidNamespace()}-${trackerToken()}-${randomBytes(8).toString('hex')}`;
+}
+
 export function pidNamespace(): string {
   if (ownNs !== undefined) return ownNs;
   ownNs = '0';
@@ -205,9 +210,7 @@ export function createShmSegment(size: number): ShmSegment {
     sweepSegments();
   }
   for (let attempt = 0; ; attempt++) {
-    ownStart ??= startTime('self') ?? '0';
-    const tree = trackerToken();
-    const name = `/${NAME_PREFIX}${process.pid}-${ownStart}-${pidNamespace()}-${tree}-${randomBytes(8).toString('hex')}`;
+    const name = `/${newSegmentName()}`;
     let buffer: ArrayBuffer;
     try {
       buffer = native.shmCreate(name, size);
@@ -281,7 +284,7 @@ export function sweepSegments(options: { pid?: number } = {}): string[] {
     const pid = Number(m[1]);
     if (pid === process.pid || (options.pid !== undefined && pid !== options.pid)) continue;
     // another namespace's pid (or unknown): its death is not provable from here
-    if (segment !== null && (segment[3] === '0' || segment[3] !== pidNamespace())) continue;
+    if (m[3] === '0' || m[3] !== pidNamespace()) continue;
     const key = `${pid}-${m[2]}`;
     let isAlive = alive.get(key);
     if (isAlive === undefined) {

@@ -22,7 +22,7 @@ import type { WaitPoint } from '../connection/wait-point.js';
 import { ClosedError, rejecting } from '../errors.js';
 import { checkLabel } from '../inspect/label.js';
 import type { QueueStats } from '../inspect/read.js';
-import { register, registerAttached } from '../inspect/registry.js';
+import { register } from '../inspect/registry.js';
 import { queueStats } from '../inspect/stats.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
 import { checkCodec, checkMax, itemsUntilShutDown } from './common.js';

@@ -29,7 +29,7 @@
  * + 1), or larger when its UTF-8 needs more (Python would truncate it); a `Uint8Array` is bytes
  * (read back as a `Buffer`). Trailing NUL bytes of a str or bytes value are lost, as in Python.
  */
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { type HandleDescriptor, kHandle, registerHandle } from '../codec/handles.js';
 import { describe } from '../sync/core.js';
 import { SharedMemory } from './shared-memory.js';
 
@@ -100,7 +100,7 @@ function equal(a: unknown, b: unknown): boolean {
   return a === b || (a === null && b === undefined) || (a === undefined && b === null);
 }
 
-export class ShareableList implements Shareable, Iterable<ShareableValue> {
+export class ShareableList implements Iterable<ShareableValue> {
   /** The block holding the list. */
   readonly shm: SharedMemory;
   readonly #view: DataView;

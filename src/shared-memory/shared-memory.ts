@@ -12,18 +12,16 @@
  *
  * Lifetime, as Python's resource tracker: a block created here and never `unlink()`ed is unlinked when the creating
  * process exits normally (the native addon's exit handler; Python also warns, procq does not). Blocks with
- * procq's default names (`procq-<pid>-<start>-<hex>`) left by a creator that was killed are swept like every procq
+ * procq's default names (`procq-<pid>-<start>-<pidns>-<tree>-<hex>`) left by a creator that was killed are swept like every procq
  * segment (`procq sweep`, or the next segment created on the machine); a killed creator's block with a name of
  * your choosing stays until someone unlinks it.
  *
  * The whole block is committed (`posix_fallocate`) when it is created, so a full `/dev/shm` is an error at
  * `new SharedMemory` instead of a SIGBUS when a byte is touched.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-
-import { type HandleDescriptor, kHandle, registerHandle, type Shareable } from '../codec/handles.js';
+import { type HandleDescriptor, kHandle, registerHandle } from '../codec/handles.js';
 import { NativeUnavailableError } from '../errors.js';
+import { newSegmentName } from '../memory/shm-segment.js';
 import { loadNative, type NativeBinding, nativeLoadError } from '../native/index.js';
 import { describe } from '../sync/core.js';
 
@@ -47,18 +45,9 @@ function requireNative(): NativeBinding {
   return native;
 }
 
-let ownStart: string | undefined;
 function defaultName(): string {
-  if (ownStart === undefined) {
-    try {
-      const stat = readFileSync('/proc/self/stat', 'latin1');
-      ownStart = BigInt(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '0').toString(16);
-    } catch {
-      ownStart = '0';
-    }
-  }
   // The shape of procq's segment names, so a killed creator's block is swept with its other segments.
-  return `procq-${process.pid}-${ownStart}-${randomBytes(8).toString('hex')}`;
+  return newSegmentName();
 }
 
 function checkName(name: unknown): string {
@@ -84,7 +73,7 @@ function fileExists(name: string, cause: unknown): Error {
   return err;
 }
 
-export class SharedMemory implements Shareable {
+export class SharedMemory {
   /** The block's name, as other processes pass it to attach (no leading `/`, as Python's). */
   readonly name: string;
   /** The block's size in bytes. */

@@ -44,7 +44,7 @@ import { shareable } from '../codec/handles.js';
 import { abortErrorFrom, BrokenBarrierError } from '../errors.js';
 import { labelOf } from '../inspect/label.js';
 import type { BarrierStats } from '../inspect/read.js';
-import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { registerCreated } from '../inspect/registry.js';
 import { barrierStats } from '../inspect/stats.js';
 import { SharedLock } from '../ring/lock.js';
 import { deadlineOf, WaitWord } from '../wait/index.js';

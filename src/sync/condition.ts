@@ -39,7 +39,7 @@ import { type HandleDescriptor, handleOf, reviveHandle, shareable } from '../cod
 import { abortErrorFrom } from '../errors.js';
 import { labelOf } from '../inspect/label.js';
 import type { ConditionStats } from '../inspect/read.js';
-import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { registerCreated } from '../inspect/registry.js';
 import { conditionStats } from '../inspect/stats.js';
 import { ownerAlive, ownerId } from '../memory/owner.js';
 import { deadlineOf, WaitWord } from '../wait/index.js';

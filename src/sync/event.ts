@@ -26,7 +26,7 @@ import { shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
 import { labelOf } from '../inspect/label.js';
 import type { EventStats } from '../inspect/read.js';
-import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { registerCreated } from '../inspect/registry.js';
 import { eventStats } from '../inspect/stats.js';
 import { deadlineOf, WaitWord } from '../wait/index.js';
 import {

@@ -28,7 +28,7 @@
 import { shareable } from '../codec/handles.js';
 import { labelOf } from '../inspect/label.js';
 import type { LockStats } from '../inspect/read.js';
-import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { registerCreated } from '../inspect/registry.js';
 import { lockStats } from '../inspect/stats.js';
 import { deadlineOf, type OwnerWord } from '../wait/index.js';
 import {

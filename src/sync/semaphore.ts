@@ -31,7 +31,7 @@ import { shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
 import { labelOf } from '../inspect/label.js';
 import type { SemaphoreStats } from '../inspect/read.js';
-import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { registerCreated } from '../inspect/registry.js';
 import { semaphoreStats } from '../inspect/stats.js';
 import { deadlineOf, WaitWord } from '../wait/index.js';
 import {

@@ -23,7 +23,7 @@
 import { shareable } from '../codec/handles.js';
 import { labelOf } from '../inspect/label.js';
 import type { DataStats } from '../inspect/read.js';
-import { registerAttached, registerCreated } from '../inspect/registry.js';
+import { registerCreated } from '../inspect/registry.js';
 import { dataStats } from '../inspect/stats.js';
 import { KIND_VALUE } from './core.js';
 import type { Lock } from './lock.js';
