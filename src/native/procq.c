@@ -428,33 +428,50 @@ static napi_value ShmUnlink(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* shmCommit(arrayBuffer, offset, length): backs [offset, offset+length) with memory (posix_fallocate). */
-static napi_value ShmCommit(napi_env env, napi_callback_info info) {
+/* The arguments of shmCommit and shmRelease, `(arrayBuffer, offset, length)`: the file descriptor of the mapping the
+ * ArrayBuffer views, and the byte range checked against its size. false with a JavaScript exception pending on bad
+ * input. The fd stays open while the ArrayBuffer (an argument of the calling function, so reachable) is alive. */
+static bool shm_range_args(napi_env env, napi_callback_info info, const char *usage, int *fd, uint64_t *off,
+                           uint64_t *n) {
   size_t argc = 3;
   napi_value argv[3];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return throw_type(env, "shmCommit(buffer, offset, length)");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < 3) {
+    throw_type(env, usage);
+    return false;
+  }
   bool is_ab = false;
   napi_is_arraybuffer(env, argv[0], &is_ab);
-  if (!is_ab) return throw_type(env, "Expected an ArrayBuffer returned by shmCreate or shmOpen");
-  void *data;
-  size_t len;
-  NAPI_CALL(env, napi_get_arraybuffer_info(env, argv[0], &data, &len));
-  uint64_t off, n;
-  if (!get_index(env, argv[1], (double)len, &off, "offset")) return NULL;
-  if (!get_index(env, argv[2], (double)(len - off), &n, "length")) return NULL;
-  if (n == 0) return NULL;
-  int fd = -1;
+  void *data = NULL;
+  size_t len = 0;
+  if (!is_ab || napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) {
+    throw_type(env, "Expected an ArrayBuffer returned by shmCreate or shmOpen");
+    return false;
+  }
+  if (!get_index(env, argv[1], (double)len, off, "offset")) return false;
+  if (!get_index(env, argv[2], (double)(len - *off), n, "length")) return false;
+  *fd = -1;
   pthread_mutex_lock(&g_shm_mu);
   for (mapping *m = g_mappings; m; m = m->next) {
     if (m->addr == data) {
-      fd = m->fd;
+      *fd = m->fd;
       break;
     }
   }
   pthread_mutex_unlock(&g_shm_mu);
-  /* The fd stays open while the ArrayBuffer (argv[0], reachable from this call) is alive. */
-  if (fd < 0) return throw_type(env, "Expected an ArrayBuffer returned by shmCreate or shmOpen");
+  if (*fd < 0) {
+    throw_type(env, "Expected an ArrayBuffer returned by shmCreate or shmOpen");
+    return false;
+  }
+  return true;
+}
+
+/* shmCommit(arrayBuffer, offset, length): backs [offset, offset+length) with memory (posix_fallocate). */
+static napi_value ShmCommit(napi_env env, napi_callback_info info) {
+  int fd;
+  uint64_t off, n;
+  if (!shm_range_args(env, info, "shmCommit(buffer, offset, length)", &fd, &off, &n)) return NULL;
+  if (n == 0) return NULL;
   int err;
   do err = posix_fallocate(fd, (off_t)off, (off_t)n);
   while (err == EINTR);
@@ -1009,29 +1026,9 @@ static napi_value SetParentDeathSignal(napi_env env, napi_callback_info info) {
  * KEEP_SIZE); they read as zeros afterwards and are backed again by shmCommit or on first touch. false when the
  * file system cannot punch holes (nothing released). */
 static napi_value ShmRelease(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return throw_type(env, "shmRelease(buffer, offset, length)");
-  bool is_ab = false;
-  napi_is_arraybuffer(env, argv[0], &is_ab);
-  if (!is_ab) return throw_type(env, "Expected an ArrayBuffer returned by shmCreate or shmOpen");
-  void *data;
-  size_t len;
-  NAPI_CALL(env, napi_get_arraybuffer_info(env, argv[0], &data, &len));
+  int fd;
   uint64_t off, n;
-  if (!get_index(env, argv[1], (double)len, &off, "offset")) return NULL;
-  if (!get_index(env, argv[2], (double)(len - off), &n, "length")) return NULL;
-  int fd = -1;
-  pthread_mutex_lock(&g_shm_mu);
-  for (mapping *m = g_mappings; m; m = m->next) {
-    if (m->addr == data) {
-      fd = m->fd;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&g_shm_mu);
-  if (fd < 0) return throw_type(env, "Expected an ArrayBuffer returned by shmCreate or shmOpen");
+  if (!shm_range_args(env, info, "shmRelease(buffer, offset, length)", &fd, &off, &n)) return NULL;
   bool done = true;
   if (n > 0) {
     int r;
