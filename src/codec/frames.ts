@@ -6,7 +6,7 @@
  */
 
 import { decodeValue, encodeValue } from './index.js';
-import { decodePlain, encodePlain } from './plain.js';
+import { decodePlain, encodePlainInPlace, plainScratch } from './plain.js';
 import {
   TAG_ASCII,
   TAG_BUFFER,
@@ -52,11 +52,28 @@ export const INLINE_STRING_MAX = 1 << 14;
  */
 export class Prepared {
   tag = 0;
-  /** Upper bound of payload bytes (exact except for inline strings). */
+  /** Upper bound of payload bytes (exact except for inline strings; exact whenever `bytes` is set). */
   maxLength = 0;
   str = '';
   num = 0;
+  /** The payload is its first `maxLength` bytes (more when `borrowed`). */
   bytes: Uint8Array | null = null;
+  /** `bytes` is the plain codec's scratch buffer: valid only until the next encoding in this thread. */
+  borrowed = false;
+}
+
+/**
+ * A copy of `p` that owns its bytes (copied when they were borrowed): for a put that must wait, while other puts
+ * may reuse `p` and other encodings the scratch.
+ */
+export function detached(p: Prepared): Prepared {
+  const q = new Prepared();
+  q.tag = p.tag;
+  q.maxLength = p.maxLength;
+  q.str = p.str;
+  q.num = p.num;
+  q.bytes = p.borrowed && p.bytes !== null ? Buffer.from(p.bytes.subarray(0, p.maxLength)) : p.bytes;
+  return q;
 }
 
 /** Whether `item` takes a fast path (no structured clone): preparing it cannot throw and allocates nothing. */
@@ -77,9 +94,14 @@ export function isFastItem(item: unknown): boolean {
   return false;
 }
 
-/** Fills `p` for `item`; throws TypeError (queue unchanged) for what cannot be cloned. */
-export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefined): void {
+/**
+ * Fills `p` for `item`; throws TypeError (queue unchanged) for what cannot be cloned. With `borrow`, a plain
+ * object's bytes stay in the codec's scratch buffer (no allocation, no copy): the caller writes them to the ring
+ * before anything else encodes in this thread, or takes `owned(p)`.
+ */
+export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefined, borrow = false): void {
   p.bytes = null;
+  p.borrowed = false;
   if (codec !== undefined) {
     const bytes = codec.encode(item);
     if (!(bytes instanceof Uint8Array))
@@ -130,11 +152,16 @@ export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefine
     return;
   }
   if (typeof item === 'object') {
-    const plain = encodePlain(item);
-    if (plain !== null) {
+    const n = encodePlainInPlace(item);
+    if (n >= 0) {
       p.tag = TAG_PLAIN;
-      p.bytes = plain;
-      p.maxLength = plain.length;
+      p.maxLength = n;
+      if (borrow) {
+        p.bytes = plainScratch();
+        p.borrowed = true;
+      } else {
+        p.bytes = Buffer.from(plainScratch().subarray(0, n));
+      }
       return;
     }
   }
@@ -148,6 +175,9 @@ export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefine
   p.bytes = wire.bytes;
   p.maxLength = wire.bytes.byteLength;
 }
+
+/** Payloads up to this many bytes are copied in JavaScript: cheaper than a native call (`TypedArray.set`). */
+const SMALL_COPY = 128;
 
 /** Strings up to this length are tried as ASCII in JavaScript: 3-4x cheaper than the native `utf8Write` call. */
 const SHORT_STRING = 64;
@@ -165,9 +195,15 @@ function writeAscii(mem: Uint8Array, s: string, off: number): boolean {
 /** Writes the payload at `off` in `mem`; returns its exact length and tag (`[length, tag]` packed as length * 16 + tag). */
 export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p: Prepared): number {
   const tag = p.tag;
-  if (p.bytes !== null) {
-    mem.set(p.bytes, off);
-    return p.bytes.byteLength * 16 + tag;
+  const bytes = p.bytes;
+  if (bytes !== null) {
+    const n = p.maxLength;
+    if (n <= SMALL_COPY) {
+      for (let i = 0; i < n; i++) mem[off + i] = bytes[i]!;
+    } else {
+      mem.set(n === bytes.byteLength ? bytes : bytes.subarray(0, n), off);
+    }
+    return n * 16 + tag;
   }
   switch (tag) {
     case TAG_UTF16: {

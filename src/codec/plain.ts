@@ -43,6 +43,8 @@ interface UcsBuffer extends Buffer {
 let scratch = Buffer.allocUnsafeSlow(4096) as UcsBuffer;
 let pos = 0;
 const seen: object[] = [];
+/** An encoding is under way: a getter that puts on a queue while being read must not reuse the scratch. */
+let busy = false;
 
 class Refuse {}
 const REFUSE = new Refuse();
@@ -155,22 +157,41 @@ function writeContainer(v: object, depth: number): void {
 }
 
 /**
- * Encodes `item` if it is a plain object or array this codec keeps exactly; returns a fresh Buffer with the bytes,
- * or `null` to say "use structured clone".
+ * Encodes `item` into this thread's scratch buffer if it is a plain object or array this codec keeps exactly;
+ * returns the byte count (the bytes are `plainScratch()[0 .. count)` until the next encoding), or -1 to say "use
+ * structured clone" (also when called from inside another encoding: a getter that puts on a queue).
  */
-export function encodePlain(item: object): Buffer | null {
+export function encodePlainInPlace(item: object): number {
+  if (busy) return -1;
+  busy = true;
   pos = 0;
   seen.length = 0;
   try {
     writeContainer(item, 0);
   } catch (err) {
-    if (err === REFUSE) return null;
+    if (err === REFUSE) return -1;
     throw err;
   } finally {
     seen.length = 0;
+    busy = false;
   }
-  const out = Buffer.allocUnsafe(pos);
-  scratch.copy(out, 0, 0, pos);
+  return pos;
+}
+
+/** The scratch buffer the last `encodePlainInPlace` wrote (it may be replaced by a larger one on the next). */
+export function plainScratch(): Buffer {
+  return scratch;
+}
+
+/**
+ * Encodes `item` if it is a plain object or array this codec keeps exactly; returns a fresh Buffer with the bytes,
+ * or `null` to say "use structured clone".
+ */
+export function encodePlain(item: object): Buffer | null {
+  const n = encodePlainInPlace(item);
+  if (n < 0) return null;
+  const out = Buffer.allocUnsafe(n);
+  scratch.copy(out, 0, 0, n);
   return out;
 }
 

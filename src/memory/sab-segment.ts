@@ -24,13 +24,21 @@ export class SabSegment implements Segment {
     return new SabSegment(new SharedArrayBuffer(size));
   }
 
-  wait(index: number, expected: number, timeoutMs: number): WaitResult {
-    return Atomics.wait(this.i32, index, expected, timeoutMs);
+  wait(index: number, expected: number, timeoutMs: number, parked = -1): WaitResult {
+    if (parked < 0) return Atomics.wait(this.i32, index, expected, timeoutMs);
+    Atomics.add(this.i32, parked, 1);
+    try {
+      return Atomics.wait(this.i32, index, expected, timeoutMs);
+    } finally {
+      Atomics.sub(this.i32, parked, 1);
+    }
   }
 
-  waitAsync(index: number, expected: number, timeoutMs: number): AsyncWait {
+  waitAsync(index: number, expected: number, timeoutMs: number, parked = -1): AsyncWait {
+    if (parked >= 0) Atomics.add(this.i32, parked, 1);
     const res = Atomics.waitAsync(this.i32, index, expected, timeoutMs);
     if (!res.async) {
+      if (parked >= 0) Atomics.sub(this.i32, parked, 1);
       return { promise: Promise.resolve(res.value), cancel() {} };
     }
     // Atomics.waitAsync does not keep the event loop alive (nodejs/node#44729): hold a ref'd timer meanwhile.
@@ -39,6 +47,7 @@ export class SabSegment implements Segment {
     const i32 = this.i32;
     const promise = res.value.then((r) => {
       clearInterval(keepAlive);
+      if (parked >= 0) Atomics.sub(i32, parked, 1);
       return r;
     });
     return {

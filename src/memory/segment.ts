@@ -38,14 +38,16 @@ export interface Segment {
   readonly bytes: Buffer;
   /**
    * Blocks the calling thread while `i32[index] === expected`, for at most `timeoutMs` (`Infinity`: no limit).
-   * Spurious wake-ups are allowed: callers re-check their condition in a loop.
+   * Spurious wake-ups are allowed: callers re-check their condition in a loop. `parked`: the index of a word raised
+   * by one for as long as the caller may be asleep in the kernel (from before the compare-and-sleep until it
+   * returns), so that a waker reading 0 there after changing `i32[index]` knows nobody needs its `notify`.
    */
-  wait(index: number, expected: number, timeoutMs: number): WaitResult;
+  wait(index: number, expected: number, timeoutMs: number, parked?: number): WaitResult;
   /**
    * Like `wait` without blocking the thread. A pending wait keeps the event loop alive, as a pending socket read
    * does (a bare `Atomics.waitAsync` does not: nodejs/node#44729).
    */
-  waitAsync(index: number, expected: number, timeoutMs: number): AsyncWait;
+  waitAsync(index: number, expected: number, timeoutMs: number, parked?: number): AsyncWait;
   /** Wakes up to `count` waiters (`Infinity`: all) blocked on `i32[index]`, in any thread or process. */
   notify(index: number, count: number): void;
   /**

@@ -86,8 +86,14 @@ export class ShmSegment implements Segment {
     this.bytes = Buffer.from(buffer);
   }
 
-  wait(index: number, expected: number, timeoutMs: number): WaitResult {
-    return this.#native.futexWait(this.i32, index, expected, timeoutMs);
+  wait(index: number, expected: number, timeoutMs: number, parked = -1): WaitResult {
+    if (parked < 0) return this.#native.futexWait(this.i32, index, expected, timeoutMs);
+    Atomics.add(this.i32, parked, 1);
+    try {
+      return this.#native.futexWait(this.i32, index, expected, timeoutMs);
+    } finally {
+      Atomics.sub(this.i32, parked, 1);
+    }
   }
 
   /**
@@ -96,12 +102,12 @@ export class ShmSegment implements Segment {
    * other waiter. A cancelled wait may have consumed a `notify(…, 1)` meant for someone: callers that cancel and
    * use counted notifies should pass the wake-up on (notify again) when their condition holds.
    */
-  waitAsync(index: number, expected: number, timeoutMs: number): AsyncWait {
+  waitAsync(index: number, expected: number, timeoutMs: number, parked = -1): AsyncWait {
     if (Atomics.load(this.i32, index) !== (expected | 0)) return settled('not-equal');
     if (timeoutMs <= 0) return settled('timed-out');
     const native = this.#native;
     const id = nextWaitId++;
-    const promise = native.futexWaitAsync(this.i32, index, expected, timeoutMs, id);
+    const promise = native.futexWaitAsync(this.i32, index, expected, timeoutMs, id, parked);
     let cancelled = false;
     return {
       promise,

@@ -22,7 +22,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { WaitResult } from '../memory/segment.js';
 
 /** Bumped with `PQ_ABI_VERSION` in procq.c whenever the surface below changes: a stale build is refused. */
-export const NATIVE_ABI_VERSION = 3;
+export const NATIVE_ABI_VERSION = 4;
 
 export interface NativeStats {
   /** Native waiter threads alive in this process (busy or idle). */
@@ -84,6 +84,8 @@ export interface NativeBinding {
     expected: number,
     timeoutMs: number,
     id: number,
+    /** The index of a word of `i32` that counts sleepers: raised by one while this wait is in progress. */
+    parked?: number,
   ): Promise<WaitResult>;
   /** Ends the pending async wait `id` early: it resolves `'ok'` shortly. `false` when no such wait is pending. */
   futexCancel(id: number): boolean;

@@ -72,7 +72,7 @@
 #include <node_api.h>
 
 /* Bumped whenever the JavaScript-visible surface changes; the loader refuses a stale build. */
-#define PQ_ABI_VERSION 3
+#define PQ_ABI_VERSION 4
 
 #define PQ_OK 0
 #define PQ_NOT_EQUAL 1
@@ -570,6 +570,9 @@ typedef struct req {
   /* Set on the JS thread before the request is handed over; read-only afterwards. */
   int32_t *addr;
   int32_t expected;
+  /* A word counting sleepers in the kernel (futexWaitAsync's `parked`), or NULL: +1 before the hand-over, -1 by
+   * the waiter thread as soon as its wait ends, so a waker that reads 0 may skip its futex wake (see wait-word.ts). */
+  int32_t *parked;
   bool has_deadline;
   struct timespec deadline;
   double id;
@@ -677,6 +680,7 @@ static int run_wait(req *r) {
 static void finish_job(req *r) {
   env_state *es = r->es;
   r->result = run_wait(r);
+  if (r->parked) __atomic_fetch_sub(r->parked, 1, __ATOMIC_SEQ_CST);
   /* After this call the JS thread may free r at any moment: do not touch r below. */
   napi_status st = napi_call_threadsafe_function(es->tsfn, r, napi_tsfn_nonblocking);
   (void)st; /* only fails once the env is closing; then the request is leaked rather than freed under the env */
@@ -782,11 +786,12 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   free(r);
 }
 
-/* futexWaitAsync(i32, index, expected, timeoutMs, id): Promise<'ok' | 'not-equal' | 'timed-out'>.
- * `id` is any number unique among this thread's pending waits; futexCancel(id) ends the wait early ('ok'). */
+/* futexWaitAsync(i32, index, expected, timeoutMs, id, parked = -1): Promise<'ok' | 'not-equal' | 'timed-out'>.
+ * `id` is any number unique among this thread's pending waits; futexCancel(id) ends the wait early ('ok').
+ * `parked` (>= 0): the index of a word of the same array raised by one while the wait is in progress. */
 static napi_value FutexWaitAsync(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 5) return throw_type(env, "futexWaitAsync(i32, index, expected, timeoutMs, id)");
   int32_t *addr;
@@ -795,6 +800,12 @@ static napi_value FutexWaitAsync(napi_env env, napi_callback_info info) {
   if (napi_get_value_int32(env, argv[2], &expected) != napi_ok) return throw_type(env, "Expected `expected` to be a number");
   double ms, id;
   if (!get_double(env, argv[3], &ms, "timeoutMs") || !get_double(env, argv[4], &id, "id")) return NULL;
+  int32_t *parked = NULL;
+  if (argc >= 6) {
+    double pi;
+    if (!get_double(env, argv[5], &pi, "parked")) return NULL;
+    if (pi >= 0 && !get_word(env, argv[0], argv[5], &parked)) return NULL;
+  }
   env_state *es;
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&es));
 
@@ -805,6 +816,7 @@ static napi_value FutexWaitAsync(napi_env env, napi_callback_info info) {
   r->has_deadline = make_deadline(ms, &r->deadline);
   r->id = id;
   r->es = es;
+  r->parked = parked;
   napi_value promise;
   if (napi_create_promise(env, &r->deferred, &promise) != napi_ok ||
       napi_create_reference(env, argv[0], 1, &r->keep) != napi_ok) {
@@ -814,8 +826,10 @@ static napi_value FutexWaitAsync(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&es->mu);
   es->in_flight++;
   pthread_mutex_unlock(&es->mu);
+  if (parked) __atomic_fetch_add(parked, 1, __ATOMIC_SEQ_CST);
   int err = pool_submit(r);
   if (err != 0) {
+    if (parked) __atomic_fetch_sub(parked, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&es->mu);
     es->in_flight--;
     pthread_mutex_unlock(&es->mu);

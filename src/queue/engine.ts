@@ -9,6 +9,7 @@ import {
   type Codec,
   copyStructured,
   decodeStructured,
+  detached,
   type FastBuffer,
   isFastItem,
   isStructured,
@@ -22,7 +23,7 @@ import { TAG_CUSTOM } from '../codec/tags.js';
 import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
 import { subject } from '../inspect/label.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
-import { BROKEN, DONE, GET_COUNT, JOIN_ADVERT, PUT_COUNT, SHUTDOWN } from '../ring/layout.js';
+import { BROKEN, DONE, GET_COUNT, JOIN_ADVERT, PUT_COUNT, putterLowWater, SHUTDOWN } from '../ring/layout.js';
 import { lockDeadlineOf } from '../ring/lock.js';
 import { ceilPow2, LOCK_BUSY, Ring } from '../ring/ring.js';
 import { deadlineOf, WaitWord } from '../wait/index.js';
@@ -73,6 +74,12 @@ export class QueueEngine {
    * cannot interleave); structured items get their own `Prepared`, encoded before the lock.
    */
   readonly #scratch = new Prepared();
+  /**
+   * Reused for a structured item of a single put that is written within the same synchronous run as its encoding
+   * (its plain bytes borrowed from the codec's scratch: no Prepared, no Buffer per put). A put that must wait
+   * asynchronously takes a `detached()` copy first.
+   */
+  readonly #outside = new Prepared();
 
   static create(
     maxsize: number,
@@ -172,24 +179,44 @@ export class QueueEngine {
     return true;
   }
 
-  /** Ready to retry a put: room, or shut down (or broken). `seen` is GET_COUNT when the attempt failed. */
-  #roomOrShut(result: number, seen: number): () => boolean {
+  /**
+   * Ready to retry a put: room, or shut down (or broken). `seen` is GET_COUNT when the attempt failed. A putter that
+   * found the queue full waits for the low-water mark (layout.ts: putters wait with hysteresis); at its deadline,
+   * any room will do.
+   */
+  #roomOrShut(result: number, seen: number, deadline: number): () => boolean {
     const ring = this.ring;
     const i32 = this.i32;
+    const low = putterLowWater(ring.maxsize);
     return result === FULL
-      ? () => !ring.isFull() || this.#shutOrBroken()
+      ? () => ring.size() <= low || this.#shutOrBroken() || (performance.now() >= deadline && !ring.isFull())
       : () => Atomics.load(i32, GET_COUNT) !== seen || this.#shutOrBroken();
+  }
+
+  /** After a slice with no wake-up: a putter takes any room (wakes come only at the low-water mark). */
+  #notFull = (): boolean => !this.ring.isFull();
+
+  /** After a take of `n` items: wakes up to `n` putters, for a bounded queue only at its low-water mark. */
+  #wakePutters(n: number): void {
+    const ring = this.ring;
+    const putters = ring.putters;
+    if (!putters.anyoneWaiting()) return;
+    if (ring.maxsize > 0 && ring.size() > putterLowWater(ring.maxsize) && !ring.atLargest()) return;
+    putters.wake(n);
   }
 
   #shutOrBroken(): boolean {
     return Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN || Atomics.load(this.i32, BROKEN) !== 0;
   }
 
-  /** The item prepared outside the lock when it is structured, else null (prepared in the lock region). */
-  #prepareOutside(item: unknown): Prepared | null {
+  /**
+   * The item prepared outside the lock when it is structured, else null (prepared in the lock region). `reuse`:
+   * into this handle's `#outside`, bytes borrowed; the caller writes it before anything else can encode.
+   */
+  #prepareOutside(item: unknown, reuse = false): Prepared | null {
     if (this.codec === undefined && isFastItem(item)) return null;
-    const p = new Prepared();
-    prepare(item, p, this.codec);
+    const p = reuse ? this.#outside : new Prepared();
+    prepare(item, p, this.codec, reuse);
     return p;
   }
 
@@ -199,7 +226,8 @@ export class QueueEngine {
   }
 
   putSync(item: unknown, timeoutMs: number): void {
-    const pre = this.#prepareOutside(item);
+    // Borrowed bytes stay valid: nothing else runs in this thread until the put returns (a blocked thread).
+    const pre = this.#prepareOutside(item, true);
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     for (;;) {
@@ -217,7 +245,10 @@ export class QueueEngine {
       }
       const failure = this.#failureOf(r);
       if (failure) throw failure;
-      if (r === GROW_BUSY || !this.ring.putters.waitSync(this.#roomOrShut(r, seen), deadline))
+      if (
+        r === GROW_BUSY ||
+        !this.ring.putters.waitSync(this.#roomOrShut(r, seen, deadline), deadline, this.#notFull)
+      )
         throw new Full(this.#says('is full'));
     }
   }
@@ -230,7 +261,7 @@ export class QueueEngine {
     if (signal?.aborted) return Promise.reject(abortErrorFrom(signal));
     let pre: Prepared | null;
     try {
-      pre = this.#prepareOutside(item);
+      pre = this.#prepareOutside(item, true);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -251,7 +282,7 @@ export class QueueEngine {
       const failure = this.#failureOf(r);
       if (failure) return Promise.reject(failure);
     }
-    return this.#putSlow(item, pre, timeoutMs, signal);
+    return this.#putSlow(item, pre === null ? null : detached(pre), timeoutMs, signal);
   }
 
   async #putSlow(
@@ -278,7 +309,12 @@ export class QueueEngine {
       const ready =
         r === GROW_BUSY
           ? await this.#consumerLockFree(deadline, signal)
-          : await this.ring.putters.wait(this.#roomOrShut(r, seen), deadline, signal);
+          : await this.ring.putters.wait(
+              this.#roomOrShut(r, seen, deadline),
+              deadline,
+              signal,
+              this.#notFull,
+            );
       if (!ready) throw new Full(this.#says('is full'));
     }
   }
@@ -371,7 +407,12 @@ export class QueueEngine {
       const ready =
         res.r === GROW_BUSY
           ? await this.#consumerLockFree(deadline, signal)
-          : await this.ring.putters.wait(this.#roomOrShut(res.r, seen), deadline, signal);
+          : await this.ring.putters.wait(
+              this.#roomOrShut(res.r, seen, deadline),
+              deadline,
+              signal,
+              this.#notFull,
+            );
       if (!ready) {
         throw this.#batchFailure(
           new Full(`${this.#says('is full')}: ${done} of ${ps.length} items were put`),
@@ -407,7 +448,10 @@ export class QueueEngine {
       if (done === ps.length) break;
       const failure = this.#failureOf(res.r);
       if (failure) throw this.#batchFailure(failure, done);
-      if (res.r === GROW_BUSY || !this.ring.putters.waitSync(this.#roomOrShut(res.r, seen), deadline)) {
+      if (
+        res.r === GROW_BUSY ||
+        !this.ring.putters.waitSync(this.#roomOrShut(res.r, seen, deadline), deadline, this.#notFull)
+      ) {
         throw full();
       }
     }
@@ -524,7 +568,7 @@ export class QueueEngine {
 
   #finish(v: unknown): unknown {
     this.#shrinkIfDrained();
-    this.ring.putters.wake(1);
+    this.#wakePutters(1);
     return v instanceof Copied ? this.#decode(v) : v;
   }
 
@@ -612,7 +656,7 @@ export class QueueEngine {
 
   #finishMany(out: unknown[]): unknown[] {
     this.#shrinkIfDrained();
-    this.ring.putters.wake(out.length);
+    this.#wakePutters(out.length);
     for (let i = 0; i < out.length; i++) {
       const v = out[i];
       if (v instanceof Copied) out[i] = this.#decode(v);

@@ -36,6 +36,8 @@
  * 121    CAP_INIT      creator                          never changes: the CAP a drained ring falls back to
  *                                                       (0 in rings of older versions: they never shrink)
  * 122    GREW_AT       producer that grows the ring     both locks: when it last grew (wall clock, 1/10 s, wraps)
+ * 126    GET_PARKED    getters asleep in the kernel     atomic add/sub around the compare-and-sleep (wait-word.ts)
+ * 127    PUT_PARKED    putters asleep in the kernel     atomic add/sub around the compare-and-sleep
  *  ...   reserved up to HEADER_BYTES
  * ```
  *
@@ -74,7 +76,13 @@
  *   epoch and wakes. Sequentially consistent atomics on both sides mean either the waiter's re-check sees the
  *   change or the notifier sees the waiter; a bumped epoch makes the compare-and-sleep (futex / Atomics.wait)
  *   return at once, closing the window between the re-check and the sleep. The epoch, not the state word, is what
- *   is slept on because some wake-ups (shutdown) change no counter.
+ *   is slept on because some wake-ups (shutdown) change no counter. A notifier that, after bumping the epoch, reads
+ *   0 in the matching *_PARKED word skips the futex wake: nobody is asleep, and a waiter about to sleep compares
+ *   against the bumped epoch (a waiter killed asleep leaves *_PARKED raised: wake calls for nobody, never a loss).
+ * - Putters of a bounded queue wait for room with hysteresis: a putter that found the queue full sleeps until it
+ *   holds at most `putterLowWater(MAXSIZE)` items (or, after a slice, until it is not full), and a take wakes
+ *   putters only when, read after its GET_COUNT store, the queue holds at most that many (or the ring is at its
+ *   largest, where putters may also wait for bytes). The last take before a state with room is such a take.
  * - The unfinished tasks of a JoinableQueue are `PUT_COUNT - DONE`: counted by the publish itself, so a producer
  *   killed at any instant cannot leave a task counted that no consumer will ever see.
  * - Sleeps are sliced (100 ms): a peer killed after changing the state but before waking leaves its waiters
@@ -114,6 +122,16 @@ export const C_LOCK_START = 105;
 export const BROKEN = 120;
 export const CAP_INIT = 121;
 export const GREW_AT = 122;
+export const GET_PARKED = 126;
+export const PUT_PARKED = 127;
+
+/**
+ * How many items a bounded queue holds at most when its waiting putters are woken: a quarter of `maxsize` free (at
+ * most 256), so a putter that found the queue full is woken once per many takes instead of on each one.
+ */
+export function putterLowWater(maxsize: number): number {
+  return maxsize - Math.max(1, Math.min(256, maxsize >> 2));
+}
 
 /** A drained ring shrinks back to CAP_INIT once it has not grown for this long. */
 export const SHRINK_AFTER_MS = 200;

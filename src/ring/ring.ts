@@ -38,6 +38,7 @@ import {
   GET_ADVERT,
   GET_COUNT,
   GET_EPOCH,
+  GET_PARKED,
   GREW_AT,
   HEAD,
   HEADER_BYTES,
@@ -53,6 +54,7 @@ import {
   PUT_ADVERT,
   PUT_COUNT,
   PUT_EPOCH,
+  PUT_PARKED,
   SHRINK_AFTER_MS,
   SHUTDOWN,
   TAG_MASK,
@@ -205,8 +207,8 @@ export class Ring {
       { lock: C_LOCK, start: C_LOCK_START, waiters: C_LOCK_ADVERT },
       () => this.#recoverConsumer(),
     );
-    this.getters = new WaitWord(seg, GET_EPOCH, GET_ADVERT, { epoch: true });
-    this.putters = new WaitWord(seg, PUT_EPOCH, PUT_ADVERT, { epoch: true });
+    this.getters = new WaitWord(seg, GET_EPOCH, GET_ADVERT, { epoch: true, parked: GET_PARKED });
+    this.putters = new WaitWord(seg, PUT_EPOCH, PUT_ADVERT, { epoch: true, parked: PUT_PARKED });
     if (
       this.capacityMax < MIN_CAPACITY ||
       (this.capacityMax & (this.capacityMax - 1)) !== 0 ||
@@ -233,6 +235,11 @@ export class Ring {
     }
     if (n < 0) return 0;
     return this.maxsize > 0 && n > this.maxsize ? this.maxsize : n;
+  }
+
+  /** Whether the data region is at its largest (putters may then wait for bytes, not only for a count). */
+  atLargest(): boolean {
+    return this.i32[CAP] >= this.capacityMax;
   }
 
   /** Whether `maxsize` items are in the ring (never, for an unbounded ring). */

@@ -44,15 +44,18 @@ export interface Pending {
 class Group {
   readonly #seg: Segment;
   readonly #word: number;
+  /** The word counting sleepers in the kernel, or -1 (wait-word.ts, "Parked sleepers"). */
+  readonly #parked: number;
   readonly waiters = new Set<Pending>();
   #armed: AsyncWait | null = null;
   /** When the pending sleep ends at the latest (its timeout), as a `performance.now()` time. */
   #armedUntil = 0;
   #drainQueued = false;
 
-  constructor(seg: Segment, word: number) {
+  constructor(seg: Segment, word: number, parked: number) {
     this.#seg = seg;
     this.#word = word;
+    this.#parked = parked;
   }
 
   /** Adds a waiter that read `seen` before finding itself not ready. */
@@ -88,7 +91,7 @@ class Group {
     }
     const now = performance.now();
     const timeout = Math.max(0, Math.min(slice, earliest - now));
-    const pending = this.#seg.waitAsync(this.#word, expected, timeout);
+    const pending = this.#seg.waitAsync(this.#word, expected, timeout, this.#parked);
     this.#armed = pending;
     this.#armedUntil = now + timeout;
     pending.promise.then(
@@ -163,7 +166,7 @@ class Group {
 /** The groups of this thread, by segment and word. */
 const groups = new WeakMap<Segment, Map<number, Group>>();
 
-function groupOf(seg: Segment, word: number): Group {
+function groupOf(seg: Segment, word: number, parked: number): Group {
   let byWord = groups.get(seg);
   if (byWord === undefined) {
     byWord = new Map();
@@ -171,7 +174,7 @@ function groupOf(seg: Segment, word: number): Group {
   }
   let g = byWord.get(word);
   if (g === undefined) {
-    g = new Group(seg, word);
+    g = new Group(seg, word, parked);
     byWord.set(word, g);
   }
   return g;
@@ -185,6 +188,7 @@ function groupOf(seg: Segment, word: number): Group {
 export function sleepAsync(
   seg: Segment,
   word: number,
+  parked: number,
   seen: number,
   sliceMs: number,
   ready: Ready,
@@ -193,7 +197,7 @@ export function sleepAsync(
   onSlice: (() => boolean) | undefined,
   release: () => void,
 ): Promise<boolean> {
-  const group = groupOf(seg, word);
+  const group = groupOf(seg, word, parked);
   return new Promise<boolean>((resolve, reject) => {
     let onAbort: (() => void) | undefined;
     const done = () => {

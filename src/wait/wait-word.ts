@@ -18,6 +18,15 @@
  * lock release, all for a broadcast (shutdown, Event.set). Sequentially consistent atomics on both sides mean either
  * the waiter's re-check sees the change or the waker sees the advertisement.
  *
+ * Parked sleepers (epoch words that have a `parked` word): an advertised waiter is often not asleep in the kernel
+ * (still re-checking, or woken and on its way back: for an async wait, a native thread's hand-off to the event loop),
+ * and a futex wake that finds nobody still costs the waker a system call, and on a busy machine the core (a
+ * system call is where the scheduler preempts). So a sleeper raises `parked` from before its compare-and-sleep
+ * until the sleep returns (the segment does it; for an async wait the native waiter thread lowers it the moment
+ * its futex returns), and a waker that reads `parked` = 0 *after* bumping the epoch skips the futex wake: any
+ * sleeper that raises `parked` later compares against the bumped epoch and does not sleep. The epoch is bumped
+ * whenever someone is advertised, so a waiter between its advertisement and its sleep is never missed.
+ *
  * Every sleep is sliced (WAIT_SLICE_MS unless the site asks for less): a waker killed between its change and its
  * wake-up, or a woken waiter killed before it acted on the wake-up (which a counted wake-up would have given to it
  * alone), leaves the other waiters late by at most one slice, never stranded.
@@ -42,6 +51,8 @@ export interface WaitWordOptions {
   readonly epoch?: boolean;
   /** Longest single sleep, in ms. @default WAIT_SLICE_MS */
   readonly sliceMs?: number;
+  /** Index of a word counting the sleepers in the kernel (epoch words only: see "Parked sleepers"). @default -1 */
+  readonly parked?: number;
 }
 
 export class WaitWord {
@@ -52,6 +63,7 @@ export class WaitWord {
   readonly #i32: Int32Array;
   readonly #epoch: boolean;
   readonly #sliceMs: number;
+  readonly #parked: number;
   readonly #prune = { lastPrune: Number.NEGATIVE_INFINITY };
 
   constructor(seg: Segment, word: number, waiters: Waiters, options: WaitWordOptions = {}) {
@@ -61,6 +73,7 @@ export class WaitWord {
     this.#i32 = seg.i32;
     this.#epoch = options.epoch ?? false;
     this.#sliceMs = options.sliceMs ?? WAIT_SLICE_MS;
+    this.#parked = this.#epoch ? (options.parked ?? -1) : -1;
   }
 
   /**
@@ -84,7 +97,7 @@ export class WaitWord {
         withdraw(i32, this.waiters, slot);
         return this.#done(t0, true, false);
       }
-      const r = this.seg.wait(this.word, seen, Math.min(left, this.#sliceMs));
+      const r = this.seg.wait(this.word, seen, Math.min(left, this.#sliceMs), this.#parked);
       slept = true;
       withdraw(i32, this.waiters, slot);
       if (r === 'timed-out' && onSlice !== undefined && onSlice()) return this.#done(t0, true, true);
@@ -111,10 +124,21 @@ export class WaitWord {
       withdraw(i32, waiters, slot);
       return Promise.resolve(this.#done(t0, true, false));
     }
-    return sleepAsync(this.seg, this.word, seen, this.#sliceMs, ready, deadline, signal, onSlice, () => {
-      withdraw(i32, waiters, slot);
-      this.#done(t0, true, false);
-    });
+    return sleepAsync(
+      this.seg,
+      this.word,
+      this.#parked,
+      seen,
+      this.#sliceMs,
+      ready,
+      deadline,
+      signal,
+      onSlice,
+      () => {
+        withdraw(i32, waiters, slot);
+        this.#done(t0, true, false);
+      },
+    );
   }
 
   /** Feeds the wait's duration to the spin budget; returns `result`. */
@@ -141,6 +165,8 @@ export class WaitWord {
 
   #wake(count: number): void {
     if (this.#epoch) Atomics.add(this.#i32, this.word, 1);
+    // After the bump: nobody parked now means nobody can sleep on the old epoch (see "Parked sleepers").
+    if (this.#parked >= 0 && Atomics.load(this.#i32, this.#parked) <= 0) return;
     this.seg.notify(this.word, count);
   }
 }
