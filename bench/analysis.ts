@@ -153,6 +153,22 @@ export function targets(results: CaseResult[], opts: TargetOptions = {}): Target
     ratio('bounded Queue(1000)', 'bounded-1000', 12, `procq-process-${f}`, 'py-queue', 15, 'rate');
     ratio('bounded Queue(3)', 'bounded-3', 12, `procq-process-${f}`, 'py-queue', 10, 'rate');
   }
+  // issue 7: a bound costs little (putters woken with hysteresis): Queue(1000) against the same impl unbounded
+  for (const w of ['thread', 'process']) {
+    for (const f of ['async', 'sync']) {
+      const impl = `procq-${w}-${f}`;
+      const b = find('bounded-1000', impl, 12);
+      const u = find('spsc', impl, 12);
+      if (!b || !u) continue;
+      const v = b.msgs_per_s / u.msgs_per_s;
+      out.push({
+        status: v >= 0.85 ? 'PASS' : 'MISS',
+        text: `bounded Queue(1000) vs unbounded: ${impl}: ${(v * 100).toFixed(0)}% of its unbounded rate (goal >= 85%)`,
+        key: `bounded Queue(1000) vs unbounded: ${impl}`,
+        value: `${(v * 100).toFixed(0)}%`,
+      });
+    }
+  }
   // small objects
   for (const f of ['async', 'sync', 'batch'])
     ratio('small objects', 'spsc-obj', 55, `procq-process-${f}`, 'py-queue', 5, 'rate');
