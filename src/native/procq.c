@@ -680,7 +680,10 @@ static int run_wait(req *r) {
 static void finish_job(req *r) {
   env_state *es = r->es;
   r->result = run_wait(r);
-  if (r->parked) __atomic_fetch_sub(r->parked, 1, __ATOMIC_SEQ_CST);
+  /* The -1 is done by the kernel (FUTEX_WAKE_OP, waking nobody): the segment may have been unmapped meanwhile (a
+   * queue closed with a wait pending), which is EFAULT there instead of a crash here. */
+  if (r->parked)
+    syscall(SYS_futex, r->parked, FUTEX_WAKE_OP, 0, (void *)0, r->parked, FUTEX_OP(FUTEX_OP_ADD, -1, FUTEX_OP_CMP_EQ, 0));
   /* After this call the JS thread may free r at any moment: do not touch r below. */
   napi_status st = napi_call_threadsafe_function(es->tsfn, r, napi_tsfn_nonblocking);
   (void)st; /* only fails once the env is closing; then the request is leaked rather than freed under the env */
