@@ -1,7 +1,7 @@
 // Small helpers shared by the queue test files.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { activeChildren } from '../../src/index.js';
 
@@ -123,4 +123,32 @@ export function runningChildPids(): number[] {
     }
   }
   return out;
+}
+
+const NS_LAST_PID = '/proc/sys/kernel/ns_last_pid';
+
+/** Whether this process may steer the next pid (root, and a writable ns_last_pid): pid-reuse tests need it. */
+export function canSteerPids(): boolean {
+  try {
+    writeFileSync(NS_LAST_PID, readFileSync(NS_LAST_PID, 'latin1').trim());
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The skip reason of a pid-reuse test where pids cannot be steered, else false. */
+export const noPidSteering = (): string | false =>
+  canSteerPids() ? false : `needs root to steer pids through ${NS_LAST_PID} (skipped: not allowed here)`;
+
+/** Starts an unrelated process (`sleep 30`) with pid `pid`, through ns_last_pid: a dead process's pid reused. */
+export async function occupy(pid: number): Promise<ChildProcess> {
+  for (let i = 0; i < 200; i++) {
+    writeFileSync(NS_LAST_PID, String(pid - 1));
+    const s = spawn('sleep', ['30'], { stdio: 'ignore' });
+    if (s.pid === pid) return s;
+    s.kill('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  assert.fail(`could not start a process with pid ${pid}`);
 }
