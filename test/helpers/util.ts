@@ -89,6 +89,39 @@ export function runScript(
   });
 }
 
+/** A child started by `runModuleChild`: its pid, and its exit code and whole output once it has closed. */
+export interface ModuleChild {
+  done: Promise<{ code: number | null; out: string; err: string }>;
+  pid: number;
+}
+
+/**
+ * Runs `node <execArgv> --input-type=module -e <src>` with `env` added to this process's environment, collecting its
+ * stdout and stderr. `launcher` goes before node (e.g. `['ip', 'netns', 'exec', ns]`).
+ */
+export function runModuleChild(
+  src: string,
+  options: { env?: Record<string, string>; execArgv?: string[]; launcher?: string[] } = {},
+): ModuleChild {
+  const [command, ...before] = [...(options.launcher ?? []), process.execPath];
+  const p = spawn(command!, [...before, ...(options.execArgv ?? []), '--input-type=module', '-e', src], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d) => {
+    out += d;
+  });
+  p.stderr.on('data', (d) => {
+    err += d;
+  });
+  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+  return { done, pid: p.pid! };
+}
+
 /** procq segments in /dev/shm created by process `pid`: none may be left once it has exited. */
 export function segmentsOf(pid: number | undefined): string[] {
   if (pid === undefined) return [];
