@@ -111,6 +111,20 @@ export const GET_EPOCH = 22;
 export const PUT_EPOCH = 23;
 export const P_LOCK_START = 104;
 export const C_LOCK_START = 105;
+export const P_BLOCK = 106;
+export const P_BLOCK_POS = 107;
+export const C_BLOCK = 108;
+export const C_BLOCK_POS = 109;
+export const P_SEQ = 110;
+export const P_LINKED = 111;
+export const C_DONE = 112;
+export const C_FREED = 113;
+export const P_INTENT_BLOCK = 114;
+export const P_INTENT_BPOS = 115;
+export const P_INTENT_LINKED = 116;
+export const C_INTENT_BLOCK = 117;
+export const C_INTENT_BPOS = 118;
+export const C_INTENT_DONE = 119;
 export const BROKEN = 120;
 export const CAP_INIT = 121;
 export const GREW_AT = 122;
@@ -133,8 +147,16 @@ export const JOIN_ADVERT = { count: JOIN_WAIT, slots: 88, size: ADVERT_SLOTS } a
 export const FRAME_HEADER = 8;
 export const NO_INTENT = -1;
 
-/** Word 1 of a frame that pads to the end of the ring. Every other tag is the codec's (codec/tags.ts). */
+/** Word 1 of a frame that pads to the end of the ring. The chain's tags follow; every other tag is the codec's. */
 export const TAG_WRAP = 0;
+/** In the ring: the frames that follow are in block `length` (a sequence number). 8 bytes, no payload. */
+export const TAG_LINK = 0xf1;
+/** In a block: the frames that follow are in block `length`. 8 bytes, no payload. */
+export const TAG_NEXT = 0xf2;
+/** In a block: the frames that follow are in the ring, after the LINK that led here. 8 bytes, no payload. */
+export const TAG_BACK = 0xf3;
+/** Room the ring keeps free after its last item, so that a LINK always fits. */
+export const LINK_ROOM = 8;
 
 export const align8 = (n: number): number => (n + 7) & ~7;
 
