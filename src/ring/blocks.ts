@@ -27,12 +27,12 @@ import { createBlockSegment, openBlockSegment, type ShmSegment, unlinkSegmentNam
 export const BLOCK_MAGIC = 0x70716231; // 'pqb1'
 export const BLOCK_HEADER = 64;
 /** Data bytes of a block for items that fit in it (a larger item gets a block of its own, sized to it). */
-export const BLOCK_BYTES = testBlockBytes() ?? 16 << 20;
+export const BLOCK_BYTES = 16 << 20;
 
-/** PROCQ_TEST_BLOCK_BYTES (tests only): small blocks, so that tests chain many of them cheaply. */
-function testBlockBytes(): number | undefined {
+/** BLOCK_BYTES, or PROCQ_TEST_BLOCK_BYTES (tests only: small blocks, so that tests chain many of them cheaply). */
+export function blockBytes(): number {
   const n = Number(process.env.PROCQ_TEST_BLOCK_BYTES ?? 0);
-  return Number.isInteger(n) && n >= 64 && n % 8 === 0 ? n : undefined;
+  return Number.isInteger(n) && n >= 64 && n % 8 === 0 ? n : BLOCK_BYTES;
 }
 /** Room kept at the end of every block for the NEXT or BACK frame that leaves it. */
 export const BLOCK_EXIT = 8;

@@ -23,12 +23,12 @@ import { noSpaceError } from '../memory/index.js';
 import type { Segment } from '../memory/segment.js';
 import { WaitWord } from '../wait/index.js';
 import {
-  BLOCK_BYTES,
   BLOCK_EXIT,
   BLOCK_HEADER,
   BLOCK_MAX_PAYLOAD,
   type Block,
   Blocks,
+  blockBytes,
   MAX_SEQ_GAP,
   nextSeq,
   seqGap,
@@ -431,7 +431,7 @@ export class Ring {
     Atomics.store(i32, P_SEQ, seq);
     let block: Block;
     try {
-      block = this.blocks.create(seq, Math.max(BLOCK_BYTES, need + BLOCK_EXIT));
+      block = this.blocks.create(seq, Math.max(blockBytes(), need + BLOCK_EXIT));
     } catch (err) {
       Atomics.store(i32, P_SEQ, before); // nothing was created
       throw err;
