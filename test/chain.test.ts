@@ -7,8 +7,8 @@
  * real sizes (a 1 GiB ring, 16 MiB blocks).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { readdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -235,16 +235,21 @@ q.putNowait('again'); out.again = q.getNowait();
 console.log(JSON.stringify(out));
 `,
     );
-    const r = spawnSync(
-      'unshare',
-      [
-        '-m',
-        'sh',
-        '-c',
-        `mount -t tmpfs -o size=32m tmpfs /dev/shm && exec "${process.execPath}" "${program}"`,
-      ],
-      { encoding: 'utf8', timeout: 100_000, env: { ...process.env, PROCQ_TEST_RING_MAX: String(1 << 20) } },
-    );
+    let r: SpawnSyncReturns<string>;
+    try {
+      r = spawnSync(
+        'unshare',
+        [
+          '-m',
+          'sh',
+          '-c',
+          `mount -t tmpfs -o size=32m tmpfs /dev/shm && exec "${process.execPath}" "${program}"`,
+        ],
+        { encoding: 'utf8', timeout: 100_000, env: { ...process.env, PROCQ_TEST_RING_MAX: String(1 << 20) } },
+      );
+    } finally {
+      rmSync(program, { force: true });
+    }
     if (r.status !== 0 && /unshare|mount|Operation not permitted|permission/i.test(r.stderr)) {
       return t.skip(`cannot mount a small tmpfs over /dev/shm here: ${r.stderr.trim().split('\n')[0]}`);
     }
