@@ -1,6 +1,7 @@
 // Process, both start methods, through the public API (src/process/index.ts). One suite, installed once per start
 // method (CPython's _test_multiprocessing style). Programs whose output matters (tracebacks, flushing, the seed's
 // example 1, parent exit, orphans) run as separate parents from test/fixtures/, and their output is checked.
+
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import {
 import { findExport, findImport } from '../src/process/target.js';
 import * as targets from './fixtures/process-targets.js';
 import { exitsWith } from './fixtures/process-targets.js';
+import { PROCESS_METHOD } from './helpers/util.js';
 
 const require = createRequire(import.meta.url);
 const TARGETS = new URL('./fixtures/process-targets.js', import.meta.url);
@@ -162,7 +164,7 @@ test('the parent reads a module source for an export only as far as it can be su
   assert.equal(findImport("import { exitsWith } from 'some-package';", 'exitsWith', from), undefined);
 });
 
-for (const method of ['thread', 'spawn'] as const) {
+for (const method of ['thread', PROCESS_METHOD] as const) {
   describe(`Process (${method})`, () => {
     const make = (options: Omit<ConstructorParameters<typeof Process>[0], 'startMethod'>) =>
       new Process({ module: TARGETS, ...options, startMethod: method });
@@ -416,7 +418,7 @@ for (const method of ['thread', 'spawn'] as const) {
 
     test('a Queue among the args arrives attached to the same shared memory', () => {
       const r = runParent([fixture('process-queue.js'), method]);
-      if (method === 'spawn' && loadNative() === null) {
+      if (method !== 'thread' && loadNative() === null) {
         // Without the addon a Queue lives in a SharedArrayBuffer, which cannot reach another process.
         assert.match(r.stderr, /ProcessError: cannot pass the arguments of Process-1 to another OS process/);
         return;
@@ -445,7 +447,7 @@ for (const method of ['thread', 'spawn'] as const) {
       assert.equal(viaCli.stdout, 'typed 42\nexit 0\n', viaCli.stderr);
     });
 
-    if (method === 'spawn') {
+    if (method !== 'thread') {
       test('an explicit process.exit() in the parent still waits for non-daemon children', () => {
         const r = runParent([fixture('process-parent.js'), method, 'exit-joins']);
         assert.equal(r.status, 0, r.stderr);

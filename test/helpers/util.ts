@@ -9,6 +9,14 @@ import { activeChildren } from '../../src/index.js';
 export const STRESS = Math.max(1, Number(process.env.PROCQ_STRESS ?? 1) || 1);
 export const scaled = (n: number): number => Math.round(n * STRESS);
 
+/**
+ * The start method of the OS-process children in the contract and chaos suites (queue, chaos, harden, process,
+ * pool, sync, pipe, shared memory, nondaemon, connection): `PROCQ_TEST_PROCESS_METHOD=spawn` or `forkserver`.
+ * Default: `'spawn'`. Tests about one start method in particular name it themselves.
+ */
+export const PROCESS_METHOD: 'spawn' | 'forkserver' =
+  process.env.PROCQ_TEST_PROCESS_METHOD === 'forkserver' ? 'forkserver' : 'spawn';
+
 /** The compiled fixture `name` (e.g. 'queue-seed-2.js'). */
 export const fixture = (name: string): string =>
   fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
