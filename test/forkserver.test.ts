@@ -2,6 +2,7 @@
 // included), report exit codes, can be terminated and killed, are recovered when one dies idle, and serve Pool.
 // The forkserver's internals are used only to find the idle warm children (to kill one) and to end them at the end.
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
 import { after, afterEach, test } from 'node:test';
 import { getStartMethod, Pool, Process, Queue, setStartMethod } from '../src/index.js';
 import { forkserverPids, forkserverReady, stopForkserver } from '../src/process/popen-forkserver.js';
@@ -96,6 +97,42 @@ test('forkserver: a warm child killed while idle is replaced, and the next start
   assert.equal(((await q.get({ timeout: 30_000 })) as unknown[])[2], 'after the kill');
   await p.join();
   assert.equal(p.exitCode, 0);
+});
+
+test('forkserver: the child sees the environment, working directory, flags and argv of start(), as spawn', async () => {
+  await forkserverReady(); // warmed before the changes below
+  const warm = forkserverPids();
+  const cwd = process.cwd();
+  process.env.PROCQ_FS_PROBE = 'set after warm-up';
+  process.env.PROCQ_FS_GONE = 'removed before start';
+  delete process.env.PROCQ_FS_GONE;
+  process.chdir(tmpdir());
+  try {
+    const q = new Queue<any>();
+    const seen: Record<string, any> = {};
+    for (const method of ['forkserver', 'spawn'] as const) {
+      const child = new Process({
+        target: 'describesStart',
+        args: [q, 'PROCQ_FS_PROBE'],
+        module: FS_TARGETS,
+        startMethod: method,
+      });
+      child.start();
+      if (method === 'forkserver') assert.ok(warm.includes(child.pid!), 'a warm child served the start');
+      seen[method] = await q.get({ timeout: 30_000 });
+      await child.join();
+      assert.equal(child.exitCode, 0);
+    }
+    assert.equal(seen.forkserver.env, 'set after warm-up');
+    assert.equal(seen.forkserver.gone, null);
+    assert.equal(seen.forkserver.cwd, tmpdir());
+    assert.deepEqual(seen.forkserver, seen.spawn);
+    // Both children belong to this process's resource tracker (segments they create live as long as this tree).
+    assert.ok(/^[0-9a-f]{16}$/.test(seen.forkserver.tracker), `a tracker token: ${seen.forkserver.tracker}`);
+  } finally {
+    process.chdir(cwd);
+    delete process.env.PROCQ_FS_PROBE;
+  }
 });
 
 test('forkserver: setStartMethod makes it the default; Pool runs on it', async () => {
