@@ -135,6 +135,31 @@ test('forkserver: the child sees the environment, working directory, flags and a
   }
 });
 
+test('forkserver: the default on Linux, for Process and Pool alike (unless PROCQ_START_METHOD says otherwise)', {
+  skip: process.platform !== 'linux' || process.env.PROCQ_START_METHOD !== undefined,
+}, async () => {
+  assert.equal(getStartMethod(), 'forkserver');
+  const q = new Queue<unknown>();
+  const p = new Process({ target: 'putsBack', args: [q, 'default'], module: FS_TARGETS });
+  assert.equal(p.startMethod, 'forkserver');
+  p.start();
+  assert.deepEqual(await q.get({ timeout: 30_000 }), [p.pid, 'forkserver', 'default']);
+  await p.join();
+  assert.equal(p.exitCode, 0);
+  const pool = new Pool({ processes: 1 });
+  try {
+    assert.equal(pool.startMethod, 'forkserver');
+    const out = await pool.map(
+      { module: new URL('./fixtures/pool-tasks.js', import.meta.url), name: 'square' },
+      [3],
+    );
+    assert.deepEqual(out, [9]);
+  } finally {
+    pool.terminate();
+    await pool.join();
+  }
+});
+
 test('forkserver: setStartMethod makes it the default; Pool runs on it', async () => {
   const before = getStartMethod();
   setStartMethod('forkserver');
@@ -160,9 +185,9 @@ test('forkserver: setStartMethod makes it the default; Pool runs on it', async (
 test('forkserver: idle warm children are the only children left, and end with stopForkserver()', async () => {
   await forkserverReady();
   const warm = forkserverPids();
-  assert.deepEqual(runningChildPids().sort(), [...warm].sort());
+  assert.deepEqual(runningChildPids({ warm: true }).sort(), [...warm].sort());
   stopForkserver();
-  for (let i = 0; i < 200 && runningChildPids().length > 0; i++)
+  for (let i = 0; i < 200 && runningChildPids({ warm: true }).length > 0; i++)
     await new Promise((resolve) => setTimeout(resolve, 25));
-  assert.deepEqual(runningChildPids(), []);
+  assert.deepEqual(runningChildPids({ warm: true }), []);
 });

@@ -1,4 +1,4 @@
-// Process, both start methods, through the public API (src/process/index.ts). One suite, installed once per start
+// Process, every start method, through the public API (src/process/index.ts). One suite, installed once per start
 // method (CPython's _test_multiprocessing style). Programs whose output matters (tracebacks, flushing, the seed's
 // example 1, parent exit, orphans) run as separate parents from test/fixtures/, and their output is checked.
 
@@ -28,7 +28,6 @@ import {
 import { findExport, findImport } from '../src/process/target.js';
 import * as targets from './fixtures/process-targets.js';
 import { exitsWith } from './fixtures/process-targets.js';
-import { PROCESS_METHOD } from './helpers/util.js';
 
 const require = createRequire(import.meta.url);
 const TARGETS = new URL('./fixtures/process-targets.js', import.meta.url);
@@ -95,10 +94,15 @@ test('main process: identity, helpers, cpuCount', () => {
   assert.deepEqual(activeChildren(), []);
 });
 
-test('start method: spawn by default; setStartMethod and getContext', () => {
+test('start method: forkserver by default on Linux (spawn elsewhere); setStartMethod and getContext', () => {
   const before = getStartMethod();
-  if (process.env.PROCQ_START_METHOD === undefined) assert.equal(before, 'spawn');
+  if (process.env.PROCQ_START_METHOD === undefined) {
+    assert.equal(before, process.platform === 'linux' ? 'forkserver' : 'spawn');
+    assert.equal(new Process({ target: targets.returns, module: TARGETS }).startMethod, before);
+  }
   try {
+    setStartMethod('forkserver');
+    assert.equal(new Process({ target: targets.returns, module: TARGETS }).startMethod, 'forkserver');
     setStartMethod('thread');
     assert.equal(new Process({ target: targets.returns, module: TARGETS }).startMethod, 'thread');
     setStartMethod('spawn');
@@ -164,7 +168,7 @@ test('the parent reads a module source for an export only as far as it can be su
   assert.equal(findImport("import { exitsWith } from 'some-package';", 'exitsWith', from), undefined);
 });
 
-for (const method of ['thread', PROCESS_METHOD] as const) {
+for (const method of ['thread', 'spawn', 'forkserver'] as const) {
   describe(`Process (${method})`, () => {
     const make = (options: Omit<ConstructorParameters<typeof Process>[0], 'startMethod'>) =>
       new Process({ module: TARGETS, ...options, startMethod: method });
