@@ -135,7 +135,9 @@ function take(): Warm {
     at = pool.length ? 0 : -1;
   }
   const w = at >= 0 ? pool.splice(at, 1)[0]! : spawnWarm();
-  refillSoon();
+  // Refill once the taken child is up: a replacement booting beside a child that is still booting (a cold start,
+  // the first one of a program included) would take half the cores from it.
+  void w.readyPromise.then(refillSoon);
   return w;
 }
 
@@ -179,8 +181,8 @@ export function stopForkserver(): void {
 
 export class ForkserverPopen extends SpawnPopen implements Popen {
   constructor(options: PopenOptions) {
+    // A child taken before it was ready still says so ('R' on fd 3): that is when its replacement starts warming.
     const w = take();
-    w.pipe.removeAllListeners('data');
     // A taken child is an ordinary child: it keeps this process alive unless the Process is a daemon (unref()).
     w.child.ref();
     super(options, w.child, { env: { ...process.env }, cwd: process.cwd() });
