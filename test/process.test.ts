@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,6 +43,23 @@ function runParent(args: string[], execArgv: string[] = []) {
   const r = spawnSync(process.execPath, [...execArgv, ...args], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.error, undefined, `the parent program did not finish: ${r.error?.message}`);
   return r;
+}
+
+/** The running child processes of `ppid`, the resource tracker (`procq-tracker`) left out. */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const tracker = readFileSync(`/proc/${entry}/cmdline`, 'latin1').startsWith('procq-tracker\0');
+      if (Number(fields[1]) === ppid && fields[0] !== 'Z' && !tracker) out.push(Number(entry));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** Whether `pid` is still a running process (a zombie waiting for its reaper counts as ended). */
@@ -481,11 +498,22 @@ for (const method of ['thread', 'spawn', 'forkserver'] as const) {
           const pid = Number(/^child pid (\d+)$/.exec(firstLine)?.[1]);
           assert.ok(pid > 0, firstLine);
           assert.equal(running(pid), true);
+          // The forkserver's warm replacement (an idle child of the parent) must not outlive it either.
+          let others: number[] = [];
+          for (let i = 0; i < 200 && method === 'forkserver' && others.length === 0; i++) {
+            others = childrenOf(parent.pid!).filter((p) => p !== pid);
+            if (others.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          if (method === 'forkserver') assert.ok(others.length > 0, 'a warm replacement was started');
           parent.kill('SIGKILL');
           const gone = await endsWithin(pid, 1000);
           if (!gone) process.kill(pid, 'SIGKILL');
+          const left = [];
+          for (const other of others) if (!(await endsWithin(other, 1000))) left.push(other);
+          for (const other of left) process.kill(other, 'SIGKILL');
           parent.stdout!.destroy();
           assert.equal(gone, true, 'the child outlived its SIGKILLed parent by more than 1 s');
+          assert.deepEqual(left, [], 'warm children outlived their SIGKILLed parent by more than 1 s');
         });
       }
 
