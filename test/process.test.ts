@@ -508,12 +508,13 @@ for (const method of ['thread', 'spawn', 'forkserver'] as const) {
           parent.kill('SIGKILL');
           const gone = await endsWithin(pid, 1000);
           if (!gone) process.kill(pid, 'SIGKILL');
+          // A warm child may still be booting (Node start-up, seconds under load): its guards act once it is up.
           const left = [];
-          for (const other of others) if (!(await endsWithin(other, 1000))) left.push(other);
+          for (const other of others) if (!(await endsWithin(other, 15_000))) left.push(other);
           for (const other of left) process.kill(other, 'SIGKILL');
           parent.stdout!.destroy();
           assert.equal(gone, true, 'the child outlived its SIGKILLed parent by more than 1 s');
-          assert.deepEqual(left, [], 'warm children outlived their SIGKILLed parent by more than 1 s');
+          assert.deepEqual(left, [], 'warm children outlived their SIGKILLed parent by more than 15 s');
         });
       }
 

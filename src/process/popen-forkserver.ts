@@ -130,8 +130,9 @@ function take(): Warm {
   }
   let at = pool.findIndex((w) => w.ready);
   if (at < 0) {
-    // Starts outrun the warm set: keep more ready from now on.
-    target = Math.min(MAX_WARM, target + 1);
+    // Starts outrun warm-ups: keep more ready from now on. Not when none is warming (a program's first, cold,
+    // starts, the workers of a first Pool): those would leave as many idle Node processes behind as they started.
+    if (pool.length > 0) target = Math.min(MAX_WARM, target + 1);
     at = pool.length ? 0 : -1;
   }
   const w = at >= 0 ? pool.splice(at, 1)[0]! : spawnWarm();
