@@ -28,8 +28,8 @@ export function checkStartMethod(method: unknown, what = 'startMethod'): StartMe
  * `'spawn'` elsewhere (`DEFAULT_START_METHOD`).
  *
  * `'forkserver'` starts its first warm interpreter now, so the first `start()` already finds one ready; warm
- * interpreters are Node processes started ahead of time with this process's environment, working directory and
- * `execArgv` as they are at that moment (as with CPython's forkserver).
+ * interpreters are Node processes started ahead of time, which take on this process's environment and working
+ * directory of the moment of `start()` (as a spawned child has them).
  */
 export function setStartMethod(method: StartMethod): void {
   chosen = checkStartMethod(method, 'method');
