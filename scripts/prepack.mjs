@@ -5,7 +5,8 @@
  *
  * 1. dist/: a clean `tsc` build (what ships is removed first, so no output of a deleted source survives), with
  *    the sources inlined in the source maps (stack traces under `--enable-source-maps` show TypeScript lines,
- *    though src/ is not shipped), and the bin made executable.
+ *    though src/ is not shipped), the package entry bundled into dist/bundle/ (scripts/bundle.mjs), and the bin
+ *    made executable.
  * 2. prebuilds/linux-x64/procq.glibc.node: the native addon, built by `prebuildify --napi --strip --tag-libc`
  *    on this machine (Node-API: one binary for every Node version). prebuilds/ is not in git: every pack builds
  *    it from src/native/procq.c, so it always matches the source. prebuildify runs in a scratch copy of the
@@ -42,6 +43,7 @@ function run(what, args, options = {}) {
 for (const shipped of ['dist/src', 'dist/examples'])
   rmSync(join(root, shipped), { recursive: true, force: true });
 run('tsc', [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json', '--inlineSources']);
+run('bundle', [join(root, 'scripts', 'bundle.mjs')]);
 run('bin made executable', [join(root, 'scripts', 'make-bin-executable.mjs')]);
 
 // 2. prebuilds/

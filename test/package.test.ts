@@ -64,6 +64,7 @@ describe('npm pack', () => {
       'README.md',
       'CHANGELOG.md',
       'LICENSE',
+      'dist/bundle/index.js',
       'dist/src/index.js',
       'dist/src/index.d.ts',
       'dist/src/cli/main.js',

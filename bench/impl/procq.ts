@@ -4,9 +4,9 @@
  * role is done. A role that throws, or a child that dies, fails the case.
  */
 import { performance } from 'node:perf_hooks';
-import { Empty, Process, Queue, type StartMethod } from '../../src/index.js';
-import { forkserverReady } from '../../src/process/popen-forkserver.js';
+import type { Process, Queue, StartMethod } from '../../src/index.js';
 import { mergeTallies } from '../lib/payload.js';
+import { forkserverReady, procq } from '../lib/procq-entry.js';
 import { type CaseResult, peakRssMb, percentile } from '../lib/result.js';
 import type { CaseSpec } from '../lib/spec.js';
 import type { Ctl, Form, RoleCfg } from './procq-roles.js';
@@ -30,12 +30,12 @@ function startRoles(
   roles: Array<{ target: string; args: unknown[] }>,
   withGo = true,
 ): Started {
-  const ctl = new Queue<Ctl>();
-  const go = new Queue<string>();
+  const ctl = new procq.Queue<Ctl>();
+  const go = new procq.Queue<string>();
   const startMethod = startMethodOf(spec);
   const procs = roles.map(
     (r) =>
-      new Process({
+      new procq.Process({
         target: r.target,
         module: ROLES,
         args: withGo ? [ctl, go, ...r.args] : [ctl, ...r.args],
@@ -53,7 +53,7 @@ async function nextCtl(s: Started, deadline: number): Promise<Ctl> {
     try {
       return await s.ctl.get({ timeout: 250 });
     } catch (e) {
-      if (!(e instanceof Empty)) throw e;
+      if (!(e instanceof procq.Empty)) throw e;
     }
     const dead = s.procs.find((p) => p.exitCode !== null && p.exitCode !== 0);
     if (dead) throw new Error(`${dead.name} exited with code ${dead.exitCode} before reporting`);
@@ -126,7 +126,7 @@ function line(spec: CaseSpec, m: Measured, msgs: number): CaseResult {
 }
 
 async function spsc(spec: CaseSpec): Promise<CaseResult> {
-  const q = new Queue<unknown>(spec.maxsize);
+  const q = new procq.Queue<unknown>(spec.maxsize);
   const s = startRoles(spec, [
     { target: 'producer', args: [q, cfg(spec)] },
     { target: 'consumer', args: [q, cfg(spec)] },
@@ -135,7 +135,7 @@ async function spsc(spec: CaseSpec): Promise<CaseResult> {
 }
 
 async function multi(spec: CaseSpec): Promise<CaseResult> {
-  const q = new Queue<unknown>(spec.maxsize);
+  const q = new procq.Queue<unknown>(spec.maxsize);
   const P = spec.producers;
   const C = spec.consumers;
   const roles = [
@@ -158,8 +158,8 @@ async function multi(spec: CaseSpec): Promise<CaseResult> {
 }
 
 async function pingpong(spec: CaseSpec): Promise<CaseResult> {
-  const a = new Queue<string>();
-  const b = new Queue<string>();
+  const a = new procq.Queue<string>();
+  const b = new procq.Queue<string>();
   const s = startRoles(spec, [
     { target: 'pinger', args: [a, b, cfg(spec)] },
     { target: 'ponger', args: [a, b, cfg(spec)] },
@@ -180,7 +180,7 @@ async function jobs(spec: CaseSpec): Promise<CaseResult> {
   // later, when the warm interpreters are up. Waiting for them is not timed.
   if (startMethodOf(spec) === 'forkserver') await forkserverReady(P + C);
   const t0 = performance.now();
-  const q = new Queue<unknown>(spec.maxsize);
+  const q = new procq.Queue<unknown>(spec.maxsize);
   const s = startRoles(
     spec,
     [
@@ -224,11 +224,11 @@ async function startup(spec: CaseSpec): Promise<CaseResult> {
   const startMethod = startMethodOf(spec);
   const t0 = performance.now();
   for (let i = 0; i < spec.msgs; i++) {
-    const q = new Queue<string>();
+    const q = new procq.Queue<string>();
     // What the forkserver is for: a warm interpreter ready when start() comes. Waiting for one is not timed.
     if (startMethod === 'forkserver') await forkserverReady();
     const t = performance.now();
-    const p = new Process({ target: 'startupChild', module: ROLES, args: [q], startMethod });
+    const p = new procq.Process({ target: 'startupChild', module: ROLES, args: [q], startMethod });
     p.start();
     const first = await q.get({ timeout: spec.timeoutMs });
     times.push((performance.now() - t) * 1000);

@@ -13,8 +13,8 @@
  * is checked as HMAC-MD5. Every message is read with a 256-byte limit. A wrong key is an `AuthenticationError` on
  * both sides (the client learns it from `#FAILURE#`).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
+import { crypto } from '../builtins.js';
 import { AuthenticationError } from '../errors.js';
 
 /** The part of a connection the handshake uses (a `SocketConnection`, a `Pipe`'s `Connection`, …). */
@@ -56,7 +56,7 @@ function digestAndPayload(message: Buffer): [string, Buffer] {
 }
 
 function hmac(authkey: Uint8Array, message: Uint8Array, digest: string): Buffer {
-  return createHmac(NODE_DIGEST[digest]!, authkey).update(message).digest();
+  return crypto().createHmac(NODE_DIGEST[digest]!, authkey).update(message).digest();
 }
 
 function createResponse(authkey: Uint8Array, message: Buffer): Buffer {
@@ -74,7 +74,7 @@ function verifyChallenge(authkey: Uint8Array, message: Buffer, response: Buffer)
       `expected '${digest}' of length ${expected.byteLength} got ${mac.byteLength}`,
     );
   }
-  if (!timingSafeEqual(expected, mac)) throw new AuthenticationError('digest received was wrong');
+  if (!crypto().timingSafeEqual(expected, mac)) throw new AuthenticationError('digest received was wrong');
 }
 
 export function checkAuthkey(authkey: unknown): Uint8Array | undefined {
@@ -93,7 +93,7 @@ export async function deliverChallenge(
   const key = checkAuthkey(authkey)!;
   if (!ALLOWED_DIGESTS.has(digestName))
     throw new RangeError(`Expected a digest among ${[...ALLOWED_DIGESTS]}, got '${digestName}'`);
-  const message = Buffer.concat([Buffer.from(`{${digestName}}`), randomBytes(MESSAGE_LENGTH)]);
+  const message = Buffer.concat([Buffer.from(`{${digestName}}`), crypto().randomBytes(MESSAGE_LENGTH)]);
   connection.sendBytes(Buffer.concat([CHALLENGE, message]));
   const response = Buffer.from(await connection.recvBytes(256));
   try {

@@ -14,11 +14,11 @@
  * Node binds asynchronously, so `new Listener(...)` starts listening and `await listener.listening` (or
  * `Listener.create`) is when `address` knows the port picked for port 0 and a bind error (`EADDRINUSE`) shows.
  */
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomHex } from '../builtins.js';
 
 import { ClosedError, rejecting } from '../errors.js';
 import { describe } from '../sync/core.js';
@@ -78,9 +78,7 @@ export function checkAddress(address: unknown, family: Family): Address {
 
 /** Python's `arbitrary_address`: a fresh socket path in the temporary directory, or localhost port 0. */
 function arbitraryAddress(family: Family): Address {
-  return family === 'AF_UNIX'
-    ? join(tmpdir(), `procq-listener-${randomBytes(6).toString('hex')}`)
-    : ['localhost', 0];
+  return family === 'AF_UNIX' ? join(tmpdir(), `procq-listener-${randomHex(6)}`) : ['localhost', 0];
 }
 
 export class Listener implements AsyncDisposable {

@@ -25,8 +25,8 @@
  * The server runs as a daemon `Process` (start method as for any Process), so it ends with its creator; its
  * objects live until `shutdown()` (procq does not count proxy references, so it never frees one early either).
  */
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { crypto } from '../builtins.js';
 
 import { checkAuthkey } from '../connection/challenge.js';
 import { type Address, checkAddress, type Family, familyOf } from '../connection/listener.js';
@@ -121,7 +121,7 @@ export class BaseManager implements AsyncDisposable {
     if (options.address !== undefined)
       checkAddress(options.address, familyOf(options.address, options.family));
     this.#options = options;
-    this.#authkey = checkAuthkey(options.authkey) ?? randomBytes(32);
+    this.#authkey = checkAuthkey(options.authkey) ?? crypto().randomBytes(32);
     this.#address = options.address;
   }
 

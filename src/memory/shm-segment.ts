@@ -27,8 +27,8 @@
  * Attaching: each thread maps a segment itself (an external `ArrayBuffer` cannot be shared between threads); a thread
  * attaching the same name twice gets the same segment while the first is still reachable.
  */
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { randomHex } from '../builtins.js';
 
 import { NativeUnavailableError } from '../errors.js';
 import { loadNative, type NativeBinding, nativeLoadError } from '../native/index.js';
@@ -173,7 +173,7 @@ let ownNs: string | undefined;
  */
 export function newSegmentName(): string {
   ownStart ??= startTime('self') ?? '0';
-  return `${NAME_PREFIX}${process.pid}-${ownStart}-${pidNamespace()}-${trackerToken()}-${randomBytes(8).toString('hex')}`;
+  return `${NAME_PREFIX}${process.pid}-${ownStart}-${pidNamespace()}-${trackerToken()}-${randomHex(8)}`;
 }
 
 export function pidNamespace(): string {

@@ -20,9 +20,8 @@
  * it may still hold a segment's name (conservative, as Python's tracker). A creator still removes its own segments
  * at its normal exit (the addon's atexit handler); the tracker is for every other way a tree ends.
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, readlinkSync } from 'node:fs';
+import { childProcess, randomHex } from '../builtins.js';
 
 import { loadNative } from '../native/index.js';
 
@@ -67,13 +66,13 @@ function start(): string | undefined {
     return undefined;
   }
   const [readFd, writeFd] = fds;
-  const tree = randomBytes(8).toString('hex');
+  const tree = randomHex(8);
   // Reads its stdin to end-of-file (every holder of the write end has ended), then removes the tree's segments.
   const script =
     "trap '' INT TERM HUP PIPE; while read -r _; do :; done; " +
     `for f in /dev/shm/procq-*-${tree}-*; do [ -e "$f" ] && rm -f -- "$f"; done; exit 0`;
   try {
-    const child = spawn(SHELL, ['-c', script], {
+    const child = childProcess().spawn(SHELL, ['-c', script], {
       argv0: 'procq-tracker', // how it shows in ps (and how tests that count child processes tell it apart)
       detached: true, // a session of its own: no terminal signals, not in the tree's process group
       stdio: [readFd, 'ignore', 'ignore'],

@@ -31,7 +31,15 @@ import { Process } from '../process/process.js';
 import { Queue } from '../queue/queue.js';
 import type { FunctionEntry } from './functions.js';
 import { type Job, JobList } from './jobs.js';
-import { type InitMessage, type ResultMessage, type TaskMessage, unpackError } from './protocol.js';
+import { pack, unpack } from './pack.js';
+import {
+  type InitMessage,
+  type ResultMessage,
+  type ResultWire,
+  type TaskMessage,
+  type TaskWire,
+  unpackError,
+} from './protocol.js';
 
 /** Task messages a worker holds at once: the one it runs and the next, already in its inbox. */
 const DEPTH = 2;
@@ -59,7 +67,7 @@ interface Worker {
   /** Its place in the pool; a replacement takes the same place and inbox. */
   readonly slot: number;
   readonly process: Process;
-  readonly inbox: Queue<TaskMessage | null>;
+  readonly inbox: Queue<TaskWire>;
   /** Chunks put in its inbox with no result yet, in the order they were put. */
   readonly out: Map<number, Chunk>;
   /** Function numbers whose spec it has been sent. */
@@ -88,7 +96,7 @@ type State = 'run' | 'close' | 'terminate';
 
 export class PoolEngine {
   readonly #options: EngineOptions;
-  readonly #results: Queue<ResultMessage>;
+  readonly #results: Queue<ResultWire>;
   readonly #workers: Worker[] = [];
   readonly #bySerial = new Map<number, Worker>();
   readonly #jobs = new JobList();
@@ -112,7 +120,7 @@ export class PoolEngine {
   /** Starts the workers; throws (after ending those already started) when one cannot start. */
   constructor(options: EngineOptions) {
     this.#options = options;
-    this.#results = new Queue<ResultMessage>(0, { label: this.#queueLabel('results') });
+    this.#results = new Queue<ResultWire>(0, { label: this.#queueLabel('results') });
     this.#settled = new Promise((resolve) => (this.#resolveSettled = resolve));
     const method = options.startMethod ?? 'spawn';
     this.#methodName = method === 'thread' ? 'ThreadPoolWorker' : 'SpawnPoolWorker';
@@ -181,7 +189,7 @@ export class PoolEngine {
     await Promise.all(this.#workers.map((worker) => worker.process.join()));
   }
 
-  #startWorker(slot: number, inbox: Queue<TaskMessage | null>): void {
+  #startWorker(slot: number, inbox: Queue<TaskWire>): void {
     const serial = ++this.#serial;
     const process = new Process({
       target: 'poolWorker',
@@ -273,7 +281,7 @@ export class PoolEngine {
       ...(worker.known.has(fn.id) ? {} : { spec: fn.spec }),
     };
     try {
-      worker.inbox.putSync(message);
+      worker.inbox.putSync(pack(message, chunk.items));
     } catch (error) {
       // An argument that does not clone (TypeError): that chunk fails, nothing was put.
       chunk.job.failed(chunk.index, withHint(error));
@@ -301,7 +309,8 @@ export class PoolEngine {
         if (busy === idle || busy.out.size < 2 || busy.stopped || busy.exited) continue;
         const waiting = takeNowait(busy.inbox, Number.POSITIVE_INFINITY);
         if (waiting.length === 0) continue;
-        const chunks = waiting.map((message) => {
+        const chunks = waiting.map((wire) => {
+          const message = unpack(wire);
           const chunk = message && busy.out.get(message.id);
           invariant(chunk, 'a pool inbox held a task the pool did not send there');
           if (message.spec) busy.known.delete(message.fn);
@@ -342,7 +351,7 @@ export class PoolEngine {
         if (this.#exits.length === 0) {
           // One controller serves many waits, until it is used.
           if (this.#wake === undefined || this.#wake.signal.aborted) this.#wake = new AbortController();
-          let batch: ResultMessage[] = [];
+          let batch: ResultWire[] = [];
           try {
             batch = await this.#results.getMany(RESULT_BATCH, { signal: this.#wake.signal });
           } catch (error) {
@@ -383,7 +392,8 @@ export class PoolEngine {
     this.#ensurePump();
   }
 
-  #onMessage(message: ResultMessage): void {
+  #onMessage(wire: ResultWire): void {
+    const message: ResultMessage = unpack(wire);
     const worker = this.#bySerial.get(message.worker);
     if (worker === undefined) return;
     switch (message.kind) {
@@ -426,7 +436,8 @@ export class PoolEngine {
       if (this.#state === 'terminate') return;
       this.#bySerial.delete(worker.serial);
       const untaken = takeNowait(worker.inbox, Number.POSITIVE_INFINITY); // a stop message (null) goes too
-      for (const message of untaken) {
+      for (const wire of untaken) {
+        const message = unpack(wire);
         const chunk = message && worker.out.get(message.id);
         if (!chunk) continue;
         worker.out.delete(chunk.id);

@@ -7,7 +7,8 @@
  * 4. `result.ts`: `AsyncResult`;
  * 5. `functions.ts`: where a worker finds a function (Process's target rules);
  * 6. `protocol.ts`: the messages, and errors made cloneable;
- * 7. `worker.ts`: the loop each worker runs.
+ * 7. `pack.ts`: messages with a big array of primitives, as one serialized byte array;
+ * 8. `worker.ts`: the loop each worker runs.
  */
 export type { FunctionRef, PoolFunction } from './functions.js';
 export type { IMapIterator } from './jobs.js';

@@ -49,7 +49,8 @@ export class ListJob<R> extends Job {
   readonly #items: readonly unknown[];
   readonly #chunksize: number;
   readonly #chunks: number;
-  readonly #values: unknown[];
+  /** Each chunk's results, by chunk index; joined once the last comes in (Python's slice assignment). */
+  readonly #parts: unknown[][];
   readonly #single: boolean;
   #next = 0;
   #left: number;
@@ -74,7 +75,7 @@ export class ListJob<R> extends Job {
     this.#chunksize = chunksize;
     this.#chunks = Math.ceil(items.length / chunksize);
     this.#left = this.#chunks;
-    this.#values = new Array(items.length);
+    this.#parts = new Array(this.#chunks);
     this.#single = single;
     if (this.#chunks === 0) this.#settle(true, []);
   }
@@ -98,9 +99,10 @@ export class ListJob<R> extends Job {
 
   done(index: number, values: unknown[]): void {
     if (this.#settled) return;
-    const start = index * this.#chunksize;
-    for (let i = 0; i < values.length; i++) this.#values[start + i] = values[i];
-    if (--this.#left === 0) this.#settle(true, this.#single ? this.#values[0] : this.#values);
+    this.#parts[index] = values;
+    if (--this.#left > 0) return;
+    const all = joinParts(this.#parts, this.#items.length);
+    this.#settle(true, this.#single ? all[0] : all);
   }
 
   /** Any chunk failing fails the whole call (the index does not matter). */
@@ -117,6 +119,25 @@ export class ListJob<R> extends Job {
     if (ok) this.#resolve(value as R);
     else this.#reject(value);
   }
+}
+
+/** Chunks at least this long are joined by `concat` (native); shorter ones by a loop (`concat` of many short arrays is slower). */
+const JOIN_NATIVE = 256;
+/** Arrays per `concat` call (an argument list has a limit). */
+const JOIN_BATCH = 4096;
+
+/** The chunks' results as one array, in order. */
+function joinParts(parts: unknown[][], length: number): unknown[] {
+  if (parts.length === 1) return parts[0]!;
+  if (length >= JOIN_NATIVE * parts.length) {
+    let all: unknown[] = [];
+    for (let k = 0; k < parts.length; k += JOIN_BATCH) all = all.concat(...parts.slice(k, k + JOIN_BATCH));
+    return all;
+  }
+  const all = new Array<unknown>(length);
+  let at = 0;
+  for (const part of parts) for (let i = 0; i < part.length; i++) all[at++] = part[i];
+  return all;
 }
 
 type Outcome =

@@ -8,6 +8,8 @@
  * pool ──TaskMessage──▶ inbox[i] ──▶ worker i ──ResultMessage──▶ results ──▶ pool
  *      ──null (stop)──▶
  * ```
+ *
+ * A message whose items or values are a big array of primitives travels packed (`pack.ts`).
  */
 import type { TargetSpec } from '../process/target.js';
 
@@ -25,6 +27,12 @@ export interface TaskMessage {
   readonly star: boolean;
   readonly items: readonly unknown[];
 }
+
+/** What an inbox carries: task messages, maybe packed (`pack.ts`), and `null`, the stop message. */
+export type TaskWire = TaskMessage | Uint8Array | null;
+
+/** What the result queue carries: result messages, maybe packed (`pack.ts`). */
+export type ResultWire = ResultMessage | Uint8Array;
 
 /** What a worker runs once before its first task (Python's `initializer(*initargs)`). */
 export interface InitMessage {

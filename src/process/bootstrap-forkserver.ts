@@ -8,21 +8,20 @@
  */
 import { Socket } from 'node:net';
 import { runChild } from './child.js';
-import { moduleExt } from './popen.js';
 import type { SpawnHeader } from './popen-spawn.js';
 
 const parentPid = process.ppid;
 for (const stream of [process.stdout, process.stderr]) (stream as any)._handle?.setBlocking?.(true);
 try {
-  const native = await import(new URL(`../native/index${moduleExt}`, import.meta.url).href);
-  native.loadNative?.()?.setParentDeathSignal?.(9);
+  const native = await import('../native/index.js');
+  native.loadNative()?.setParentDeathSignal(9);
 } catch {
   // No addon: the pid check and the fd 3 EOF still hold.
 }
 if (process.ppid !== parentPid) process.kill(process.pid, 'SIGKILL');
 // The package root: every handle's reviver, the queue, the codec. The target's module, when it imports procq,
 // then finds all of it loaded.
-await import(new URL(`../index${moduleExt}`, import.meta.url).href);
+await import('../index.js');
 
 const pipe = new Socket({ fd: 3, readable: true, writable: true });
 const die = () => process.kill(process.pid, 'SIGKILL');

@@ -13,7 +13,6 @@
 import { readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { runChild } from './child.js';
-import { moduleExt } from './popen.js';
 import type { SpawnHeader } from './popen-spawn.js';
 
 const FD = 3;
@@ -38,8 +37,8 @@ function readExactly(length: number): Buffer {
 
 async function dieWithParent(parentPid: number): Promise<void> {
   try {
-    const native = await import(new URL(`../native/index${moduleExt}`, import.meta.url).href);
-    native.loadNative?.()?.setParentDeathSignal?.(9);
+    const native = await import('../native/index.js');
+    native.loadNative()?.setParentDeathSignal(9);
   } catch {
     // No addon (not built, or not loadable here): guards 2 and 3 still hold.
   }

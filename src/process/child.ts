@@ -8,7 +8,6 @@ import { inspect } from 'node:util';
 import { decodeValue, type Wire } from '../codec/index.js';
 import { type ChildIdentity, setBootstrapping, setChildIdentity } from './current.js';
 import { nonDaemonWorkDone, trackWorkers } from './nondaemon.js';
-import { moduleExt } from './popen.js';
 import type { TargetSpec } from './target.js';
 
 /** Everything a child receives besides its arguments. JSON-safe (spawn sends it as JSON). */
@@ -65,7 +64,7 @@ export async function runChild(spec: ChildSpec, wire: Wire): Promise<never> {
   setBootstrapping(false);
   let args: unknown;
   try {
-    if (wire.handles) await import(new URL(`../index${moduleExt}`, import.meta.url).href);
+    if (wire.handles) await import('../index.js');
     args = decodeValue(wire);
   } catch (error) {
     fail(spec.self.name, `cannot decode the arguments:\n${inspect(error)}`);

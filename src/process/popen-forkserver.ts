@@ -86,7 +86,7 @@ function spawnWarm(): Warm {
     if (at >= 0) {
       // Died while idle: drop it and warm another in its place.
       pool.splice(at, 1);
-      refillSoon();
+      refillAfter(REFILL_DELAY_MS);
     }
   });
   // An idle warm child must not keep this process alive.
@@ -102,21 +102,33 @@ function spawnWarm(): Warm {
   return w;
 }
 
-let refillPending = false;
-
-/**
- * Spawning a Node process costs the parent a few milliseconds (fork and exec of a large process) and the machine a
- * whole Node start-up: wait this long after a start, so that they do not land on the started child's first steps.
- */
+/** A warm child that died while idle is replaced this long after. */
 const REFILL_DELAY_MS = 25;
 
-function refillSoon(): void {
-  if (refillPending) return;
-  refillPending = true;
-  setTimeout(() => {
-    refillPending = false;
+/**
+ * After a start, the warm set is refilled once the started child has exited, or this long after the start
+ * (after the child is up, for one taken while still booting), whichever comes first. Spawning a Node process blocks this thread for the fork and exec of a large process (a
+ * few milliseconds quiet, tens under load), and this thread is the one awaiting the started child's first item:
+ * a refill in that window delays the wake-up by as much. (Profiled under `bench --load 2`: with the refill 25 ms
+ * after the start, the parent's `get` woke 25-67 ms after the child's put.)
+ */
+const REFILL_AFTER_START_MS = 250;
+
+let refillTimer: NodeJS.Timeout | undefined;
+let refillDue = 0;
+
+/** Brings the warm set back to `target` in `ms` at the latest (unref'd: never keeps this process alive). */
+function refillAfter(ms: number): void {
+  const due = Date.now() + ms;
+  if (refillTimer !== undefined) {
+    if (refillDue <= due) return; // an earlier refill is already coming
+    clearTimeout(refillTimer);
+  }
+  refillDue = due;
+  refillTimer = setTimeout(() => {
+    refillTimer = undefined;
     while (pool.length < target) pool.push(spawnWarm());
-  }, REFILL_DELAY_MS).unref();
+  }, ms).unref();
 }
 
 /** The next warm child: a ready one if any, else the one closest to ready, else a fresh one. */
@@ -136,9 +148,10 @@ function take(): Warm {
     at = pool.length ? 0 : -1;
   }
   const w = at >= 0 ? pool.splice(at, 1)[0]! : spawnWarm();
-  // Refill once the taken child is up: a replacement booting beside a child that is still booting (a cold start,
-  // the first one of a program included) would take half the cores from it.
-  void w.readyPromise.then(refillSoon);
+  // A child taken before it was ready is still booting: its replacement waits until it is up, as a replacement
+  // booting beside it would take half the cores from it (a program's first, cold, start included).
+  void w.readyPromise.then(() => refillAfter(REFILL_AFTER_START_MS));
+  w.child.once('exit', () => refillAfter(0));
   return w;
 }
 
@@ -176,6 +189,8 @@ export function forkserverPids(): number[] {
 
 /** Ends every idle warm child (they come back on the next start). */
 export function stopForkserver(): void {
+  clearTimeout(refillTimer);
+  refillTimer = undefined;
   for (const w of pool.splice(0)) if (alive(w)) w.child.kill('SIGKILL');
   target = WARM;
 }

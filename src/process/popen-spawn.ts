@@ -10,10 +10,11 @@
  *   whole life: the child takes EOF on it as "my parent is gone" (see bootstrap-spawn.ts).
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { childProcess } from '../builtins.js';
 import { sweepSegments } from '../memory/shm-segment.js';
 import type { Popen, PopenOptions } from './popen.js';
 import { siblingUrl } from './popen.js';
@@ -65,7 +66,7 @@ export function frame(header: SpawnHeader, bytes: Uint8Array): Buffer {
 
 /** `node <execArgv> <bootstrap>` with stdin /dev/null, the parent's stdout and stderr, and the fd 3 pipe. */
 export function spawnBootstrap(bootstrap: string): ChildProcess {
-  return spawn(process.execPath, [...childExecArgv(), fileURLToPath(siblingUrl(bootstrap))], {
+  return childProcess().spawn(process.execPath, [...childExecArgv(), fileURLToPath(siblingUrl(bootstrap))], {
     stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
   });
 }

@@ -32,9 +32,9 @@
  * - `close()` ends this client's pending waits (they reject with `ClosedError`, having taken nothing) and its
  *   connections; `joinThread()` resolves once they are closed.
  */
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { RedisOptions } from 'ioredis';
+import { crypto } from '../builtins.js';
 import { type HandleDescriptor, kHandle, registerHandle } from '../codec/handles.js';
 import { abortErrorFrom, ClosedError } from '../errors.js';
 import { checkWaitOptions, describe } from '../options.js';
@@ -108,7 +108,7 @@ function serverVersion(info: string): [number, number] {
 function makeCtx(name: string, o: CheckedOptions<any>, maxsize: number, blmpop: boolean, id?: string): Ctx {
   const keys = keysOf(o.prefix, name);
   let members = 0;
-  const memberBase = `${hostname()}:${process.pid}:${randomUUID()}:`;
+  const memberBase = `${hostname()}:${process.pid}:${crypto().randomUUID()}:`;
   return {
     name,
     keys,
@@ -121,7 +121,7 @@ function makeCtx(name: string, o: CheckedOptions<any>, maxsize: number, blmpop: 
   };
 }
 
-const newConsumerId = (): string => `${hostname()}:${process.pid}:${randomUUID()}`;
+const newConsumerId = (): string => `${hostname()}:${process.pid}:${crypto().randomUUID()}`;
 
 async function open(url: unknown, name: unknown, options: unknown, joinable: boolean): Promise<State> {
   const u = checkUrl(url);

@@ -36,7 +36,7 @@
  *   after it sees the room. Registrations expire, so a crashed producer costs spurious tokens at most, bounded by
  *   the number of registered producers. Joiners use the same scheme with `joiners` and `done`.
  */
-import { createHash } from 'node:crypto';
+import { crypto } from '../builtins.js';
 
 /**
  * Ends the items once the queue is shut down. Starts with a NUL byte, which no item tag is (`items.ts`).
@@ -106,7 +106,15 @@ end
 
 function script(name: string, body: string): Script {
   const source = PRELUDE + body;
-  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+  let sha: string | undefined;
+  // Hashed on first use: every process that imports procq loads this module, few of them talk to Redis.
+  return {
+    name,
+    source,
+    get sha() {
+      return (sha ??= crypto().createHash('sha1').update(source).digest('hex'));
+    },
+  };
 }
 
 /**

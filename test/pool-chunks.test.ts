@@ -1,0 +1,316 @@
+// Pool chunking, both start methods: CPython's chunksize tests (Lib/test/_test_multiprocessing.py, TestPool:
+// test_map, test_starmap, test_starmap_async, test_map_async_callbacks, test_map_chunksize,
+// test_map_handle_iterable_exception, test_imap, test_imap_handle_iterable_exception, test_imap_unordered,
+// test_imap_unordered_handle_iterable_exception, test_empty_iterable) ported, then what procq adds: Python's
+// default chunksize seen through the public API, the first failing chunk's error, and big chunks of primitives
+// (which travel packed) keeping structured clone's meaning.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { activeChildren, Queue, type StartMethod } from '../src/index.js';
+import { loadNative, nativeLoadError } from '../src/native/index.js';
+import { Pool } from '../src/pool/index.js';
+import {
+  failEvery4th,
+  identity,
+  keepPeers,
+  mul,
+  parkOrReport,
+  square,
+  toInt,
+  unsendable,
+} from './fixtures/pool-tasks.js';
+
+/** Bound on every wait for a peer: a broken pool fails the test instead of hanging it. */
+const WAIT_MS = 20_000;
+
+const NO_SPAWN = loadNative() === null ? `no native addon: ${nativeLoadError()}` : false;
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** Python's `zip(range(n), range(n - 1, -1, -1))`. */
+function pairs(n: number): [number, number][] {
+  return range(n).map((i) => [i, n - 1 - i]);
+}
+
+class SayWhenError extends Error {
+  override name = 'SayWhenError';
+}
+
+/** CPython's `exception_throwing_generator(total, when)`: yields 0, 1, … and throws at `when` (-1: at once). */
+function* exceptionThrowingGenerator(total: number, when: number): Generator<number> {
+  if (when === -1) throw new SayWhenError('Somebody said when');
+  for (let i = 0; i < total; i++) {
+    if (i === when) throw new SayWhenError('Somebody said when');
+    yield i;
+  }
+}
+
+/** The next `n` values of `iterator` (`next()` one by one, as CPython's tests call `next(it)`). */
+async function take<T>(iterator: AsyncIterator<T>, n: number): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) {
+    const step = await iterator.next();
+    assert.equal(step.done, false, `the iterator ended after ${i} of ${n} values`);
+    out.push(step.value);
+  }
+  return out;
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+const sqr = (x: number) => x * x;
+
+for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod[]) {
+  describe(`Pool chunks (${method})`, { skip: method === 'spawn' && NO_SPAWN }, () => {
+    const started = new Queue<unknown>();
+    const release = new Queue<string>();
+    const parking = { initializer: keepPeers, initargs: [started, release] };
+    const made: Pool[] = [];
+    const newPool = (options: ConstructorParameters<typeof Pool>[0] = {}) => {
+      const made1 = new Pool({ processes: 2, startMethod: method, ...parking, ...options });
+      made.push(made1);
+      return made1;
+    };
+    let pool: Pool;
+    before(() => {
+      pool = new Pool({ processes: 2, startMethod: method, ...parking });
+    });
+    afterEach(async () => {
+      for (const p of made.splice(0)) {
+        p.terminate();
+        await p.join();
+      }
+    });
+    after(async () => {
+      pool.terminate();
+      await pool.join();
+      assert.deepEqual(
+        activeChildren().map((p) => p.name),
+        [],
+        'the pool tests left workers running',
+      );
+    });
+
+    // ---------------------------------------------------------------- ported from CPython
+
+    test('test_map', async () => {
+      assert.deepEqual(await pool.map(square, range(10)), range(10).map(sqr));
+      assert.deepEqual(await pool.map(square, range(100), { chunksize: 20 }), range(100).map(sqr));
+    });
+
+    test('test_starmap and test_starmap_async', async () => {
+      const mulAll = (ps: [number, number][]) => ps.map(([a, b]) => a * b);
+      assert.deepEqual(await pool.starmap(mul, pairs(10)), mulAll(pairs(10)));
+      assert.deepEqual(await pool.starmap(mul, pairs(100), { chunksize: 20 }), mulAll(pairs(100)));
+      assert.deepEqual(await pool.starmapAsync(mul, pairs(100)).get(WAIT_MS), mulAll(pairs(100)));
+    });
+
+    test('test_map_async and test_map_async_callbacks', async () => {
+      assert.deepEqual(await pool.mapAsync(square, range(10)).get(WAIT_MS), range(10).map(sqr));
+      const callArgs: unknown[] = [];
+      const record = {
+        callback: (v: unknown) => callArgs.push(v),
+        errorCallback: (e: unknown) => callArgs.push(e),
+      };
+      await pool.mapAsync(toInt, ['1'], record).wait(WAIT_MS);
+      assert.equal(callArgs.length, 1);
+      assert.deepEqual(callArgs[0], [1]);
+      await pool.mapAsync(toInt, ['a'], record).wait(WAIT_MS);
+      assert.equal(callArgs.length, 2);
+      assert.ok(callArgs[1] instanceof RangeError, String(callArgs[1]));
+    });
+
+    test('test_map_chunksize: an empty list with chunksize 1 does not stall', async () => {
+      assert.deepEqual(await pool.mapAsync(square, [], { chunksize: 1 }).get(WAIT_MS), []);
+    });
+
+    test('test_map_handle_iterable_exception', async () => {
+      // At the very first item, and again (re-entrant), then later on.
+      await assert.rejects(
+        pool.map(square, exceptionThrowingGenerator(1, -1), { chunksize: 1 }),
+        SayWhenError,
+      );
+      await assert.rejects(
+        pool.map(square, exceptionThrowingGenerator(1, -1), { chunksize: 1 }),
+        SayWhenError,
+      );
+      await assert.rejects(
+        pool.map(square, exceptionThrowingGenerator(10, 3), { chunksize: 1 }),
+        SayWhenError,
+      );
+      // CPython's SpecialIterable: an iterator whose every next() throws.
+      const special = {
+        [Symbol.iterator]() {
+          return this;
+        },
+        next(): IteratorResult<number> {
+          throw new SayWhenError('Somebody said when');
+        },
+      };
+      await assert.rejects(pool.map(square, special, { chunksize: 1 }), SayWhenError);
+      await assert.rejects(pool.map(square, special, { chunksize: 1 }), SayWhenError);
+    });
+
+    test('test_imap', async () => {
+      assert.deepEqual(await collect(pool.imap(square, range(10))), range(10).map(sqr));
+      let it = pool.imap(square, range(10));
+      assert.deepEqual(await take(it, 10), range(10).map(sqr));
+      assert.deepEqual(await it.next(), { done: true, value: undefined });
+      it = pool.imap(square, range(1000), { chunksize: 100 });
+      assert.deepEqual(await take(it, 1000), range(1000).map(sqr));
+      assert.deepEqual(await it.next(), { done: true, value: undefined });
+    });
+
+    test('test_imap_handle_iterable_exception', async () => {
+      await assert.rejects(
+        pool.imap(square, exceptionThrowingGenerator(1, -1), { chunksize: 1 }).next(),
+        SayWhenError,
+      );
+      await assert.rejects(
+        pool.imap(square, exceptionThrowingGenerator(1, -1), { chunksize: 1 }).next(),
+        SayWhenError,
+      );
+      // The error comes at the place of the chunk being read when the iterable threw: its items are lost.
+      for (const [chunksize, before] of [
+        [1, 3],
+        [2, 6],
+        [4, 4],
+      ] as const) {
+        const total = chunksize === 1 ? 10 : 20;
+        const when = chunksize === 1 ? 3 : 7;
+        const it = pool.imap(square, exceptionThrowingGenerator(total, when), { chunksize });
+        assert.deepEqual(await take(it, before), range(before).map(sqr), `chunksize ${chunksize}`);
+        await assert.rejects(it.next(), SayWhenError);
+      }
+    });
+
+    test('test_imap_unordered', async () => {
+      const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+      assert.deepEqual(sorted(await collect(pool.imapUnordered(square, range(10)))), range(10).map(sqr));
+      assert.deepEqual(
+        sorted(await collect(pool.imapUnordered(square, range(1000), { chunksize: 100 }))),
+        range(1000).map(sqr),
+      );
+    });
+
+    test('test_imap_unordered_handle_iterable_exception', async () => {
+      await assert.rejects(
+        pool.imapUnordered(square, exceptionThrowingGenerator(1, -1), { chunksize: 1 }).next(),
+        SayWhenError,
+      );
+      for (const [total, when, chunksize] of [
+        [10, 3, 1],
+        [20, 7, 2],
+      ] as const) {
+        const expected = range(total).map(sqr);
+        const it = pool.imapUnordered(square, exceptionThrowingGenerator(total, when), { chunksize });
+        await assert.rejects(async () => {
+          for (let i = 0; i < total; i++) {
+            const step = await it.next();
+            assert.equal(step.done, false);
+            const at = expected.indexOf(step.value);
+            assert.ok(at >= 0, `unexpected value ${step.value}`);
+            expected.splice(at, 1);
+          }
+        }, SayWhenError);
+      }
+    });
+
+    test('test_empty_iterable', async () => {
+      const one = newPool({ processes: 1 });
+      assert.deepEqual(await one.map(square, []), []);
+      assert.deepEqual(await collect(one.imap(square, [])), []);
+      assert.deepEqual(await collect(one.imapUnordered(square, [])), []);
+      assert.deepEqual(await one.mapAsync(square, []).get(WAIT_MS), []);
+    });
+
+    // ---------------------------------------------------------------- procq
+
+    test("map's default chunksize is Python's: ceil(items / (4 × processes))", async () => {
+      // 17 items over 2 workers: chunks of 3. Item 0 parks its worker, so its chunk-mates 1 and 2 wait with it
+      // while the other worker runs every other chunk (taking back those queued behind the parked one).
+      const mapped = pool.map(parkOrReport, range(17));
+      assert.ok((await started.get({ timeout: WAIT_MS })) !== null); // item 0 is parked
+      const before = new Set<unknown>();
+      while (before.size < 14) before.add(await started.get({ timeout: WAIT_MS }));
+      assert.deepEqual(
+        [...before].sort((a, b) => (a as number) - (b as number)),
+        range(17).slice(3),
+      );
+      await release.put('go');
+      assert.deepEqual(await mapped, ['released', ...range(17).slice(1)]);
+      assert.deepEqual(started.getManySync(10, { block: false }), [1, 2]);
+    });
+
+    test("an error fails the call with the first failing chunk's error: its first failing item's", async () => {
+      // One worker runs the chunks in order, so the first failing chunk is the first to come back.
+      const one = newPool({ processes: 1 });
+      for (const [n, chunksize] of [
+        [8, 2],
+        [8, 1],
+        [4000, 1000], // big chunks travel packed
+      ] as const) {
+        const errors: unknown[] = [];
+        const result = one.mapAsync(failEvery4th, range(n), {
+          chunksize,
+          errorCallback: (e) => errors.push(e),
+        });
+        await assert.rejects(result.get(WAIT_MS), (e: Error) => e instanceof Error && e.message === 'item 3');
+        assert.equal(errors.length, 1);
+        assert.equal(result.successful(), false);
+        await assert.rejects(
+          collect(one.imap(failEvery4th, range(n), { chunksize })),
+          (e: Error) => e.message === 'item 3',
+        );
+      }
+      // The pool goes on.
+      assert.deepEqual(await one.map(square, range(3)), [0, 1, 4]);
+    });
+
+    test('big chunks keep structured clone semantics both ways (packed primitives, and objects that are not)', async () => {
+      const odd = [
+        -0,
+        Number.NaN,
+        Number.POSITIVE_INFINITY,
+        2 ** 53 + 2,
+        0.1,
+        -7,
+        12345678901234567890n,
+        '',
+        'ascii',
+        'ünïcödé',
+        '\ud800 lone',
+        true,
+        false,
+        null,
+        undefined,
+      ];
+      const items = range(3000).map((i) => odd[i % odd.length]);
+      const back = await pool.map(identity, items, { chunksize: 1500 });
+      assert.equal(back.length, items.length);
+      for (let i = 0; i < items.length; i++) assert.ok(Object.is(back[i], items[i]), `item ${i}`);
+      // Holes read as undefined, as in Python's list and in a one-item-per-task map.
+      const holey = new Array<number>(1000);
+      holey[10] = 1;
+      const unholed = await pool.map(identity, holey, { chunksize: 1000 });
+      assert.equal(unholed.length, 1000);
+      assert.equal(unholed[10], 1);
+      assert.ok(0 in unholed && unholed[0] === undefined);
+      // Objects and arrays among them: the queue codec, same results.
+      const mixed = range(2000).map((i) =>
+        i % 3 === 0 ? { i, tags: ['a', String(i)] } : i % 3 === 1 ? [i] : i,
+      );
+      assert.deepEqual(await pool.map(identity, mixed, { chunksize: 1000 }), mixed);
+      assert.deepEqual(await pool.map(square, range(20_000)), range(20_000).map(sqr));
+      // What does not clone still fails the call with a TypeError, packed or not.
+      await assert.rejects(pool.map(identity, [...range(999), Symbol('no')], { chunksize: 1000 }), TypeError);
+      await assert.rejects(pool.map(unsendable, range(1000), { chunksize: 1000 }), /cannot be sent back/);
+    });
+  });
+}
