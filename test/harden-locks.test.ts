@@ -13,7 +13,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import { Empty, Full } from '../src/errors.js';
 import { loadNative } from '../src/native/index.js';
 import { Process } from '../src/process/index.js';
-import { forkserverPids, forkserverReady } from '../src/process/popen-forkserver.js';
+import { stopForkserver } from '../src/process/popen-forkserver.js';
 import { Queue } from '../src/queue/queue.js';
 import { Lock, Semaphore } from '../src/sync/index.js';
 import { noChildrenLeft, PROCESS_METHOD } from './helpers/util.js';
@@ -170,8 +170,9 @@ function canSteerPids(): boolean {
 
 /** Starts an unrelated process (`sleep 30`) with pid `pid`, through ns_last_pid. */
 async function occupy(pid: number): Promise<ChildProcess> {
-  // No process (or thread) of ours may start meanwhile: a forkserver replacement still booting would take the pid.
-  if (PROCESS_METHOD === 'forkserver') await forkserverReady(Math.max(1, forkserverPids().length));
+  // No process (or thread) of ours may start meanwhile: a forkserver replacement booting would take the pid. The
+  // warm set (and its pending refill) ends here, and comes back on the next start.
+  stopForkserver();
   for (let i = 0; i < 200; i++) {
     writeFileSync(NS_LAST_PID, String(pid - 1));
     const s = spawn('sleep', ['30'], { stdio: 'ignore' });
