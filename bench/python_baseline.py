@@ -242,6 +242,36 @@ def run_procs(procs, barrier, done, expect):
     return t0, results
 
 
+def collect_tallies(q, done, producers, consumers):
+    """The tallies of `consumers` q_tally_consumers; once every producer is done, one None sentinel per consumer."""
+    pdone, tallies = 0, []
+    while len(tallies) < consumers:
+        tag, value = done.get(timeout=600)
+        if tag == "error":
+            raise AssertionError(value)
+        if tag == "pdone":
+            pdone += 1
+            if pdone == producers:  # every producer's items are in the pipe: the sentinels come after all of them
+                for _ in range(consumers):
+                    q.put(None)
+        else:
+            tallies.append(value)
+    return tallies
+
+
+def check_tallies(tallies, total):
+    """Exactly once: each of the `total` items in exactly one consumer's tally."""
+    seen = bytearray(total)
+    for t in tallies:
+        for i, x in enumerate(t):
+            if x:
+                if seen[i]:
+                    raise AssertionError(f"item {i} delivered to two consumers")
+                seen[i] = 1
+    if seen.count(0):
+        raise AssertionError(f"item {seen.index(0)} never delivered")
+
+
 def spsc(a):
     barrier = mp.Barrier(3)
     done = mp.Queue()
@@ -279,32 +309,12 @@ def multi(a):
         p.start()
     barrier.wait()
     t0 = time.perf_counter()
-    pdone, tallies = 0, []
-    while len(tallies) < C:
-        tag, value = done.get(timeout=600)
-        if tag == "error":
-            raise AssertionError(value)
-        if tag == "pdone":
-            pdone += 1
-            if pdone == P:  # every producer's items are in the pipe: the sentinels come after all of them
-                for _ in range(C):
-                    q.put(None)
-        else:
-            tallies.append(value)
+    tallies = collect_tallies(q, done, P, C)
     seconds = time.perf_counter() - t0
     for p in procs:
         p.join()
-    total = P * per
-    seen = bytearray(total)
-    for t in tallies:
-        for i, x in enumerate(t):
-            if x:
-                if seen[i]:
-                    raise AssertionError(f"item {i} delivered to two consumers")
-                seen[i] = 1
-    if seen.count(0):
-        raise AssertionError(f"item {seen.index(0)} never delivered")
-    line(a.bench, a.impl, a.size, total, seconds, rss=peak_rss_mb())
+    check_tallies(tallies, P * per)
+    line(a.bench, a.impl, a.size, P * per, seconds, rss=peak_rss_mb())
 
 
 def pingpong(a):
@@ -363,32 +373,12 @@ def jobs(a):
     procs += [ctx.Process(target=job_producer, args=(q, done, per, p * per)) for p in range(P)]
     for p in procs:
         p.start()
-    pdone, tallies = 0, []
-    while len(tallies) < C:
-        tag, value = done.get(timeout=600)
-        if tag == "error":
-            raise AssertionError(value)
-        if tag == "pdone":
-            pdone += 1
-            if pdone == P:
-                for _ in range(C):
-                    q.put(None)
-        else:
-            tallies.append(value)
+    tallies = collect_tallies(q, done, P, C)
     seconds = time.perf_counter() - t0
     for p in procs:
         p.join()
-    total = P * per
-    seen = bytearray(total)
-    for t in tallies:
-        for i, x in enumerate(t):
-            if x:
-                if seen[i]:
-                    raise AssertionError(f"item {i} delivered to two consumers")
-                seen[i] = 1
-    if seen.count(0):
-        raise AssertionError(f"item {seen.index(0)} never delivered")
-    line(a.bench, a.impl, a.size, total, seconds, rss=peak_rss_mb())
+    check_tallies(tallies, P * per)
+    line(a.bench, a.impl, a.size, P * per, seconds, rss=peak_rss_mb())
 
 
 def poolmap(a):

@@ -55,6 +55,20 @@ export class TimeoutError extends ProcqError {
   }
 }
 
+/**
+ * `/dev/shm` (the RAM behind shared memory) has no room for what a call needed: `size` bytes. Thrown by the call
+ * that asked (a `put` whose item needed a new block of the queue, or a ring that had to grow); nothing was put,
+ * and the queue is unchanged and usable.
+ */
+export class SharedMemoryFull extends ProcqError {
+  /** The bytes asked for. */
+  readonly size: number;
+  constructor(message: string, size: number, options?: ErrorOptions) {
+    super(message, 'PROCQ_SHM_FULL', options);
+    this.size = size;
+  }
+}
+
 /** The other end of a `Pipe` is closed and nothing is left to read. Python's `EOFError`. */
 export class EOFError extends ProcqError {
   constructor(message = 'the other end of the pipe is closed', options?: ErrorOptions) {

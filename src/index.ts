@@ -42,6 +42,7 @@ export {
   QueueGoneError,
   RedisConnectionError,
   RemoteError,
+  SharedMemoryFull,
   ShutDown,
   TimeoutError,
 } from './errors.js';

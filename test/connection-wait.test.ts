@@ -5,24 +5,15 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { Client, Listener, type SocketConnection, wait, waitSync } from '../src/connection/index.js';
 import { AbortError, ClosedError, ProcessError } from '../src/errors.js';
-import { activeChildren, type Connection, Pipe, Process, Queue, type StartMethod } from '../src/index.js';
+import { type Connection, Pipe, Process, Queue, type StartMethod } from '../src/index.js';
 import { loadNative } from '../src/native/index.js';
 import { Semaphore } from '../src/sync/index.js';
-import { PROCESS_METHOD } from './helpers/util.js';
+import { noChildrenLeft, PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/wait-targets.js', import.meta.url);
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
 
-afterEach(async () => {
-  const left = activeChildren();
-  for (const p of left) p.kill();
-  await Promise.all(left.map((p) => p.join()));
-  assert.deepEqual(
-    left.map((p) => p.name),
-    [],
-    'a test left children running',
-  );
-});
+afterEach(noChildrenLeft);
 
 for (const startMethod of [PROCESS_METHOD, 'thread'] as StartMethod[]) {
   const skip = startMethod !== 'thread' && !canSpawn && 'spawn needs the native addon';
@@ -157,6 +148,62 @@ for (const startMethod of [PROCESS_METHOD, 'thread'] as StartMethod[]) {
     });
   });
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Until `q` has `n` advertised getters (sleepers on its getters' word), then a while for the last to fall asleep. */
+async function sleepersOf(q: Queue<string>, n: number): Promise<void> {
+  const until = performance.now() + 60_000;
+  while (q.stats().getters < n) {
+    assert.ok(performance.now() < until, `${n} sleepers expected, ${q.stats().getters} advertised`);
+    await sleep(5);
+  }
+  await sleep(300);
+}
+
+// A put wakes one sleeper of the getters' word per item, and wait() observers sleep on that word too: the kernel wakes
+// sleepers in the order they fell asleep, so an observer asleep first takes the wake-up; the getter behind it would
+// then sleep out its slice. Here both sleep asynchronously (one kernel wait each, re-armed only when a slice ends)
+// with 10-minute slices (PROCQ_WAIT_SLICE_MS in their processes), so that their order is fixed and "late by one
+// slice" is a hang, not 100 ms that nobody can time: the get must return on the item, through the observer passing
+// its wake-up on. (waitSync's kernel waits are cut into 50 ms slices that re-queue it behind such a getter, so the
+// order cannot be fixed for it: it passes its wake-ups on the same way, untested here.)
+describe('wait() and a real get in other processes: the get is not delayed by the observer', {
+  skip: !canSpawn && 'needs OS processes (the native addon)',
+}, () => {
+  /** Starts `target` in a process whose every sleep is one 10-minute slice. */
+  function longSlices(target: string, args: unknown[]): Process {
+    process.env.PROCQ_WAIT_SLICE_MS = String(600_000);
+    try {
+      const p = new Process({ target, module: TARGETS, args, startMethod: 'spawn' });
+      p.start();
+      return p;
+    } finally {
+      delete process.env.PROCQ_WAIT_SLICE_MS;
+    }
+  }
+
+  test('wait() asleep before an async get: the get returns on the item (2 rounds)', async () => {
+    for (let round = 0; round < 2; round++) {
+      const q = new Queue<string>();
+      const saw = new Queue<string>();
+      const got = new Queue<string>();
+      const o = longSlices('observe', [q, saw]);
+      await sleepersOf(q, 1);
+      const g = longSlices('getOne', [q, got]);
+      await sleepersOf(q, 2);
+      q.putSync('item');
+      assert.equal(await saw.get({ timeout: 20_000 }), 'ready', `round ${round}: the observer saw the item`);
+      // Without the pass the getter would sleep for 10 minutes with the item queued.
+      assert.equal(
+        await got.get({ timeout: 20_000 }),
+        'item',
+        `round ${round}: the getter got the item within 20 s`,
+      );
+      await Promise.all([o.join(20_000), g.join(20_000)]);
+    }
+  });
+});
 
 describe('wait: timeouts, abort, bad input', () => {
   test('test_wait_timeout (short): [] after the timeout, then the ready end', async () => {

@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
 import { answerChallenge, Client, deliverChallenge, Listener } from '../src/connection/index.js';
 import { AuthenticationError, ClosedError, EOFError, TimeoutError } from '../src/errors.js';
-import { activeChildren, Pipe, Process, Queue, type StartMethod } from '../src/index.js';
+import { Pipe, Process, Queue, type StartMethod } from '../src/index.js';
 import { loadNative } from '../src/native/index.js';
-import { PROCESS_METHOD } from './helpers/util.js';
+import { noChildrenLeft, PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/connection-targets.js', import.meta.url);
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
@@ -20,16 +20,7 @@ const FAMILIES = ['AF_INET', 'AF_UNIX'] as const;
 const addressFor = (family: (typeof FAMILIES)[number]) =>
   family === 'AF_INET' ? (['127.0.0.1', 0] as const) : undefined;
 
-afterEach(async () => {
-  const left = activeChildren();
-  for (const p of left) p.kill();
-  await Promise.all(left.map((p) => p.join()));
-  assert.deepEqual(
-    left.map((p) => p.name),
-    [],
-    'a test left children running',
-  );
-});
+afterEach(noChildrenLeft);
 
 describe('_TestListener', () => {
   test('test_multiple_bind', async () => {

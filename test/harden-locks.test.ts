@@ -8,19 +8,16 @@
 // They need OS processes (the native addon); pid reuse needs root (it steers pids through ns_last_pid).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { after, afterEach, describe, test } from 'node:test';
 import { Empty, Full } from '../src/errors.js';
 import { loadNative } from '../src/native/index.js';
 import { Process } from '../src/process/index.js';
-import { stopForkserver } from '../src/process/popen-forkserver.js';
 import { Queue } from '../src/queue/queue.js';
 import { Lock, Semaphore } from '../src/sync/index.js';
-import { noChildrenLeft, PROCESS_METHOD } from './helpers/util.js';
+import { noChildrenLeft, noPidSteering, occupy, PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/harden-targets.js', import.meta.url);
 const noProcesses = loadNative() === null ? 'needs the native addon (OS processes)' : false;
-const NS_LAST_PID = '/proc/sys/kernel/ns_last_pid';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -158,34 +155,7 @@ describe('a live but stopped lock holder', { skip: noProcesses, concurrency: fal
   });
 });
 
-/** Whether this process may steer the next pid (root, and a writable ns_last_pid). */
-function canSteerPids(): boolean {
-  try {
-    writeFileSync(NS_LAST_PID, readFileSync(NS_LAST_PID, 'latin1').trim());
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Starts an unrelated process (`sleep 30`) with pid `pid`, through ns_last_pid. */
-async function occupy(pid: number): Promise<ChildProcess> {
-  // No process (or thread) of ours may start meanwhile: a forkserver replacement booting would take the pid. The
-  // warm set (and its pending refill) ends here, and comes back on the next start.
-  stopForkserver();
-  for (let i = 0; i < 200; i++) {
-    writeFileSync(NS_LAST_PID, String(pid - 1));
-    const s = spawn('sleep', ['30'], { stdio: 'ignore' });
-    if (s.pid === pid) return s;
-    s.kill('SIGKILL');
-    await sleep(1);
-  }
-  assert.fail(`could not start a process with pid ${pid}`);
-}
-
-const pidReuse =
-  noProcesses ||
-  (canSteerPids() ? false : `needs root to steer pids through ${NS_LAST_PID} (skipped: not allowed here)`);
+const pidReuse = noProcesses || noPidSteering();
 
 describe('a dead holder whose pid now names another process', { skip: pidReuse, concurrency: false }, () => {
   afterEach(noChildrenLeft);

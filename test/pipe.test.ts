@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import * as v8 from 'node:v8';
 import { ClosedError, EOFError, TimeoutError } from '../src/errors.js';
-import { activeChildren, Process, Queue, type StartMethod } from '../src/index.js';
+import { Process, Queue, type StartMethod } from '../src/index.js';
 import { loadNative } from '../src/native/index.js';
 import { BrokenPipeError, Connection, Pipe } from '../src/pipe/index.js';
 import { Event, Lock, Value } from '../src/sync/index.js';
-import { PROCESS_METHOD } from './helpers/util.js';
+import { noChildrenLeft, noPidSteering, occupy, PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/pipe-targets.js', import.meta.url);
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
@@ -18,16 +18,7 @@ const noShm = !canSpawn && 'thread-only segments cannot travel inside messages';
 /** Without the native addon, whether a thread is alive cannot be told: no dead-holder detection. */
 const noLiveness = loadNative() === null && 'no native addon: liveness of a holder cannot be told';
 
-afterEach(async () => {
-  const left = activeChildren();
-  for (const p of left) p.kill();
-  await Promise.all(left.map((p) => p.join()));
-  assert.deepEqual(
-    left.map((p) => p.name),
-    [],
-    'a test left children running',
-  );
-});
+afterEach(noChildrenLeft);
 
 /** One of each kind of message a Connection carries (the fast paths and structured clone). */
 function everyKind(): unknown[] {
@@ -278,6 +269,30 @@ for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly Star
       await p.join(20_000);
       await assert.rejects(reader.recv({ timeout: 20_000 }), EOFError);
     });
+
+    // A thread has no pid of its own to hand to another process.
+    if (method !== 'thread')
+      test("a child killed while holding the other end, its pid now another process's: the reader still gets EOFError", {
+        skip: noLiveness || noPidSteering(),
+      }, async () => {
+        const [reader, writer] = Pipe(false);
+        const ready = new Event();
+        const p = start('holdForever', [writer, ready]);
+        writer.close();
+        assert.equal(await ready.wait(20_000), true);
+        assert.equal(await reader.recv({ timeout: 20_000 }), 'hello');
+        assert.deepEqual(reader.stats().holders, [1, 1], 'the child alone holds the writing end');
+        const pid = p.pid!;
+        p.kill();
+        await p.join(20_000);
+        // Its holder slot names its tid (= its pid): an unrelated process that now has that pid is not the holder.
+        const stranger = await occupy(pid);
+        try {
+          await assert.rejects(reader.recv({ timeout: 5000 }), EOFError);
+        } finally {
+          stranger.kill('SIGKILL');
+        }
+      });
 
     test('procq objects sent through the pipe arrive attached (a Value with its lock)', {
       skip: noShm,

@@ -3,7 +3,7 @@
 // delivery with killed consumers. The Queue contract itself runs over Redis in test/queue-redis*.test.ts.
 // Every test works under its own key prefix and fails when it leaves a key behind.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { ClosedError, Process, Queue } from '../src/index.js';
@@ -16,6 +16,7 @@ import {
   type RedisQueueOptions,
 } from '../src/redis/index.js';
 import { type RedisServer, redisSkipReason, startRedis } from './helpers/redis-server.js';
+import { type ModuleChild, runModuleChild } from './helpers/util.js';
 
 const skip = redisSkipReason();
 let server: RedisServer;
@@ -88,30 +89,12 @@ async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs a child node process with `code` (an ES module body; `connectQueue` imported, `ARGS` parsed). */
-function child(
-  code: string,
-  args: unknown,
-): { done: Promise<{ code: number | null; out: string; err: string }>; pid: number } {
+function child(code: string, args: unknown): ModuleChild {
   const src = `const { connectQueue } = await import(${JSON.stringify(MODULE)});\nconst ARGS = JSON.parse(process.env.PROCQ_TEST_ARGS);\n${code}`;
-  const loaders = process.execArgv.filter(
+  const execArgv = process.execArgv.filter(
     (a, i, all) => a.startsWith('--import') || all[i - 1] === '--import',
   );
-  const p = spawn(process.execPath, [...loaders, '--input-type=module', '-e', src], {
-    env: { ...process.env, PROCQ_TEST_ARGS: JSON.stringify(args) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d) => {
-    out += d;
-  });
-  p.stderr.on('data', (d) => {
-    err += d;
-  });
-  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    p.on('close', (code) => resolve({ code, out, err }));
-  });
-  return { done, pid: p.pid! };
+  return runModuleChild(src, { env: { PROCQ_TEST_ARGS: JSON.stringify(args) }, execArgv });
 }
 
 // Reported as one skipped test, so a run without Redis says so.

@@ -19,6 +19,12 @@
  * object; over several it sleeps on each in turn for at most 2 ms (a thread can sleep on one futex word at a
  * time), so an object other than the one slept on is seen within 2 ms. Sockets and `Process` objects are read by
  * the event loop, so only `wait` takes them. An empty list returns `[]` at once (Python's would block).
+ *
+ * Observers and readers: `wait()` sleeps on the word a `get`/`recv` sleeps on, and a put wakes one sleeper per item
+ * made available, whoever it is. An observer woken that way may have taken the wake-up meant for a real reader of
+ * another thread or process, which would then sleep until its slice ends (100 ms). So an observer that wakes to a
+ * ready object passes one wake-up on to the word's next sleeper (`passWakeOn`): a reader behind it is woken at once.
+ * (The pass may wake a reader for an item another has taken meanwhile: it looks, finds nothing, sleeps again.)
  */
 import { AbortError, abortErrorFrom, ProcessError, rejecting, TimeoutError } from '../errors.js';
 import { Connection } from '../pipe/connection.js';
@@ -94,6 +100,16 @@ function isReady(o: Waitable, point: WaitPoint | undefined): boolean {
   return p.exitCode !== null;
 }
 
+/**
+ * After an observer's sleep on `point` ended with the object ready (or its futex wait was woken): wakes the next
+ * sleeper of the word, if anyone is advertised. The observer may have consumed a wake-up counted for a reader.
+ */
+function passWakeOn(point: WaitPoint): void {
+  const { seg, waiters } = point;
+  const count = typeof waiters === 'number' ? waiters : waiters.count;
+  if (Atomics.load(seg.i32, count) > 0) seg.notify(point.word, 1);
+}
+
 /** Resolves true once `o` is ready, false at the deadline; rejects with AbortError when `signal` aborts. */
 async function whenReady(
   o: Waitable,
@@ -162,6 +178,7 @@ export function wait<T extends Waitable>(objects: Iterable<T>, options?: WaitFor
     signal?.addEventListener('abort', onAbort, { once: true });
     const hold = setInterval(() => {}, 1 << 30); // a wait keeps the process alive, as a pending recv does
     const waits = list.map((o, i) => whenReady(o, points[i], deadline, stop.signal));
+    let settled: PromiseSettledResult<boolean>[] = [];
     try {
       await Promise.race(waits);
     } catch (err) {
@@ -170,10 +187,15 @@ export function wait<T extends Waitable>(objects: Iterable<T>, options?: WaitFor
       signal?.removeEventListener('abort', onAbort);
       stop.abort();
       clearInterval(hold);
-      await Promise.allSettled(waits);
+      settled = await Promise.allSettled(waits);
     }
+    const ready = signal?.aborted ? [] : readyNow();
+    // After looking (a reader woken by the pass could otherwise take the item before we see it).
+    settled.forEach((r, i) => {
+      if (r.status === 'fulfilled' && r.value && points[i] !== undefined) passWakeOn(points[i]);
+    });
     if (signal?.aborted) throw abortErrorFrom(signal);
-    return readyNow();
+    return ready;
   });
 }
 
@@ -202,22 +224,28 @@ export function waitSync<T extends Connection<any> | Queue<any>>(
   const deadline = deadlineOf(timeoutMs);
   if (points.length === 1) {
     const p = points[0]!;
-    sleepSync(p.seg, p.word, p.waiters, p.ready, deadline, p.sliceMs, p.onSlice);
-    return readyNow();
+    const woke = sleepSync(p.seg, p.word, p.waiters, p.ready, deadline, p.sliceMs, p.onSlice);
+    const ready = readyNow();
+    if (woke) passWakeOn(p);
+    return ready;
   }
   let turn = 0;
   let lastSlice = performance.now();
+  /** The object whose wake-up the last sleep consumed: passed on once we have looked. */
+  let woken: WaitPoint | undefined;
   for (;;) {
     // Advertise on every object (their writers then bump their epochs), read the epochs, check again, sleep.
     const slots = points.map((p) => advertise(p.seg.i32, p.waiters));
     const seen = points.map((p) => Atomics.load(p.seg.i32, p.word));
     try {
       const ready = readyNow();
+      if (woken !== undefined) passWakeOn(woken);
+      woken = undefined;
       if (ready.length > 0) return ready;
       const left = deadline - performance.now();
       if (left <= 0) return [];
       const p = points[turn]!;
-      p.seg.wait(p.word, seen[turn]!, Math.min(left, MULTI_SLICE_MS));
+      if (p.seg.wait(p.word, seen[turn]!, Math.min(left, MULTI_SLICE_MS)) === 'ok') woken = p;
       turn = (turn + 1) % points.length;
     } finally {
       for (let i = 0; i < points.length; i++) withdraw(points[i]!.seg.i32, points[i]!.waiters, slots[i]!);

@@ -25,3 +25,10 @@ export function createSegment(size: number, kind: SegmentKind = defaultSegmentKi
 export function attachSegment(handle: SegmentHandle): Segment {
   return handle.kind === 'shm' ? attachShmSegment(handle) : new SabSegment(handle.sab);
 }
+export {
+  createBlockSegment,
+  noSpaceError,
+  openBlockSegment,
+  type ShmSegment,
+  unlinkSegmentName,
+} from './shm-segment.js';

@@ -27,10 +27,18 @@
  * Attaching: each thread maps a segment itself (an external `ArrayBuffer` cannot be shared between threads); a thread
  * attaching the same name twice gets the same segment while the first is still reachable.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  unlinkSync,
+} from 'node:fs';
 import { randomHex } from '../builtins.js';
 
-import { NativeUnavailableError } from '../errors.js';
+import { NativeUnavailableError, SharedMemoryFull } from '../errors.js';
 import { loadNative, type NativeBinding, nativeLoadError } from '../native/index.js';
 import type { AsyncWait, Segment, SegmentHandle, WaitResult } from './segment.js';
 import { trackerToken } from './tracker.js';
@@ -39,8 +47,11 @@ export type ShmHandle = Extract<SegmentHandle, { kind: 'shm' }>;
 
 const SHM_DIR = '/dev/shm';
 const NAME_PREFIX = 'procq-';
-/** `procq-<pid>-<start>-<pidns>-<tree>-<random>`. Older names (without a namespace) are never swept. */
-const NAME_RE = /^procq-(\d+)-([0-9a-f]+)-(\d+)-([0-9a-f]+)-[0-9a-f]+$/;
+/**
+ * `procq-<pid>-<start>-<pidns>-<tree>-<random>`, and a queue's overflow blocks `…-<random>-<seq>` (named after their
+ * ring, judged by the ring's creator). Older names (without a namespace) are never swept.
+ */
+const NAME_RE = /^procq-(\d+)-([0-9a-f]+)-(\d+)-([0-9a-f]+)-[0-9a-f]+(?:-[0-9a-f]+)?$/;
 /** The object registries of `procq ls`, `procq-reg-<pid>-<start>-<pidns>` (inspect/registry.ts): swept as segments are. */
 const REGISTRY_RE = /^procq-reg-(\d+)-([0-9a-f]+)-(\d+)$/;
 const PAGE = 4096;
@@ -227,6 +238,63 @@ export function createShmSegment(size: number): ShmSegment {
     }
     return remember(segment);
   }
+}
+
+/** `err` as the typed error of a full `/dev/shm` when it is ENOSPC, naming the `size` asked for; else `err`. */
+export function noSpaceError(err: unknown, size: number, what: string): unknown {
+  if ((err as NodeJS.ErrnoException)?.code !== 'ENOSPC') return err;
+  const mib = (size / 2 ** 20).toFixed(1);
+  return new SharedMemoryFull(
+    `${what} needs ${size} bytes (${mib} MiB) of shared memory and ${SHM_DIR} has no room for them; nothing was ` +
+      'put and the queue is unchanged',
+    size,
+    { cause: err },
+  );
+}
+
+/**
+ * A new zero-filled segment `name` (`/…`) of `size` bytes, all committed (a full `/dev/shm` is SharedMemoryFull,
+ * and nothing is left behind), that is NOT unlinked when this process exits: a queue's overflow block, whose life
+ * follows the queue's (its consumers unlink it once drained; the tree's tracker removes it otherwise), not its
+ * creator's. A name left by a killed creator is replaced.
+ */
+export function createBlockSegment(name: string, size: number): ShmSegment {
+  const native = requireNative();
+  const path = `${SHM_DIR}${name}`;
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    unlinkSync(path);
+    fd = openSync(path, 'wx', 0o600);
+  }
+  try {
+    ftruncateSync(fd, size);
+    const segment = new ShmSegment(native, name, native.shmOpen(name));
+    segment.commit(0, size);
+    return segment;
+  } catch (err) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+    throw noSpaceError(err, size, 'a new block of the queue');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Maps the existing segment `name` (not cached: overflow blocks are mapped once per reader and dropped). */
+export function openBlockSegment(name: string): ShmSegment {
+  const native = requireNative();
+  return new ShmSegment(native, name, native.shmOpen(name));
+}
+
+/** Removes the name `name`; false when it did not exist. */
+export function unlinkSegmentName(name: string): boolean {
+  return requireNative().shmUnlink(name);
 }
 
 /** Maps the segment `handle` names, in this thread (the same segment when this thread already has it). */

@@ -37,7 +37,6 @@ import type { PipeStats } from '../inspect/read.js';
 import { register } from '../inspect/registry.js';
 import { pipeStats } from '../inspect/stats.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
-import { ownerId } from '../memory/owner.js';
 import { QueueEngine } from '../queue/engine.js';
 import {
   checkWaitArg,
@@ -47,7 +46,7 @@ import {
   type WaitOptions,
   type WaitSpec,
 } from '../sync/core.js';
-import { deadlineOf, WAIT_SLICE_MS } from '../wait/index.js';
+import { deadlineOf, ownerWord, WAIT_SLICE_MS } from '../wait/index.js';
 import { Control } from './control.js';
 
 const NONE: unique symbol = Symbol('none');
@@ -57,7 +56,7 @@ interface ConnectionState {
   readonly control: SegmentHandle;
   readonly rings: readonly (SegmentHandle | null)[];
   readonly end: number;
-  /** The holder slot reserved for the receiver, held by `from` until it takes it over. */
+  /** The holder slot reserved for the receiver, held by `from` (the sender's holder word) until it takes it over. */
   readonly slot: number;
   readonly from: number;
   readonly label?: string;
@@ -346,7 +345,7 @@ export class Connection<T = unknown> implements Disposable, AsyncIterable<T> {
   #describe(): ConnectionState {
     if (this.#closed) throw new ClosedError('connection');
     const { control, rings, end } = this.#hold;
-    const from = ownerId();
+    const from = ownerWord();
     const slot = control.take(end, from);
     if (slot < 0) throw new RangeError('too many holders of this Connection (copies alive or in flight)');
     const state: ConnectionState = {

@@ -11,17 +11,19 @@
  *  +0 KIND               creator                            KIND_PIPE, never changes (stored last)
  *  +1 DUPLEX             creator                            1 duplex, 0 one-way; never changes
  *  +2 +3                 reserved (0)
- *  +4 + e*H + i          HOLDER i of end e (e = 0, 1):      0 free; else the ownerId() of the thread that holds
- *                        a holder (CAS 0 -> id, id -> 0);   it, or of the thread that sent a copy not yet attached
- *                        a receiver (CAS sender -> own id); (a copy in flight is held by its sender until the
- *                        anyone who finds id dead (id -> 0) receiver takes it over)
+ *  +4 + e*H + i          HOLDER i of end e (e = 0, 1):      0 free; else the ownerWord() (wait/identity.ts: tid
+ *                        a holder (CAS 0 -> w, w -> 0);     and start-time TAG) of the thread that holds it, or of
+ *                        a receiver (CAS sender -> own w);  the thread that sent a copy not yet attached (a copy in
+ *                        anyone who finds w dead (w -> 0)   flight is held by its sender until the receiver takes
+ *                                                           it over)
  * ```
  * The end is closed (its rings shut down, connection.ts) by whoever frees a slot and then finds all H slots of
- * that end free. Every change is a CAS, so two threads never own one slot.
+ * that end free. Every change is a CAS, so two threads never own one slot. A holder is named as a lock's owner is
+ * (tid and start-time TAG), so a dead holder whose tid the kernel gave to another thread since is still found dead.
  */
-import { ownerAlive, ownerId } from '../memory/owner.js';
 import type { Segment } from '../memory/segment.js';
 import { allocate, checkKind, publishKind } from '../sync/core.js';
+import { ownerLives, ownerWord } from '../wait/identity.js';
 
 export const KIND_PIPE = 0x70710010;
 const DUPLEX = 1;
@@ -45,7 +47,7 @@ export class Control {
   static create(duplex: boolean): Control {
     const seg = allocate(WORDS);
     seg.i32[DUPLEX] = duplex ? 1 : 0;
-    const me = ownerId();
+    const me = ownerWord();
     seg.i32[HOLDERS] = me;
     seg.i32[HOLDERS + H] = me;
     publishKind({ seg, base: 0 }, KIND_PIPE);
@@ -60,8 +62,8 @@ export class Control {
     return HOLDERS + end * H + slot;
   }
 
-  /** Takes a free slot of `end` for `id` (default: this thread); -1 when all are taken. */
-  take(end: number, id = ownerId()): number {
+  /** Takes a free slot of `end` for holder word `id` (default: this thread's); -1 when all are taken. */
+  take(end: number, id = ownerWord()): number {
     for (let i = 0; i < H; i++) {
       if (Atomics.compareExchange(this.i32, this.#word(end, i), 0, id) === 0) return i;
     }
@@ -71,7 +73,7 @@ export class Control {
   /** Moves slot `slot` of `end` from `from` (the sender) to this thread. False when it no longer holds `from`. */
   takeOver(end: number, slot: number, from: number): boolean {
     if (!Number.isInteger(slot) || slot < 0 || slot >= H) return false;
-    return Atomics.compareExchange(this.i32, this.#word(end, slot), from, ownerId()) === from;
+    return Atomics.compareExchange(this.i32, this.#word(end, slot), from, ownerWord()) === from;
   }
 
   /** Frees a slot this holder owns. */
@@ -84,7 +86,7 @@ export class Control {
     for (let i = 0; i < H; i++) {
       const w = this.#word(end, i);
       const id = Atomics.load(this.i32, w);
-      if (id !== 0 && ownerAlive(id) === false) Atomics.compareExchange(this.i32, w, id, 0);
+      if (id !== 0 && ownerLives(id, 0) === false) Atomics.compareExchange(this.i32, w, id, 0);
     }
   }
 

@@ -19,7 +19,7 @@ import {
 } from '../codec/frames.js';
 import { UndecodableBytes } from '../codec/index.js';
 import { TAG_CUSTOM } from '../codec/tags.js';
-import { abortErrorFrom, Empty, Full, ShutDown } from '../errors.js';
+import { abortErrorFrom, Empty, Full, ShutDown, TimeoutError } from '../errors.js';
 import { subject } from '../inspect/label.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
 import { BROKEN, DONE, GET_COUNT, JOIN_ADVERT, PUT_COUNT, SHUTDOWN } from '../ring/layout.js';
@@ -34,6 +34,10 @@ const NO_ROOM = 2; // the ring is at its largest and has no room for this frame 
 const TOO_BIG = 4; // the frame is larger than the ring can ever be
 const SHUT = 3;
 const GROW_BUSY = 5; // the ring must grow and the consumer lock was not taken by the deadline
+const FAILED = 6; // a batch stopped at an item that failed (its error in #batchError) after putting others
+
+/** How long `shutdown({ immediate: true })` waits for each ring lock to discard the items. */
+const SHUTDOWN_LOCK_MS = 2000;
 
 const SHUTDOWN_OPEN = 0;
 const SHUTDOWN_DRAIN = 1;
@@ -73,6 +77,8 @@ export class QueueEngine {
    * cannot interleave); structured items get their own `Prepared`, encoded before the lock.
    */
   readonly #scratch = new Prepared();
+  /** The error that stopped a batch of puts part-way (FAILED). */
+  #batchError: unknown;
 
   static create(
     maxsize: number,
@@ -83,7 +89,14 @@ export class QueueEngine {
   ): QueueEngine {
     // The ring may grow to this many bytes. Only what it touches costs memory, but a SharedArrayBuffer's whole
     // size counts against the process's address-space and V8's limits, so thread-only rings reserve less.
-    const capacityMax = kind === 'shm' ? MAX_CAPACITY : MAX_CAPACITY_SAB;
+    // PROCQ_TEST_RING_MAX (tests only): a small largest ring, so that tests reach its overflow blocks cheaply.
+    const testMax = Number(process.env.PROCQ_TEST_RING_MAX ?? 0);
+    const capacityMax =
+      testMax >= 64 && (testMax & (testMax - 1)) === 0 && testMax <= MAX_CAPACITY
+        ? testMax
+        : kind === 'shm'
+          ? MAX_CAPACITY
+          : MAX_CAPACITY_SAB;
     const cap = ceilPow2(Math.min(capacity, capacityMax));
     const seg = createSegment(Ring.segmentSize(capacityMax), kind);
     Ring.initialize(seg, { maxsize: Math.max(maxsize, 0), capacity: cap, capacityMax });
@@ -118,18 +131,40 @@ export class QueueEngine {
     if (immediate) {
       Atomics.store(i32, SHUTDOWN, SHUTDOWN_IMMEDIATE);
       const { producerLock, consumerLock } = this.ring;
-      producerLock.acquireSync();
-      consumerLock.acquireSync();
-      try {
-        // Discarded items count as done, so join() returns (Python 3.13).
-        Atomics.add(i32, DONE, this.ring.discardAll());
-      } finally {
-        consumerLock.release();
-        producerLock.release();
+      // A deadline on both locks: a holder that does not run (stopped) must not hang the shutdown for ever.
+      const lockDeadline = deadlineOf(SHUTDOWN_LOCK_MS);
+      let discarded = false;
+      if (producerLock.acquireSync(lockDeadline)) {
+        try {
+          if (consumerLock.acquireSync(lockDeadline)) {
+            try {
+              // Discarded items count as done, so join() returns (Python 3.13).
+              this.ring.begin();
+              Atomics.add(i32, DONE, this.ring.discardAll());
+              this.ring.dropDrainedChain();
+              discarded = true;
+            } finally {
+              consumerLock.release();
+            }
+          }
+        } finally {
+          producerLock.release();
+        }
+      }
+      if (!discarded) {
+        this.#wakeAll();
+        throw new TimeoutError(
+          `${this.#says('is shut down')}, but its items could not be discarded: a lock holder did not release it ` +
+            `within ${SHUTDOWN_LOCK_MS} ms (a stopped process?); gets fail with ShutDown, join() waits for them`,
+        );
       }
     } else {
       Atomics.compareExchange(i32, SHUTDOWN, SHUTDOWN_OPEN, SHUTDOWN_DRAIN);
     }
+    this.#wakeAll();
+  }
+
+  #wakeAll(): void {
     this.ring.getters.broadcast();
     this.ring.putters.broadcast();
     this.joiners.broadcast();
@@ -150,7 +185,9 @@ export class QueueEngine {
     if (p.maxLength > ring.largestPayload()) return TOO_BIG;
     const off = ring.reserve(p.maxLength, lockDeadline);
     if (off < 0) return off === LOCK_BUSY ? GROW_BUSY : NO_ROOM;
-    const r = writePayload(this.mem, this.f64, off, p);
+    const block = ring.reservedBlock; // an overflow block (layout.ts), or the ring
+    const r =
+      block === null ? writePayload(this.mem, this.f64, off, p) : writePayload(block.mem, block.f64, off, p);
     ring.write(r % 16, Math.floor(r / 16));
     ring.flush();
     return OK;
@@ -296,23 +333,34 @@ export class QueueEngine {
     ring.begin();
     let i = from;
     let r = OK;
-    for (; i < ps.length; i++) {
-      if (ring.maxsize > 0 && ring.sizeWithPending() >= ring.maxsize) {
-        r = FULL;
-        break;
+    try {
+      for (; i < ps.length; i++) {
+        if (ring.maxsize > 0 && ring.sizeWithPending() >= ring.maxsize) {
+          r = FULL;
+          break;
+        }
+        const p = ps[i] ?? this.#scratchFor(items[i]);
+        if (p.maxLength > ring.largestPayload()) {
+          r = TOO_BIG;
+          break;
+        }
+        const off = ring.reserve(p.maxLength, lockDeadline);
+        if (off < 0) {
+          r = off === LOCK_BUSY ? GROW_BUSY : NO_ROOM;
+          break;
+        }
+        const block = ring.reservedBlock;
+        const w =
+          block === null
+            ? writePayload(this.mem, this.f64, off, p)
+            : writePayload(block.mem, block.f64, off, p);
+        ring.write(w % 16, Math.floor(w / 16));
       }
-      const p = ps[i] ?? this.#scratchFor(items[i]);
-      if (p.maxLength > ring.largestPayload()) {
-        r = TOO_BIG;
-        break;
-      }
-      const off = ring.reserve(p.maxLength, lockDeadline);
-      if (off < 0) {
-        r = off === LOCK_BUSY ? GROW_BUSY : NO_ROOM;
-        break;
-      }
-      const w = writePayload(this.mem, this.f64, off, p);
-      ring.write(w % 16, Math.floor(w / 16));
+    } catch (err) {
+      // A full /dev/shm (or a broken queue) at item i: the items before it are published, and counted.
+      if (i === from) throw err;
+      this.#batchError = err;
+      r = FAILED;
     }
     ring.flush();
     return { n: i - from, r };
@@ -429,9 +477,10 @@ export class QueueEngine {
       }
       const off = ring.payloadOffset();
       const len = ring.payloadLength();
+      const block = ring.peekedBlock; // an overflow block (layout.ts), or the ring
       out.push(
         isStructured(tag)
-          ? new Copied(tag, copyStructured(mem, tag, off, len))
+          ? new Copied(tag, copyStructured(block === null ? mem : block.mem, tag, off, len))
           : this.#readFast(tag, off, len),
       );
       ring.next();
@@ -448,8 +497,9 @@ export class QueueEngine {
     if (!this.#canDecode(tag)) throw codecMissing(); // before next(): the item stays in the queue
     const off = ring.payloadOffset();
     const len = ring.payloadLength();
+    const block = ring.peekedBlock; // an overflow block (layout.ts), or the ring
     const v = isStructured(tag)
-      ? new Copied(tag, copyStructured(this.mem, tag, off, len))
+      ? new Copied(tag, copyStructured(block === null ? this.mem : block.mem, tag, off, len))
       : this.#readFast(tag, off, len);
     ring.next();
     ring.commitTake();
@@ -459,6 +509,11 @@ export class QueueEngine {
   /** The error a failed put attempt ends with, or undefined when it should wait for room (FULL, NO_ROOM). */
   #failureOf(r: number): Error | undefined {
     if (r === SHUT) return new ShutDown(this.#says('has been shut down'));
+    if (r === FAILED) {
+      const err = this.#batchError as Error;
+      this.#batchError = undefined;
+      return err;
+    }
     if (r === TOO_BIG) return this.#tooBig();
     return undefined;
   }
@@ -471,7 +526,9 @@ export class QueueEngine {
   #tooBig(): RangeError {
     const mib = Math.floor(this.ring.largestPayload() / (1 << 20));
     return new RangeError(
-      `the item is larger than this queue's ring can ever grow (${mib} MiB${this.seg.kind === 'sab' ? ', the limit without the native addon' : ''}); the queue is unchanged`,
+      this.ring.chainable
+        ? `the item is larger than the largest item a queue takes (${mib} MiB); the queue is unchanged`
+        : `the item is larger than this queue's ring can ever grow (${mib} MiB${this.seg.kind === 'sab' ? ', the limit without the native addon' : ''}); the queue is unchanged`,
     );
   }
 
@@ -483,6 +540,8 @@ export class QueueEngine {
   /** A fast-path frame's value; a payload that does not decode (corrupt memory) breaks the queue. */
   #readFast(tag: number, off: number, len: number): unknown {
     try {
+      const block = this.ring.peekedBlock;
+      if (block !== null) return readFast(block.mem, block.f64, tag, off, len);
       return readFast(this.mem, this.f64, tag, off, len);
     } catch (err) {
       this.ring.failPayload(err);
@@ -504,15 +563,17 @@ export class QueueEngine {
 
   /** After a take: a drained ring gives its extra memory back now, or once it has not grown for a while. */
   #shrinkIfDrained(): void {
-    const delay = this.ring.shrinkDelay();
+    let delay = this.ring.shrinkDelay();
     if (delay < 0) return;
     if (delay === 0) {
       try {
-        this.ring.tryShrink();
+        if (this.ring.tryShrink()) return;
       } catch {
-        // a broken queue: the next call reports it
+        return; // a broken queue: the next call reports it
       }
-      return;
+      // Dropped a drained chain but not yet the ring's growth, or a lock was busy: look again later.
+      delay = this.ring.shrinkDelay();
+      if (delay < 0) return;
     }
     if (this.#shrinkTimer !== undefined) return;
     this.#shrinkTimer = setTimeout(() => {

@@ -25,6 +25,7 @@ import type { QueueStats } from '../inspect/read.js';
 import { register } from '../inspect/registry.js';
 import { queueStats } from '../inspect/stats.js';
 import { attachSegment, type SegmentHandle } from '../memory/index.js';
+import { WAIT_SLICE_MS } from '../wait/index.js';
 import { checkCodec, checkMax, itemsUntilShutDown } from './common.js';
 import type { JoinableQueueLike, QueueLike } from './contract.js';
 import { QueueEngine } from './engine.js';
@@ -289,7 +290,7 @@ export class Queue<T = unknown> implements QueueLike<T>, Disposable, AsyncDispos
       word: getters.word,
       waiters: getters.waiters,
       ready: () => e.ring.size() > 0 || e.shutdownState() !== 0,
-      sliceMs: 100,
+      sliceMs: WAIT_SLICE_MS,
     };
   }
 

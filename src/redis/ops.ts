@@ -16,6 +16,7 @@ import {
   JOIN,
   type Keys,
   PUT,
+  RECLAIM,
   REPLACE_SENTINEL,
   RESTORE,
   type Script,
@@ -164,10 +165,21 @@ function popped(ctx: Ctx, max: number, reply: unknown): Buffer[] {
  * Takes between 1 and `max` items (oldest first), waiting until `deadline` for the first, never for the rest.
  * Throws `Empty` at the deadline, `ShutDown` once shut down and drained.
  *
+ * Reliable consumers: a take whose reply was lost (a connection cut mid-command) left its item in this consumer's
+ * processing list, where only this consumer can give it back (its heartbeat goes on, so nobody recovers it). After
+ * each slice that took nothing, `reclaimKeep()` says how many entries of the list this client still accounts for
+ * (items taken and not yet acknowledged), or undefined when another take or acknowledgement of this client may be
+ * under way; the entries beyond them go back to the head of the items (`RECLAIM`), where this take finds them.
+ *
  * Abort safety: what the blocking pop took when the wait was cut short goes back to the head of the items, in
  * order (the queue may then hold one batch more than `maxsize` for a moment).
  */
-export function* getOp(ctx: Ctx, max: number, deadline: number): Op<Buffer[]> {
+export function* getOp(
+  ctx: Ctx,
+  max: number,
+  deadline: number,
+  reclaimKeep?: () => number | undefined,
+): Op<Buffer[]> {
   const k = ctx.keys;
   const nowait = deadline <= now();
   // Bounded queues take through the script, which wakes waiting producers in the same step; batches that no
@@ -196,7 +208,10 @@ export function* getOp(ctx: Ctx, max: number, deadline: number): Op<Buffer[]> {
       throw b.abort;
     }
     if (values.length === 0) {
-      // A slice passed: look again without waiting (this also puts back a sentinel lost by a crashed client).
+      // A slice passed: give back what lost replies left in the processing list, then look again without waiting
+      // (this also puts back a sentinel lost by a crashed client).
+      const keep = ctx.reliable ? reclaimKeep?.() : undefined;
+      if (keep !== undefined) yield script(RECLAIM, [k.items, ctx.proc], [keep]);
       const t = yield* takeNow(ctx, max);
       if (t.values.length > 0) return t.values;
       if (t.status === SHUT) throw new ShutDown();

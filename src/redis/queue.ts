@@ -337,14 +337,14 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
    */
   async get(options?: GetOptions): Promise<T> {
     const { timeoutMs, signal } = this.#begin(options);
-    return (await this.#take(getOp(this._ctx, 1, deadlineOf(timeoutMs)), signal))[0]!;
+    return (await this.#take(getOp(this._ctx, 1, deadlineOf(timeoutMs), this.#reclaimKeep), signal))[0]!;
   }
 
   /** Like `get`, blocking the calling thread (see the class notes). Throws instead of rejecting. */
   getSync(options?: SyncGetOptions): T {
     const { timeoutMs } = checkWaitOptions(options, false);
     this.#checkOpen();
-    return this.#taken(this._runSync(getOp(this._ctx, 1, deadlineOf(timeoutMs))))[0]!;
+    return this.#takeSync(getOp(this._ctx, 1, deadlineOf(timeoutMs), this.#reclaimKeep))[0]!;
   }
 
   /** `get` with `block: false`, synchronously: throws `Empty` at once when the queue is empty. */
@@ -361,18 +361,33 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
   async getMany(max: number, options?: GetOptions): Promise<T[]> {
     const n = checkMax(max);
     const { timeoutMs, signal } = this.#begin(options);
-    return this.#take(getOp(this._ctx, n, deadlineOf(timeoutMs)), signal);
+    return this.#take(getOp(this._ctx, n, deadlineOf(timeoutMs), this.#reclaimKeep), signal);
   }
 
   getManySync(max: number, options?: SyncGetOptions): T[] {
     const n = checkMax(max);
     const { timeoutMs } = checkWaitOptions(options, false);
     this.#checkOpen();
-    return this.#taken(this._runSync(getOp(this._ctx, n, deadlineOf(timeoutMs))));
+    return this.#takeSync(getOp(this._ctx, n, deadlineOf(timeoutMs), this.#reclaimKeep));
   }
 
-  /** Reliable delivery: async takes of this client under way (their items may be in the processing list). */
+  /** Reliable delivery: takes of this client under way (their items may be in the processing list). */
   #takesInFlight = 0;
+  /** Reliable delivery: acknowledgements sent and not answered yet (their items may still be in the list). */
+  #acksInFlight = 0;
+
+  /** The entries of the processing list this client accounts for, when its only take under way is the caller's. */
+  readonly #reclaimKeep = (): number | undefined =>
+    this.#takesInFlight === 1 ? this.#outstanding.length + this.#acksInFlight : undefined;
+
+  #takeSync(op: Op<Buffer[]>): T[] {
+    this.#takesInFlight++;
+    try {
+      return this.#taken(this._runSync(op));
+    } finally {
+      this.#takesInFlight--;
+    }
+  }
 
   async #take(op: Op<Buffer[]>, signal: AbortSignal | undefined): Promise<T[]> {
     if (!this._ctx.reliable) return this.#taken(await this._run(op, signal));
@@ -388,7 +403,8 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
   async #reclaim(): Promise<void> {
     if (this.#takesInFlight > 0 || this.#closed) return;
     const k = this._ctx.keys;
-    await this._run(rawScriptOp(RECLAIM, [k.items, this._ctx.proc], [this.#outstanding.length]));
+    const keep = this.#outstanding.length + this.#acksInFlight;
+    await this._run(rawScriptOp(RECLAIM, [k.items, this._ctx.proc], [keep]));
   }
 
   #taken(values: Buffer[]): T[] {
@@ -414,7 +430,13 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
     if (n > this.#outstanding.length) {
       throw new RangeError(`ack(${n}): only ${this.#outstanding.length} items are unacknowledged`);
     }
-    for (const v of this.#outstanding.splice(0, n)) await this._run(taskDoneOp(this._ctx, v, false));
+    const acks = this.#outstanding.splice(0, n);
+    this.#acksInFlight += n;
+    try {
+      for (const v of acks) await this._run(taskDoneOp(this._ctx, v, false));
+    } finally {
+      this.#acksInFlight -= n;
+    }
   }
 
   /** Reliable delivery: how many items this client took and has not acknowledged. */
@@ -434,14 +456,18 @@ export class RedisQueue<T = unknown> implements QueueLike<T> {
     return recover(this.#state.driver, this._ctx, consumerId ?? '');
   }
 
-  /** @internal the oldest unacknowledged value, for `taskDone`. */
+  /** @internal the oldest unacknowledged value, for `taskDone`: in flight until `_ackSettled`. */
   protected _nextAck(): Buffer | undefined {
-    return this.#outstanding.shift();
+    const v = this.#outstanding.shift();
+    if (v !== undefined) this.#acksInFlight++;
+    return v;
   }
 
-  /** @internal */
-  protected _unshiftAck(v: Buffer | undefined): void {
-    if (v !== undefined) this.#outstanding.unshift(v);
+  /** @internal the acknowledgement of `v` (from `_nextAck`) is over; `failed`: it is unacknowledged again. */
+  protected _ackSettled(v: Buffer | undefined, failed: boolean): void {
+    if (v === undefined) return;
+    this.#acksInFlight--;
+    if (failed) this.#outstanding.unshift(v);
   }
 
   // ------------------------------------------------------------------ size and state
@@ -690,22 +716,24 @@ export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> implements Jo
   taskDone(): void {
     this._checkOpen();
     const ack = this._nextAck();
+    let failed = true;
     try {
       this._runSync(taskDoneOp(this._ctx, ack, true));
-    } catch (err) {
-      this._unshiftAck(ack);
-      throw err;
+      failed = false;
+    } finally {
+      this._ackSettled(ack, failed);
     }
   }
 
   async taskDoneAsync(): Promise<void> {
     this._checkOpen();
     const ack = this._nextAck();
+    let failed = true;
     try {
       await this._run(taskDoneOp(this._ctx, ack, true));
-    } catch (err) {
-      this._unshiftAck(ack);
-      throw err;
+      failed = false;
+    } finally {
+      this._ackSettled(ack, failed);
     }
   }
 

@@ -32,6 +32,17 @@
  *        that one left by a waiter killed in its sleep is withdrawn
  * 104    P_LOCK_START  the producer lock's holder       its start time while it holds P_LOCK (wait/owner-word.ts)
  * 105    C_LOCK_START  the consumer lock's holder       its start time while it holds C_LOCK
+ *        The chain of overflow blocks (blocks.ts; a sequence number names a block, 0 means "the ring"):
+ * 106    P_BLOCK       producer                         producer lock: the block it writes in (0: the ring)
+ * 107    P_BLOCK_POS   producer                         producer lock: the published end of the frames in P_BLOCK
+ * 108    C_BLOCK       consumer                         consumer lock: the block it reads in (0: the ring)
+ * 109    C_BLOCK_POS   consumer                         consumer lock: where its next frame starts in C_BLOCK
+ * 110    P_SEQ         producer, before creating a block  producer lock: the last number given to a block
+ * 111    P_LINKED      producer (with the publish)      producer lock: the last number published in a LINK/NEXT
+ * 112    C_DONE        consumer (with the take)         consumer lock: the last block the consumer has left
+ * 113    C_FREED       consumer, after removing blocks  consumer lock: the last block removed
+ * 114-116 P_INTENT_BLOCK, _BPOS, _LINKED   producer's journal of P_BLOCK, P_BLOCK_POS, P_LINKED (-1: unchanged)
+ * 117-119 C_INTENT_BLOCK, _BPOS, _DONE     consumer's journal of C_BLOCK, C_BLOCK_POS, C_DONE (-1: unchanged)
  * 120    BROKEN        whoever finds an invariant broken  CAS 0 -> reason (first wins), never back to 0
  * 121    CAP_INIT      creator                          never changes: the CAP a drained ring falls back to
  *                                                       (0 in rings of older versions: they never shrink)
@@ -75,6 +86,30 @@
  *   change or the notifier sees the waiter; a bumped epoch makes the compare-and-sleep (futex / Atomics.wait)
  *   return at once, closing the window between the re-check and the sleep. The epoch, not the state word, is what
  *   is slept on because some wake-ups (shutdown) change no counter.
+ * - Overflow blocks (crossbeam's list channel). A reserve leaves LINK_ROOM (8 bytes) free after every item, so a
+ *   LINK frame always fits. When the ring is at its largest and has no room for a frame, the producer sets P_SEQ
+ *   to a new number, creates the block (all committed: a full /dev/shm is SharedMemoryFull at the put, nothing
+ *   written), writes a LINK frame (length = the block's number) at the ring's tail, and the item in the block. A
+ *   full block gets a NEXT frame to a new one; an item larger than a block gets a block of its own. The producer
+ *   goes back to the ring with a BACK frame once the ring would stay half free: the frames after that BACK are
+ *   the ring's frames after the LINK, so the order of items is the order of frames, ring -> block -> ring.
+ *   Control frames are always published together with the item after them. The publish journals the block words
+ *   with TAIL (P_INTENT_BLOCK written before P_INTENT_TAIL and cleared before it), and stores them before
+ *   PUT_COUNT. A consumer follows LINK, NEXT and BACK frames while it looks for its next item, and its take
+ *   journals and stores C_BLOCK, C_BLOCK_POS and C_DONE with HEAD; after the take it removes the blocks it has left,
+ *   (C_FREED, C_DONE] (name unlinked, pages given back at once), then stores C_FREED.
+ * - Blocks are linked in the order of their numbers and read in that order, so every linked block numbered up to
+ *   C_DONE has been read to its exit frame. Between operations: P_SEQ = P_LINKED, P_BLOCK is 0 or P_LINKED,
+ *   C_FREED = C_DONE, no block journal set. A dead producer's take-over replays its journal, then removes the
+ *   blocks numbered (P_LINKED, P_SEQ] (created, never published) and sets P_SEQ back; a dead consumer's replays its
+ *   journal, then removes (C_FREED, C_DONE]. So a process killed at any instant (creating, filling, linking,
+ *   publishing, reading, removing a block) leaves no torn or duplicated item, loses at most the item a consumer had
+ *   taken, and leaks no block once the next operation (or the tree's tracker) has run.
+ * - PUT_COUNT - GET_COUNT counts items wherever they live (`qsize()` stays exact); the bound `items <= bytes / 8`
+ *   holds only while no linked block is unread (C_BLOCK = 0 and P_LINKED = C_DONE), and is checked only then.
+ * - A drained queue whose producer still writes in a block gives it back (`dropDrainedChain`, both locks held, with
+ *   the ring's shrink): the producer leaves it with a BACK frame (a publish), the consumer follows it (a take),
+ *   which removes the block.
  * - The unfinished tasks of a JoinableQueue are `PUT_COUNT - DONE`: counted by the publish itself, so a producer
  *   killed at any instant cannot leave a task counted that no consumer will ever see.
  * - Sleeps are sliced (100 ms): a peer killed after changing the state but before waking leaves its waiters
@@ -111,6 +146,20 @@ export const GET_EPOCH = 22;
 export const PUT_EPOCH = 23;
 export const P_LOCK_START = 104;
 export const C_LOCK_START = 105;
+export const P_BLOCK = 106;
+export const P_BLOCK_POS = 107;
+export const C_BLOCK = 108;
+export const C_BLOCK_POS = 109;
+export const P_SEQ = 110;
+export const P_LINKED = 111;
+export const C_DONE = 112;
+export const C_FREED = 113;
+export const P_INTENT_BLOCK = 114;
+export const P_INTENT_BPOS = 115;
+export const P_INTENT_LINKED = 116;
+export const C_INTENT_BLOCK = 117;
+export const C_INTENT_BPOS = 118;
+export const C_INTENT_DONE = 119;
 export const BROKEN = 120;
 export const CAP_INIT = 121;
 export const GREW_AT = 122;
@@ -133,8 +182,16 @@ export const JOIN_ADVERT = { count: JOIN_WAIT, slots: 88, size: ADVERT_SLOTS } a
 export const FRAME_HEADER = 8;
 export const NO_INTENT = -1;
 
-/** Word 1 of a frame that pads to the end of the ring. Every other tag is the codec's (codec/tags.ts). */
+/** Word 1 of a frame that pads to the end of the ring. The chain's tags follow; every other tag is the codec's. */
 export const TAG_WRAP = 0;
+/** In the ring: the frames that follow are in block `length` (a sequence number). 8 bytes, no payload. */
+export const TAG_LINK = 0xf1;
+/** In a block: the frames that follow are in block `length`. 8 bytes, no payload. */
+export const TAG_NEXT = 0xf2;
+/** In a block: the frames that follow are in the ring, after the LINK that led here. 8 bytes, no payload. */
+export const TAG_BACK = 0xf3;
+/** Room the ring keeps free after its last item, so that a LINK always fits. */
+export const LINK_ROOM = 8;
 
 export const align8 = (n: number): number => (n + 7) & ~7;
 

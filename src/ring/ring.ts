@@ -19,12 +19,31 @@ import {
   TAG_UTF16,
 } from '../codec/tags.js';
 import { InvariantError } from '../errors.js';
+import { noSpaceError } from '../memory/index.js';
 import type { Segment } from '../memory/segment.js';
 import { WaitWord } from '../wait/index.js';
 import {
+  BLOCK_EXIT,
+  BLOCK_HEADER,
+  BLOCK_MAX_PAYLOAD,
+  type Block,
+  Blocks,
+  blockBytes,
+  MAX_SEQ_GAP,
+  nextSeq,
+  seqGap,
+} from './blocks.js';
+import {
   align8,
   BROKEN,
+  C_BLOCK,
+  C_BLOCK_POS,
+  C_DONE,
+  C_FREED,
+  C_INTENT_BLOCK,
+  C_INTENT_BPOS,
   C_INTENT_CNT,
+  C_INTENT_DONE,
   C_INTENT_HEAD,
   C_LOCK,
   C_LOCK_ADVERT,
@@ -41,21 +60,32 @@ import {
   GREW_AT,
   HEAD,
   HEADER_BYTES,
+  LINK_ROOM,
   MAGIC,
   MAGIC_VALUE,
   MAXSIZE,
   NO_INTENT,
+  P_BLOCK,
+  P_BLOCK_POS,
+  P_INTENT_BLOCK,
+  P_INTENT_BPOS,
   P_INTENT_CNT,
+  P_INTENT_LINKED,
   P_INTENT_TAIL,
+  P_LINKED,
   P_LOCK,
   P_LOCK_ADVERT,
   P_LOCK_START,
+  P_SEQ,
   PUT_ADVERT,
   PUT_COUNT,
   PUT_EPOCH,
   SHRINK_AFTER_MS,
   SHUTDOWN,
+  TAG_BACK,
+  TAG_LINK,
   TAG_MASK,
+  TAG_NEXT,
   TAG_WRAP,
   TAIL,
 } from './layout.js';
@@ -78,6 +108,7 @@ const BROKEN_HEADER = 1;
 const BROKEN_FRAME = 2;
 const BROKEN_PAYLOAD = 3;
 const BROKEN_JOURNAL = 4;
+const BROKEN_BLOCK = 5;
 
 const WORD_NAMES: Record<number, string> = {
   [MAGIC]: 'MAGIC',
@@ -91,6 +122,16 @@ const WORD_NAMES: Record<number, string> = {
   [P_INTENT_TAIL]: 'P_INTENT_TAIL',
   [C_INTENT_HEAD]: 'C_INTENT_HEAD',
   [SHUTDOWN]: 'SHUTDOWN',
+  [P_BLOCK]: 'P_BLOCK',
+  [P_BLOCK_POS]: 'P_BLOCK_POS',
+  [C_BLOCK]: 'C_BLOCK',
+  [C_BLOCK_POS]: 'C_BLOCK_POS',
+  [P_SEQ]: 'P_SEQ',
+  [P_LINKED]: 'P_LINKED',
+  [C_DONE]: 'C_DONE',
+  [C_FREED]: 'C_FREED',
+  [P_INTENT_BLOCK]: 'P_INTENT_BLOCK',
+  [C_INTENT_BLOCK]: 'C_INTENT_BLOCK',
 };
 
 /** The message of a queue broken for `code` (what BROKEN holds): the same in every process. */
@@ -105,6 +146,8 @@ function brokenMessage(code: number): string {
       return "a frame's payload does not decode as its tag says";
     case BROKEN_JOURNAL:
       return `a dead owner's commit journal (${word}) points outside the ring`;
+    case BROKEN_BLOCK:
+      return 'an overflow block it chains to is missing or breaks the block layout';
   }
   return `its BROKEN word holds an unknown reason (${code})`;
 }
@@ -126,6 +169,11 @@ const TAG_LENGTH: Record<number, number> = {
   13: -1,
   [TAG_UTF16]: -2,
 };
+
+/** The check bits of a frame at position `pos` of block `seq` (frameCheck, with the block's number mixed in). */
+function blockCheck(seq: number, pos: number, length: number, tag: number): number {
+  return frameCheck((pos ^ Math.imul(seq, 0x9e3779b1)) | 0, length, tag);
+}
 
 /** Wall-clock time in tenths of a second, wrapping at 2^31: comparable across processes. */
 function tenths(): number {
@@ -152,6 +200,10 @@ export class Ring {
   readonly capacityMax: number;
   /** What errors name the queue by: its segment's name. */
   readonly name: string;
+  /** Whether items the ring has no room for go to overflow blocks (POSIX shared memory: blocks are found by name). */
+  readonly chainable: boolean;
+  /** The overflow blocks this thread has mapped. */
+  readonly blocks: Blocks;
 
   // A producer's open batch, between begin() and flush() (producer lock held): frames written, not published.
   #pendTail = 0; // logical position after the last written frame
@@ -159,11 +211,22 @@ export class Ring {
   #pendCount = 0; // PUT_COUNT once the batch is published
   #resFrame = 0; // logical position of the reserved frame's header
   #resOffset = 0; // segment byte offset of that header
+  #resBlock: Block | null = null; // the block of the reserved frame (null: the ring)
+  #pendBlock = 0; // the block the producer writes in (0: the ring), and where in it (P_BLOCK, P_BLOCK_POS)
+  #pendBpos = 0;
+  #pendLinked = 0; // P_LINKED once the batch is published
+  #chainMoved = false; // the batch changed the producer's block words
   // A consumer's open batch, between beginTake() and commitTake() (consumer lock held).
   #takeHead = 0; // logical position of the next frame to read
   #takeCount = 0; // GET_COUNT once the batch is committed
   #peekAt = 0; // segment byte offset of the peeked frame's header
   #peekNext = 0; // logical position just past the peeked frame
+  #peekLen = 0; // the peeked frame's payload length
+  #peekBlock: Block | null = null; // the block of the peeked frame (null: the ring)
+  #takeBlock = 0; // the block the consumer reads in (0: the ring), and where in it (C_BLOCK, C_BLOCK_POS)
+  #takeBpos = 0;
+  #takeDone = 0; // C_DONE once the batch is committed
+  #takeMoved = false; // the batch changed the consumer's block words
 
   /** Bytes of segment a ring with `capacityMax` data bytes needs. */
   static segmentSize(capacityMax: number): number {
@@ -180,6 +243,8 @@ export class Ring {
     i32[CAP_INIT] = init.capacity;
     i32[P_INTENT_TAIL] = NO_INTENT;
     i32[C_INTENT_HEAD] = NO_INTENT;
+    i32[P_INTENT_BLOCK] = NO_INTENT;
+    i32[C_INTENT_BLOCK] = NO_INTENT;
     seg.commit(HEADER_BYTES, init.capacity);
     Atomics.store(i32, MAGIC, MAGIC_VALUE);
   }
@@ -195,6 +260,8 @@ export class Ring {
     }
     this.maxsize = this.i32[MAXSIZE];
     this.capacityMax = this.i32[CAP_MAX];
+    this.chainable = seg.kind === 'shm';
+    this.blocks = new Blocks(this.name);
     this.producerLock = new SharedLock(
       seg,
       { lock: P_LOCK, start: P_LOCK_START, waiters: P_LOCK_ADVERT },
@@ -242,9 +309,22 @@ export class Ring {
 
   // ---------------------------------------------------------------- producer side (producer lock held)
 
-  /** The largest payload a frame can ever have: the whole ring at its largest, less the frame header. */
+  /**
+   * The largest payload a frame can ever have: a block of its own when the ring chains blocks, else the whole ring
+   * at its largest, less the frame header.
+   */
   largestPayload(): number {
-    return this.capacityMax - FRAME_HEADER;
+    return this.chainable ? BLOCK_MAX_PAYLOAD : this.capacityMax - FRAME_HEADER - LINK_ROOM;
+  }
+
+  /** The block of the frame `reserve` returned the offset of (null: the ring); the offset is in its segment. */
+  get reservedBlock(): Block | null {
+    return this.#resBlock;
+  }
+
+  /** The block of the frame `peek` returned the tag of (null: the ring); payloadOffset() is in its segment. */
+  get peekedBlock(): Block | null {
+    return this.#peekBlock;
   }
 
   /** Opens a batch of puts (validating the header words the producer relies on). */
@@ -255,6 +335,10 @@ export class Ring {
     this.#checkHeader(Atomics.load(i32, HEAD), i32[TAIL], i32[PUT_COUNT], Atomics.load(i32, GET_COUNT), -1);
     this.#pendTail = i32[TAIL];
     this.#pendCount = i32[PUT_COUNT];
+    this.#pendBlock = i32[P_BLOCK];
+    this.#pendBpos = i32[P_BLOCK_POS];
+    this.#pendLinked = i32[P_LINKED];
+    this.#chainMoved = false;
   }
 
   /** Items in the ring counting the open batch's unpublished ones: what `maxsize` is checked against. */
@@ -271,11 +355,18 @@ export class Ring {
   reserve(maxPayload: number, lockDeadline = Number.POSITIVE_INFINITY): number {
     this.#lockDeadline = lockDeadline;
     const need = FRAME_HEADER + align8(maxPayload);
+    if (this.#pendBlock !== 0) {
+      // In a chain: items stay in blocks until the ring has room to spare again, then a BACK frame returns.
+      if (!this.#ringHasRoomFor(need)) return this.#reserveInBlock(need);
+      this.#leaveBlock(TAG_BACK, 0);
+    }
+    this.#resBlock = null;
     for (;;) {
       const i32 = this.i32;
       const cap = i32[CAP];
       const tail = this.#pendTail >>> 0;
-      const used = (tail - (Atomics.load(i32, HEAD) >>> 0)) >>> 0;
+      // LINK_ROOM stays free after every item: a LINK always fits when the ring is full.
+      const used = ((tail - (Atomics.load(i32, HEAD) >>> 0)) >>> 0) + LINK_ROOM;
       const phys = tail & (cap - 1);
       const toEnd = cap - phys;
       if (need <= toEnd) {
@@ -292,13 +383,80 @@ export class Ring {
       if (grown) continue;
       // At its largest: an empty ring can still be too small at this position (room before the end, and after the
       // wrap, but not both); start again at a multiple of CAP.
-      if (used === 0 && need <= cap) {
+      if (used === LINK_ROOM && need + LINK_ROOM <= cap) {
         const realigned = this.#realign(tail, toEnd);
         if (realigned === LOCK_BUSY) return LOCK_BUSY;
         if (realigned) continue;
       }
-      return -1;
+      return this.chainable ? this.#reserveInBlock(need) : -1;
     }
+  }
+
+  // ---------------------------------------------------------------- the chain of blocks (producer lock held)
+
+  /** Whether a producer in a chain may go back to the ring for a frame of `need` bytes: it would stay half free. */
+  #ringHasRoomFor(need: number): boolean {
+    const i32 = this.i32;
+    const used = ((this.#pendTail >>> 0) - (Atomics.load(i32, HEAD) >>> 0)) >>> 0;
+    return used + need + LINK_ROOM <= i32[CAP] >>> 1;
+  }
+
+  /** Writes the exit frame (NEXT to block `seq`, or BACK to the ring) at the end of the tail block. */
+  #leaveBlock(tag: number, seq: number): void {
+    const from = this.blocks.open(this.#pendBlock);
+    const pos = this.#pendBpos >>> 0;
+    const at = (BLOCK_HEADER + pos) >>> 2;
+    from.i32[at] = seq;
+    from.i32[at + 1] = blockCheck(from.seq, pos, seq, tag) | tag;
+    this.blocks.forget(from.seq); // the producer never writes there again
+    this.#pendBlock = 0;
+    this.#pendBpos = 0;
+    this.#chainMoved = true;
+  }
+
+  /** Reserves a frame of `need` bytes in the tail block, or in a new block chained after it (or to the ring). */
+  #reserveInBlock(need: number): number {
+    const i32 = this.i32;
+    if (this.#pendBlock !== 0) {
+      const tail = this.blocks.open(this.#pendBlock);
+      if ((this.#pendBpos >>> 0) + need + BLOCK_EXIT <= tail.dataSize) return this.#reserveInBlockAt(tail);
+    } else {
+      // The LINK goes at the ring's tail, into the LINK_ROOM every reserve leaves.
+      const used = ((this.#pendTail >>> 0) - (Atomics.load(i32, HEAD) >>> 0)) >>> 0;
+      if (used + FRAME_HEADER > i32[CAP]) return -1;
+    }
+    // A new block. P_SEQ first: a producer killed from here until the publish leaves a name that recovery removes.
+    const before = i32[P_SEQ];
+    const seq = nextSeq(before);
+    Atomics.store(i32, P_SEQ, seq);
+    let block: Block;
+    try {
+      block = this.blocks.create(seq, Math.max(blockBytes(), need + BLOCK_EXIT));
+    } catch (err) {
+      Atomics.store(i32, P_SEQ, before); // nothing was created
+      throw err;
+    }
+    if (this.#pendBlock !== 0) {
+      this.#leaveBlock(TAG_NEXT, seq);
+    } else {
+      const tail = this.#pendTail;
+      const at = (HEADER_BYTES + (tail & (i32[CAP] - 1))) >> 2;
+      i32[at] = seq;
+      i32[at + 1] = frameCheck(tail, seq, TAG_LINK) | TAG_LINK;
+      this.#pendTail = (tail + FRAME_HEADER) | 0;
+    }
+    this.#pendBlock = seq;
+    this.#pendBpos = 0;
+    this.#pendLinked = seq;
+    this.#chainMoved = true;
+    return this.#reserveInBlockAt(block);
+  }
+
+  #reserveInBlockAt(block: Block): number {
+    this.#resBlock = block;
+    this.#resFrame = this.#pendBpos;
+    this.#resOffset = BLOCK_HEADER + (this.#pendBpos >>> 0);
+    return this.#resOffset + FRAME_HEADER;
   }
 
   /**
@@ -331,6 +489,16 @@ export class Ring {
 
   /** Ends the reserved frame, whose payload (`length` bytes) is written; it is published by `flush()`. */
   write(tag: number, length: number): void {
+    const block = this.#resBlock;
+    if (block !== null) {
+      const at = this.#resOffset >>> 2;
+      block.i32[at] = length;
+      block.i32[at + 1] = blockCheck(block.seq, this.#resFrame, length, tag) | tag;
+      this.#pendBpos = (this.#resFrame + FRAME_HEADER + align8(length)) | 0;
+      this.#pendCount = (this.#pendCount + 1) | 0;
+      this.#chainMoved = true;
+      return;
+    }
     const i32 = this.i32;
     const at = this.#resOffset >> 2;
     i32[at] = length;
@@ -342,6 +510,10 @@ export class Ring {
   /** Publishes every frame written since `begin()`, in one step. */
   flush(): void {
     const i32 = this.i32;
+    if (this.#chainMoved) {
+      this.#flushChain();
+      return;
+    }
     if (this.#pendCount === i32[PUT_COUNT]) return;
     // Plain stores are enough for the journal: the seq-cst store of PUT_COUNT orders them (V8 does not move plain
     // stores across an atomic one, and x86 keeps stores in order), and a lock taken over is taken by a CAS.
@@ -352,6 +524,24 @@ export class Ring {
     i32[P_INTENT_TAIL] = NO_INTENT;
   }
 
+  /** `flush` of a batch that moved the producer's block words: they are journaled and published with the rest. */
+  #flushChain(): void {
+    const i32 = this.i32;
+    i32[P_INTENT_CNT] = this.#pendCount;
+    i32[P_INTENT_BPOS] = this.#pendBpos;
+    i32[P_INTENT_LINKED] = this.#pendLinked;
+    i32[P_INTENT_BLOCK] = this.#pendBlock;
+    i32[P_INTENT_TAIL] = this.#pendTail; // the journal: replayed if this producer dies from here on
+    i32[TAIL] = this.#pendTail;
+    i32[P_BLOCK] = this.#pendBlock;
+    i32[P_BLOCK_POS] = this.#pendBpos;
+    i32[P_LINKED] = this.#pendLinked;
+    Atomics.store(i32, PUT_COUNT, this.#pendCount); // the publish point
+    i32[P_INTENT_BLOCK] = NO_INTENT; // before P_INTENT_TAIL: a journal without it replays TAIL and PUT_COUNT only
+    i32[P_INTENT_TAIL] = NO_INTENT;
+    this.#chainMoved = false;
+  }
+
   /** Grows the data region (doubling) until `bytesNeeded` fit. Takes the consumer lock. */
   #grow(bytesNeeded: number): boolean | typeof LOCK_BUSY {
     const i32 = this.i32;
@@ -359,7 +549,11 @@ export class Ring {
     let newCap = cap * 2;
     while (newCap < bytesNeeded) newCap *= 2;
     if (newCap > this.capacityMax) return false;
-    this.seg.commit(HEADER_BYTES + cap, newCap - cap); // before touching: a full /dev/shm is an Error here
+    try {
+      this.seg.commit(HEADER_BYTES + cap, newCap - cap); // before touching: a full /dev/shm is an Error here
+    } catch (err) {
+      throw noSpaceError(err, newCap - cap, 'growing the ring of the queue');
+    }
     if (!this.consumerLock.acquireSync(this.#lockDeadline)) return LOCK_BUSY;
     try {
       const head = Atomics.load(i32, HEAD) >>> 0;
@@ -394,6 +588,7 @@ export class Ring {
   shrinkDelay(): number {
     const i32 = this.i32;
     const init = i32[CAP_INIT];
+    if (this.#chained() && this.size() === 0) return 0;
     if (init <= 0 || i32[CAP] <= init || this.size() !== 0) return -1;
     const since = ((tenths() - i32[GREW_AT]) | 0) * 100;
     return since >= SHRINK_AFTER_MS || since < 0 ? 0 : SHRINK_AFTER_MS - since;
@@ -411,6 +606,7 @@ export class Ring {
         const i32 = this.i32;
         this.begin(); // validates the header words
         this.beginTake();
+        this.dropDrainedChain();
         const cap = i32[CAP];
         const init = i32[CAP_INIT];
         if (this.shrinkDelay() !== 0 || i32[HEAD] !== i32[TAIL] || init < MIN_CAPACITY || init > cap)
@@ -438,6 +634,10 @@ export class Ring {
     this.#checkHeader(head, Atomics.load(i32, TAIL), put, got, C_INTENT_HEAD);
     this.#takeHead = head;
     this.#takeCount = got;
+    this.#takeBlock = i32[C_BLOCK];
+    this.#takeBpos = i32[C_BLOCK_POS];
+    this.#takeDone = i32[C_DONE];
+    this.#takeMoved = false;
   }
 
   /** Items published and not yet taken, counting the open batch's takes as taken. */
@@ -447,6 +647,20 @@ export class Ring {
 
   /** The next frame's tag; its payload is `payloadLength()` bytes at `payloadOffset()`. Requires `available() > 0`. */
   peek(): number {
+    for (;;) {
+      if (this.#takeBlock !== 0) {
+        const tag = this.#peekInBlock();
+        if (tag >= 0) return tag;
+        continue; // a BACK frame: on in the ring
+      }
+      const tag = this.#peekInRing();
+      if (tag >= 0) return tag;
+      // a LINK frame: on in its block
+    }
+  }
+
+  /** The next frame of the ring (after a WRAP); -1 when it is a LINK, which it follows. */
+  #peekInRing(): number {
     const i32 = this.i32;
     const cap = i32[CAP];
     let head = this.#takeHead >>> 0;
@@ -476,6 +690,20 @@ export class Ring {
       word = i32[at + 1];
     }
     const tag = word & TAG_MASK;
+    if (tag === TAG_LINK) {
+      if (
+        (word & ~TAG_MASK) !== frameCheck(head, len, TAG_LINK) ||
+        FRAME_HEADER > Math.min(cap - phys, ahead) ||
+        !this.chainable ||
+        len === 0 ||
+        len === NO_INTENT
+      ) {
+        this.#markBroken(BROKEN_FRAME);
+      }
+      this.#takeHead = (head + FRAME_HEADER) | 0;
+      this.#enterBlock(len);
+      return -1;
+    }
     const allowed = TAG_LENGTH[tag];
     if (
       allowed === undefined ||
@@ -486,9 +714,80 @@ export class Ring {
     ) {
       this.#markBroken(BROKEN_FRAME);
     }
+    this.#peekBlock = null;
     this.#peekAt = at << 2;
+    this.#peekLen = len;
     this.#peekNext = (head + FRAME_HEADER + align8(len)) | 0;
     return tag;
+  }
+
+  /** The consumer moves on to block `seq` (after a LINK or NEXT frame). */
+  #enterBlock(seq: number): void {
+    if (this.#takeBlock !== 0) this.#takeDone = this.#takeBlock;
+    this.#takeBlock = seq;
+    this.#takeBpos = 0;
+    this.#takeMoved = true;
+  }
+
+  /** Block `seq` for reading: a missing or wrong block breaks the queue. */
+  #openBlock(seq: number): Block {
+    try {
+      return this.blocks.open(seq);
+    } catch (err) {
+      this.#markBroken(BROKEN_BLOCK, true, err);
+    }
+  }
+
+  /**
+   * How far frames may reach in block `block`: the producer's published end while it still writes there (read
+   * P_BLOCK_POS first: a producer stores P_BLOCK before P_BLOCK_POS, so a position read first and a block read
+   * second never pair a new position with an old block), else the block's data.
+   */
+  #blockLimit(block: Block): number {
+    const pos = Atomics.load(this.i32, P_BLOCK_POS) >>> 0;
+    return Atomics.load(this.i32, P_BLOCK) === block.seq ? Math.min(pos, block.dataSize) : block.dataSize;
+  }
+
+  /** The next frame of the consumer's block; -1 when it is a BACK (followed); NEXT frames are followed. */
+  #peekInBlock(): number {
+    for (;;) {
+      const block = this.#openBlock(this.#takeBlock);
+      const pos = this.#takeBpos >>> 0;
+      const limit = this.#blockLimit(block);
+      const at = (BLOCK_HEADER + pos) >>> 2;
+      if ((pos & 7) !== 0 || pos + FRAME_HEADER > block.dataSize) this.#markBroken(BROKEN_FRAME);
+      const len = block.i32[at];
+      const word = block.i32[at + 1];
+      const tag = word & TAG_MASK;
+      if ((word & ~TAG_MASK) !== blockCheck(block.seq, pos, len, tag)) this.#markBroken(BROKEN_FRAME);
+      if (tag === TAG_NEXT || tag === TAG_BACK) {
+        if (tag === TAG_NEXT ? len === 0 || len === NO_INTENT || len === block.seq : len !== 0)
+          this.#markBroken(BROKEN_FRAME);
+        if (tag === TAG_NEXT) {
+          this.#enterBlock(len);
+          continue;
+        }
+        this.#takeDone = block.seq;
+        this.#takeBlock = 0;
+        this.#takeBpos = 0;
+        this.#takeMoved = true;
+        return -1;
+      }
+      const allowed = TAG_LENGTH[tag];
+      if (
+        allowed === undefined ||
+        len < 0 ||
+        pos + FRAME_HEADER + align8(len) > limit ||
+        (allowed >= 0 ? len !== allowed : allowed === -2 && (len & 1) !== 0)
+      ) {
+        this.#markBroken(BROKEN_FRAME);
+      }
+      this.#peekBlock = block;
+      this.#peekAt = at << 2;
+      this.#peekLen = len;
+      this.#peekNext = pos + FRAME_HEADER + align8(len);
+      return tag;
+    }
   }
 
   payloadOffset(): number {
@@ -496,24 +795,101 @@ export class Ring {
   }
 
   payloadLength(): number {
-    return this.i32[this.#peekAt >> 2];
+    return this.#peekLen;
   }
 
   /** Marks the peeked frame as taken (its payload copied out); it is released by `commitTake()`. */
   next(): void {
-    this.#takeHead = this.#peekNext;
+    if (this.#peekBlock !== null) {
+      this.#takeBpos = this.#peekNext;
+      this.#takeMoved = true;
+    } else {
+      this.#takeHead = this.#peekNext;
+    }
     this.#takeCount = (this.#takeCount + 1) | 0;
   }
 
   /** Releases every frame taken since `beginTake()`, in one step. */
   commitTake(): void {
     const i32 = this.i32;
+    if (this.#takeMoved) {
+      this.#commitChain();
+      return;
+    }
     if (this.#takeCount === i32[GET_COUNT]) return;
     i32[C_INTENT_CNT] = this.#takeCount;
     i32[C_INTENT_HEAD] = this.#takeHead; // the journal (plain stores: see flush)
     Atomics.store(i32, HEAD, this.#takeHead);
     Atomics.store(i32, GET_COUNT, this.#takeCount); // the take point
     i32[C_INTENT_HEAD] = NO_INTENT;
+  }
+
+  /** `commitTake` of a batch that moved the consumer's block words; then removes the blocks it has finished. */
+  #commitChain(): void {
+    const i32 = this.i32;
+    i32[C_INTENT_CNT] = this.#takeCount;
+    i32[C_INTENT_BPOS] = this.#takeBpos;
+    i32[C_INTENT_DONE] = this.#takeDone;
+    i32[C_INTENT_BLOCK] = this.#takeBlock;
+    i32[C_INTENT_HEAD] = this.#takeHead; // the journal (plain stores: see flush)
+    Atomics.store(i32, HEAD, this.#takeHead);
+    i32[C_BLOCK] = this.#takeBlock;
+    i32[C_BLOCK_POS] = this.#takeBpos;
+    i32[C_DONE] = this.#takeDone;
+    Atomics.store(i32, GET_COUNT, this.#takeCount); // the take point
+    i32[C_INTENT_BLOCK] = NO_INTENT; // before C_INTENT_HEAD, as in #flushChain
+    i32[C_INTENT_HEAD] = NO_INTENT;
+    this.#takeMoved = false;
+    this.#freeFinished();
+  }
+
+  /**
+   * Removes the blocks the consumer has finished and not yet removed: (C_FREED, C_DONE]. Every block linked with a
+   * number in that range has been read to its exit frame (blocks are numbered in the order they are linked, and
+   * read in that order); numbers never linked (a producer killed before its publish) are already gone.
+   */
+  #freeFinished(): void {
+    const i32 = this.i32;
+    const done = i32[C_DONE];
+    let seq = i32[C_FREED];
+    if (seq === done) return;
+    if (seqGap(seq, done) > MAX_SEQ_GAP) {
+      this.#markBroken(BROKEN_HEADER | (C_FREED << 8), false);
+      return;
+    }
+    while (seq !== done) {
+      seq = nextSeq(seq);
+      this.blocks.unlink(seq);
+    }
+    i32[C_FREED] = done;
+  }
+
+  /** Whether the producer or the consumer is in a block (a drained queue then holds a block `dropDrainedChain` removes). */
+  #chained(): boolean {
+    const i32 = this.i32;
+    return i32[P_BLOCK] !== 0 || i32[C_BLOCK] !== 0;
+  }
+
+  /**
+   * An empty queue whose producer still writes in a block gives it back (both locks held, `begin` and
+   * `beginTake` done): the producer leaves it with a BACK frame (published as any batch), then the consumer
+   * follows it (committed as any take), which removes the block. Each step is journaled, so a process killed in
+   * between leaves the queue as if it had stopped between two operations.
+   */
+  dropDrainedChain(): void {
+    if (this.size() !== 0) return;
+    if (this.#pendBlock !== 0) {
+      this.#leaveBlock(TAG_BACK, 0);
+      this.flush();
+    }
+    while (this.#takeBlock !== 0) {
+      const block = this.#openBlock(this.#takeBlock);
+      const limit = this.#blockLimit(block);
+      if ((this.#takeBpos >>> 0) + FRAME_HEADER > limit && Atomics.load(this.i32, P_BLOCK) === block.seq)
+        break;
+      if (this.#peekInBlock() >= 0) this.#markBroken(BROKEN_FRAME); // an item in an empty queue
+    }
+    this.commitTake();
   }
 
   /** Discards every published item (immediate shutdown); returns how many. Consumer lock held. */
@@ -553,13 +929,43 @@ export class Ring {
     else if (
       items < 0 ||
       (this.maxsize > 0 && items > this.maxsize) ||
-      (journal === C_INTENT_HEAD && items > bytes / FRAME_HEADER)
+      // Items in blocks take no ring bytes: the bound holds only when every linked block has been read.
+      (journal === C_INTENT_HEAD &&
+        items > bytes / FRAME_HEADER &&
+        i32[C_BLOCK] === 0 &&
+        Atomics.load(i32, P_LINKED) === i32[C_DONE])
     )
       word = PUT_COUNT;
     else if (i32[journal === C_INTENT_HEAD ? C_INTENT_HEAD : P_INTENT_TAIL] !== NO_INTENT)
       word = journal === C_INTENT_HEAD ? C_INTENT_HEAD : P_INTENT_TAIL;
     else if (Atomics.load(i32, SHUTDOWN) >>> 0 > 2) word = SHUTDOWN;
+    else word = journal === C_INTENT_HEAD ? this.#checkConsumerChain() : this.#checkProducerChain();
     if (word >= 0) this.#markBroken(BROKEN_HEADER | (word << 8));
+  }
+
+  /** The producer's block words (producer lock held, between batches): the first broken one, or -1. */
+  #checkProducerChain(): number {
+    const i32 = this.i32;
+    const block = i32[P_BLOCK];
+    if (i32[P_INTENT_BLOCK] !== NO_INTENT) return P_INTENT_BLOCK;
+    if (i32[P_SEQ] !== i32[P_LINKED]) return P_SEQ; // names created and never linked are removed by recovery
+    if (block !== 0 && (block !== i32[P_LINKED] || !this.chainable)) return P_BLOCK; // the tail block is the last linked
+    if ((i32[P_BLOCK_POS] & 7) !== 0 || (block === 0 && i32[P_BLOCK_POS] !== 0)) return P_BLOCK_POS;
+    return -1;
+  }
+
+  /** The consumer's block words (consumer lock held, between batches): the first broken one, or -1. */
+  #checkConsumerChain(): number {
+    const i32 = this.i32;
+    const block = i32[C_BLOCK];
+    const done = i32[C_DONE];
+    if (i32[C_INTENT_BLOCK] !== NO_INTENT) return C_INTENT_BLOCK;
+    if (i32[C_FREED] !== done) return C_FREED; // finished blocks are removed by the commit, or by recovery
+    if (block !== 0 && (seqGap(done, block) === 0 || seqGap(done, block) > MAX_SEQ_GAP || !this.chainable))
+      return C_BLOCK;
+    if ((i32[C_BLOCK_POS] & 7) !== 0 || (block === 0 && i32[C_BLOCK_POS] !== 0)) return C_BLOCK_POS;
+    if (seqGap(done, Atomics.load(i32, P_LINKED)) > MAX_SEQ_GAP) return C_DONE;
+    return -1;
   }
 
   /** Whether the queue was marked broken (by any process). */
@@ -611,9 +1017,39 @@ export class Ring {
   // ---------------------------------------------------------------- recovery from a dead lock owner
 
   #recoverProducer(): void {
+    this.#replayProducer();
+    this.#removeUnlinked();
+  }
+
+  /**
+   * Removes the blocks a dead producer created and never published, (P_LINKED, P_SEQ], and makes P_SEQ the last
+   * linked number again (those numbers are free once their names are gone).
+   */
+  #removeUnlinked(): void {
+    const i32 = this.i32;
+    const linked = i32[P_LINKED];
+    let seq = linked;
+    const last = i32[P_SEQ];
+    if (seq === last || Atomics.load(i32, BROKEN) !== 0) return;
+    if (seqGap(seq, last) > MAX_SEQ_GAP) {
+      this.#markBroken(BROKEN_HEADER | (P_SEQ << 8), false);
+      return;
+    }
+    while (seq !== last) {
+      seq = nextSeq(seq);
+      this.blocks.unlink(seq);
+    }
+    i32[P_SEQ] = linked;
+  }
+
+  #replayProducer(): void {
     const i32 = this.i32;
     const tail = Atomics.load(i32, P_INTENT_TAIL);
-    if (tail === NO_INTENT) return; // died before journaling: its half-written frame lies past TAIL, unpublished
+    if (tail === NO_INTENT) {
+      // died before journaling: its half-written frames lie past TAIL (and past P_BLOCK_POS), unpublished
+      i32[P_INTENT_BLOCK] = NO_INTENT;
+      return;
+    }
     const cap = i32[CAP];
     // TAIL may already be the journal's (killed between its two stores): bytes and items need not agree here.
     const moved = (tail - i32[TAIL]) >>> 0;
@@ -629,15 +1065,31 @@ export class Ring {
       return;
     }
     i32[TAIL] = tail;
+    const block = i32[P_INTENT_BLOCK];
+    if (block !== NO_INTENT) {
+      i32[P_BLOCK] = block;
+      i32[P_BLOCK_POS] = i32[P_INTENT_BPOS];
+      i32[P_LINKED] = i32[P_INTENT_LINKED];
+    }
     Atomics.store(i32, PUT_COUNT, i32[P_INTENT_CNT]);
+    Atomics.store(i32, P_INTENT_BLOCK, NO_INTENT);
     Atomics.store(i32, P_INTENT_TAIL, NO_INTENT);
     this.getters.broadcast();
   }
 
   #recoverConsumer(): void {
+    this.#replayConsumer();
+    if (Atomics.load(this.i32, BROKEN) === 0) this.#freeFinished();
+  }
+
+  #replayConsumer(): void {
     const i32 = this.i32;
     const head = Atomics.load(i32, C_INTENT_HEAD);
-    if (head === NO_INTENT) return; // died before journaling: the frame it was copying is still at HEAD
+    if (head === NO_INTENT) {
+      // died before journaling: the frame it was copying is still at HEAD (or C_BLOCK_POS)
+      i32[C_INTENT_BLOCK] = NO_INTENT;
+      return;
+    }
     // HEAD may already be the journal's (killed between its two stores): bytes and items need not agree here.
     const moved = (head - i32[HEAD]) >>> 0;
     const taken = (i32[C_INTENT_CNT] - i32[GET_COUNT]) | 0;
@@ -651,7 +1103,14 @@ export class Ring {
       return;
     }
     Atomics.store(i32, HEAD, head);
+    const block = i32[C_INTENT_BLOCK];
+    if (block !== NO_INTENT) {
+      i32[C_BLOCK] = block;
+      i32[C_BLOCK_POS] = i32[C_INTENT_BPOS];
+      i32[C_DONE] = i32[C_INTENT_DONE];
+    }
     Atomics.store(i32, GET_COUNT, i32[C_INTENT_CNT]);
+    Atomics.store(i32, C_INTENT_BLOCK, NO_INTENT);
     Atomics.store(i32, C_INTENT_HEAD, NO_INTENT);
     this.putters.broadcast();
   }

@@ -28,8 +28,12 @@ import { type Advert, advertise, anyoneWaiting, type Waiters, withdraw } from '.
 import { sleepAsync } from './group.js';
 import { type Ready, Spinner } from './spin.js';
 
-/** Longest single sleep of any waiter before it looks again. */
-export const WAIT_SLICE_MS = 100;
+/**
+ * Longest single sleep of any waiter before it looks again: 100 ms. `PROCQ_WAIT_SLICE_MS` (tests) sets another, read
+ * once when procq loads: a long slice turns a lost wake-up ("late by one slice") into a hang a test cannot miss.
+ */
+export const WAIT_SLICE_MS =
+  Number(process.env.PROCQ_WAIT_SLICE_MS) > 0 ? Number(process.env.PROCQ_WAIT_SLICE_MS) : 100;
 
 export function deadlineOf(timeoutMs: number | undefined): number {
   return timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY

@@ -1,10 +1,10 @@
 // Small helpers shared by the queue test files.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { activeChildren } from '../../src/index.js';
-import { forkserverPids } from '../../src/process/popen-forkserver.js';
+import { forkserverPids, stopForkserver } from '../../src/process/popen-forkserver.js';
 import { DEFAULT_START_METHOD } from '../../src/process/start-method.js';
 
 /** Multiplies the stress sizes: `PROCQ_STRESS=10 npm test` for a longer run. Default 1 (well under a minute). */
@@ -104,6 +104,39 @@ export function runScript(
   });
 }
 
+/** A child started by `runModuleChild`: its pid, and its exit code and whole output once it has closed. */
+export interface ModuleChild {
+  done: Promise<{ code: number | null; out: string; err: string }>;
+  pid: number;
+}
+
+/**
+ * Runs `node <execArgv> --input-type=module -e <src>` with `env` added to this process's environment, collecting its
+ * stdout and stderr. `launcher` goes before node (e.g. `['ip', 'netns', 'exec', ns]`).
+ */
+export function runModuleChild(
+  src: string,
+  options: { env?: Record<string, string>; execArgv?: string[]; launcher?: string[] } = {},
+): ModuleChild {
+  const [command, ...before] = [...(options.launcher ?? []), process.execPath];
+  const p = spawn(command!, [...before, ...(options.execArgv ?? []), '--input-type=module', '-e', src], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d) => {
+    out += d;
+  });
+  p.stderr.on('data', (d) => {
+    err += d;
+  });
+  const done = new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+  return { done, pid: p.pid! };
+}
+
 /** procq segments in /dev/shm created by process `pid`: none may be left once it has exited. */
 export function segmentsOf(pid: number | undefined): string[] {
   if (pid === undefined) return [];
@@ -147,4 +180,35 @@ export function runningChildPids({ warm = false }: { warm?: boolean } = {}): num
     }
   }
   return out;
+}
+
+const NS_LAST_PID = '/proc/sys/kernel/ns_last_pid';
+
+/** Whether this process may steer the next pid (root, and a writable ns_last_pid): pid-reuse tests need it. */
+export function canSteerPids(): boolean {
+  try {
+    writeFileSync(NS_LAST_PID, readFileSync(NS_LAST_PID, 'latin1').trim());
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The skip reason of a pid-reuse test where pids cannot be steered, else false. */
+export const noPidSteering = (): string | false =>
+  canSteerPids() ? false : `needs root to steer pids through ${NS_LAST_PID} (skipped: not allowed here)`;
+
+/** Starts an unrelated process (`sleep 30`) with pid `pid`, through ns_last_pid: a dead process's pid reused. */
+export async function occupy(pid: number): Promise<ChildProcess> {
+  // No process (or thread) of ours may start meanwhile: a forkserver replacement booting would take the pid. The
+  // warm set (and its pending refill) ends here, and comes back on the next start.
+  stopForkserver();
+  for (let i = 0; i < 200; i++) {
+    writeFileSync(NS_LAST_PID, String(pid - 1));
+    const s = spawn('sleep', ['30'], { stdio: 'ignore' });
+    if (s.pid === pid) return s;
+    s.kill('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  assert.fail(`could not start a process with pid ${pid}`);
 }
