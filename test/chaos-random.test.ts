@@ -13,10 +13,10 @@
  *
  * Size: PROCQ_CHAOS_SECONDS (default 4 × PROCQ_STRESS seconds of killing; PROCQ_STRESS defaults to 1).
  */
+
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, test } from 'node:test';
-
 import { loadNative } from '../src/native/index.js';
 import { activeChildren, Process, type StartMethod } from '../src/process/index.js';
 import { Queue } from '../src/queue/queue.js';
@@ -34,13 +34,14 @@ import {
   W_STOP_PRODUCERS,
 } from './fixtures/chaos-common.js';
 import { type ConsumerForm, MAX_BATCH, note, type ProducerForm } from './fixtures/chaos-targets.js';
+import { PROCESS_METHOD } from './helpers/util.js';
 
 const skip = loadNative() === null ? 'the native addon is not built: no process can share a queue' : false;
 const STRESS = Number(process.env.PROCQ_STRESS ?? 1) || 1;
 const SECONDS = Number(process.env.PROCQ_CHAOS_SECONDS ?? 0) || 4 * STRESS;
 const TARGETS = new URL('./fixtures/chaos-targets.js', import.meta.url);
-const PRODUCER_SLOTS: StartMethod[] = ['spawn', 'spawn', 'spawn', 'thread'];
-const CONSUMER_SLOTS: StartMethod[] = ['spawn', 'spawn', 'spawn', 'thread'];
+const PRODUCER_SLOTS: StartMethod[] = [PROCESS_METHOD, PROCESS_METHOD, PROCESS_METHOD, 'thread'];
+const CONSUMER_SLOTS: StartMethod[] = [PROCESS_METHOD, PROCESS_METHOD, PROCESS_METHOD, 'thread'];
 const PRODUCER_FORMS: ProducerForm[] = ['sync', 'async', 'nowait', 'many-sync', 'many-async'];
 const CONSUMER_FORMS: ConsumerForm[] = ['sync', 'async', 'nowait'];
 /** Budget of items (the ledger holds them all). */
@@ -113,7 +114,7 @@ test(`random SIGKILLs of producers and consumers for ${SECONDS} s: nothing torn,
       daemon: true,
     });
     p.start();
-    if (method === 'spawn') childPids.add(p.pid!);
+    if (method !== 'thread') childPids.add(p.pid!);
     return { id, role, method, form, queueIndex, p, killed: false };
   };
 

@@ -8,10 +8,10 @@
  * segment, and hangs; the test then kills it and checks what the next operation sees. Recovery times are printed
  * at the end (goal: under 100 ms, with the 10 ms dead-owner check of src/ring/lock.ts).
  */
+
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, afterEach, describe, test } from 'node:test';
-
 import { Empty, Full } from '../src/errors.js';
 import { loadNative } from '../src/native/index.js';
 import { activeChildren, Process, type StartMethod } from '../src/process/index.js';
@@ -40,6 +40,7 @@ import {
   W_STARTED,
   waitWord,
 } from './fixtures/chaos-common.js';
+import { PROCESS_METHOD } from './helpers/util.js';
 
 const skip = loadNative() === null ? 'the native addon is not built: no process can share a queue' : false;
 const TARGETS = new URL('./fixtures/chaos-targets.js', import.meta.url);
@@ -52,10 +53,10 @@ const RECOVERY_LIMIT_MS = 2000;
 const childPids = new Set<number>();
 const recoveries: { what: string; ms: number }[] = [];
 
-function start(target: string, args: unknown[], method: StartMethod = 'spawn'): Process {
+function start(target: string, args: unknown[], method: StartMethod = PROCESS_METHOD): Process {
   const p = new Process({ target, module: TARGETS, args, startMethod: method, daemon: true });
   p.start();
-  if (method === 'spawn') childPids.add(p.pid!);
+  if (method !== 'thread') childPids.add(p.pid!);
   return p;
 }
 
@@ -251,7 +252,7 @@ describe('a consumer killed mid-get', { skip }, () => {
     for (const peer of ['sync', 'async', 'process'] as Peer[]) {
       test(`at ${point}: the next getter (${peer}) recovers; ${lost} item lost, none torn or twice`, async () => {
         const q = filled();
-        const p = await stopChild(q, point, 'spawn');
+        const p = await stopChild(q, point, PROCESS_METHOD);
         assert.equal(q.qsize(), N, 'nothing is committed while the consumer hangs');
         const { id, ms } = await killThen(q, p, 'get', peer);
         recoveries.push({ what: `consumer killed at ${point}, next getter ${peer}`, ms });
@@ -264,7 +265,7 @@ describe('a consumer killed mid-get', { skip }, () => {
   for (const { point, lost } of cases.slice(1)) {
     test(`at ${point}, in an async get: the next getter recovers; ${lost} item lost`, async () => {
       const q = filled();
-      const p = await stopChild(q, point, 'spawn', undefined, 'async');
+      const p = await stopChild(q, point, PROCESS_METHOD, undefined, 'async');
       const { id, ms } = await killThen(q, p, 'get', 'sync');
       recoveries.push({ what: `consumer killed at ${point} in an async get, next getter sync`, ms });
       assert.equal(id, lost);
@@ -286,7 +287,7 @@ describe('a consumer killed mid-get', { skip }, () => {
   test('while a putter waits on a full bounded queue: the next getter recovers, and the putter proceeds', async () => {
     const q = new Queue<any>(3, { capacityBytes: 1024 });
     for (let i = 0; i < 3; i++) q.putSync(patterned(i, ITEM));
-    const p = await stopChild(q, 'c-journal', 'spawn');
+    const p = await stopChild(q, 'c-journal', PROCESS_METHOD);
     const ctl = Control.create();
     const putter = start('timedOp', [q, ctl.handle, 'putSync', patterned(3, ITEM)]);
     await waitWord(ctl, W_STARTED, (v) => v === 1, STEP_MS, 'the putter to start', putter);
@@ -313,7 +314,7 @@ describe('a producer killed mid-put', { skip }, () => {
     for (const peer of ['sync', 'async', 'process'] as Peer[]) {
       test(`at ${point}: the next putter (${peer}) recovers; no torn item, ${published ? 'the journaled item delivered once' : 'the unpublished item never seen'}`, async () => {
         const q = filled(3);
-        const p = await stopChild(q, point, 'spawn', patterned(50, 200));
+        const p = await stopChild(q, point, PROCESS_METHOD, patterned(50, 200));
         // Nothing of the hung put is visible: the published items come out whole, then the queue is empty.
         assert.equal(q.qsize(), 3);
         for (let i = 0; i < 3; i++) assert.equal(patternId(q.getNowait()), i);
@@ -328,7 +329,7 @@ describe('a producer killed mid-put', { skip }, () => {
   for (const { point, published } of cases.slice(1)) {
     test(`at ${point}, in an async put: the next putter recovers`, async () => {
       const q = filled(3);
-      const p = await stopChild(q, point, 'spawn', patterned(50, 200), 'async');
+      const p = await stopChild(q, point, PROCESS_METHOD, patterned(50, 200), 'async');
       const { ms } = await killThen(q, p, 'put', 'async', patterned(60, 100));
       recoveries.push({ what: `producer killed at ${point} in an async put, next putter async`, ms });
       drainExactly(q, published ? [0, 1, 2, 50, 60] : [0, 1, 2, 60]);
@@ -344,7 +345,7 @@ describe('a producer killed mid-put', { skip }, () => {
     q.putSync(patterned(2, 8));
     const toEnd = 256 - (words(q).tail & 255);
     assert.ok(toEnd > 0 && toEnd < 64, `${toEnd} bytes to the end`);
-    const p = await stopChild(q, 'p-torn', 'spawn', patterned(50, 80)); // does not fit before the end: WRAP
+    const p = await stopChild(q, 'p-torn', PROCESS_METHOD, patterned(50, 80)); // does not fit before the end: WRAP
     assert.equal(patternId(q.getNowait()), 1);
     await killAndReap(p);
     q.putSync(patterned(60, 80), { timeout: RECOVERY_LIMIT_MS });
@@ -361,7 +362,7 @@ describe('a producer killed mid-put', { skip }, () => {
       q.putSync(patterned(1, 8));
       q.putSync(patterned(2, 8));
       const before = words(q);
-      const p = await stopChild(q, 'p-grow', 'spawn', patterned(50, 100));
+      const p = await stopChild(q, 'p-grow', PROCESS_METHOD, patterned(50, 100));
       assert.equal(q._engine.i32[3], 64, 'CAP is not switched before the copy is done');
       await killAndReap(p);
       const t0 = nowMs();
@@ -391,7 +392,7 @@ describe('a producer killed mid-put', { skip }, () => {
   test('a bounded queue: a producer killed at p-written leaves the count of items right (not full)', async () => {
     const q = new Queue<any>(2, { capacityBytes: 1024 });
     q.putSync(patterned(0, ITEM));
-    const p = await stopChild(q, 'p-written', 'spawn', patterned(50, ITEM));
+    const p = await stopChild(q, 'p-written', PROCESS_METHOD, patterned(50, ITEM));
     await killAndReap(p);
     assert.equal(q.full(), false);
     q.putSync(patterned(1, ITEM), { timeout: RECOVERY_LIMIT_MS });
@@ -406,7 +407,7 @@ describe('a JoinableQueue whose producer is killed mid-put', { skip }, () => {
     test(`at ${point}: join() returns once every item that was published is done`, async () => {
       const q = new JoinableQueue<any>(0, { capacityBytes: 1024 });
       q.putSync(patterned(0, ITEM));
-      const p = await stopChild(q, point, 'spawn', patterned(50, ITEM));
+      const p = await stopChild(q, point, PROCESS_METHOD, patterned(50, ITEM));
       await killAndReap(p);
       q.putSync(patterned(1, ITEM), { timeout: RECOVERY_LIMIT_MS }); // recovers the producer lock
       const ids: number[] = [];
@@ -587,7 +588,7 @@ describe('a process killed while asleep', { skip }, () => {
 
   test('a getter asleep on the consumer lock: soon after, releasing the lock calls no wake-up', async () => {
     const q = filled(2);
-    const holder = await stopChild(q, 'consumer-lock', 'spawn');
+    const holder = await stopChild(q, 'consumer-lock', PROCESS_METHOD);
     const ctl = Control.create();
     const getter = start('timedOp', [q, ctl.handle, 'getSync']);
     await waitWord(ctl, W_STARTED, (v) => v === 1, STEP_MS, 'the getter to start', getter);

@@ -1,5 +1,6 @@
 // wait / waitSync: CPython's TestWait ported (pipes, sockets, processes), in both start methods, plus Queues and
 // the sync form. Children send at random times; every message must be seen, exactly once, with no polling.
+
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { Client, Listener, type SocketConnection, wait, waitSync } from '../src/connection/index.js';
@@ -7,15 +8,15 @@ import { AbortError, ClosedError, ProcessError } from '../src/errors.js';
 import { type Connection, Pipe, Process, Queue, type StartMethod } from '../src/index.js';
 import { loadNative } from '../src/native/index.js';
 import { Semaphore } from '../src/sync/index.js';
-import { noChildrenLeft } from './helpers/util.js';
+import { noChildrenLeft, PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/wait-targets.js', import.meta.url);
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
 
 afterEach(noChildrenLeft);
 
-for (const startMethod of ['spawn', 'thread'] as StartMethod[]) {
-  const skip = startMethod === 'spawn' && !canSpawn && 'spawn needs the native addon';
+for (const startMethod of [PROCESS_METHOD, 'thread'] as StartMethod[]) {
+  const skip = startMethod !== 'thread' && !canSpawn && 'spawn needs the native addon';
   describe(`TestWait (${startMethod})`, { skip }, () => {
     for (const slow of [false, true]) {
       test(slow ? 'test_wait_slow' : 'test_wait', async () => {

@@ -1,6 +1,7 @@
 // Listener / Client / SocketConnection: CPython's _TestListener and _TestListenerClient ported (both start methods
 // where a child is involved), the authentication (both sides fail on a wrong key), and interoperation with
 // Python's own multiprocessing.connection when python3 is installed.
+
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { answerChallenge, Client, deliverChallenge, Listener } from '../src/conn
 import { AuthenticationError, ClosedError, EOFError, TimeoutError } from '../src/errors.js';
 import { Pipe, Process, Queue, type StartMethod } from '../src/index.js';
 import { loadNative } from '../src/native/index.js';
-import { noChildrenLeft } from './helpers/util.js';
+import { noChildrenLeft, PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/connection-targets.js', import.meta.url);
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
@@ -176,8 +177,8 @@ describe('authentication (Python 3.12 challenge-response)', () => {
 });
 
 describe('_TestListenerClient', () => {
-  for (const startMethod of ['spawn', 'thread'] as StartMethod[]) {
-    const skip = startMethod === 'spawn' && !canSpawn && 'spawn needs the native addon';
+  for (const startMethod of [PROCESS_METHOD, 'thread'] as StartMethod[]) {
+    const skip = startMethod !== 'thread' && !canSpawn && 'spawn needs the native addon';
     test(`test_listener_client (${startMethod})`, { skip }, async () => {
       for (const family of FAMILIES) {
         const l = await Listener.create(addressFor(family), { family });

@@ -2,6 +2,7 @@
 // included), report exit codes, can be terminated and killed, are recovered when one dies idle, and serve Pool.
 // The forkserver's internals are used only to find the idle warm children (to kill one) and to end them at the end.
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
 import { after, afterEach, test } from 'node:test';
 import { getStartMethod, Pool, Process, Queue, setStartMethod } from '../src/index.js';
 import { forkserverPids, forkserverReady, stopForkserver } from '../src/process/popen-forkserver.js';
@@ -98,6 +99,67 @@ test('forkserver: a warm child killed while idle is replaced, and the next start
   assert.equal(p.exitCode, 0);
 });
 
+test('forkserver: the child sees the environment, working directory, flags and argv of start(), as spawn', async () => {
+  await forkserverReady(); // warmed before the changes below
+  const warm = forkserverPids();
+  const cwd = process.cwd();
+  process.env.PROCQ_FS_PROBE = 'set after warm-up';
+  process.env.PROCQ_FS_GONE = 'removed before start';
+  delete process.env.PROCQ_FS_GONE;
+  process.chdir(tmpdir());
+  try {
+    const q = new Queue<any>();
+    const seen: Record<string, any> = {};
+    for (const method of ['forkserver', 'spawn'] as const) {
+      const child = new Process({
+        target: 'describesStart',
+        args: [q, 'PROCQ_FS_PROBE'],
+        module: FS_TARGETS,
+        startMethod: method,
+      });
+      child.start();
+      if (method === 'forkserver') assert.ok(warm.includes(child.pid!), 'a warm child served the start');
+      seen[method] = await q.get({ timeout: 30_000 });
+      await child.join();
+      assert.equal(child.exitCode, 0);
+    }
+    assert.equal(seen.forkserver.env, 'set after warm-up');
+    assert.equal(seen.forkserver.gone, null);
+    assert.equal(seen.forkserver.cwd, tmpdir());
+    assert.deepEqual(seen.forkserver, seen.spawn);
+    // Both children belong to this process's resource tracker (segments they create live as long as this tree).
+    assert.ok(/^[0-9a-f]{16}$/.test(seen.forkserver.tracker), `a tracker token: ${seen.forkserver.tracker}`);
+  } finally {
+    process.chdir(cwd);
+    delete process.env.PROCQ_FS_PROBE;
+  }
+});
+
+test('forkserver: the default on Linux, for Process and Pool alike (unless PROCQ_START_METHOD says otherwise)', {
+  skip: process.platform !== 'linux' || process.env.PROCQ_START_METHOD !== undefined,
+}, async () => {
+  assert.equal(getStartMethod(), 'forkserver');
+  const q = new Queue<unknown>();
+  const p = new Process({ target: 'putsBack', args: [q, 'default'], module: FS_TARGETS });
+  assert.equal(p.startMethod, 'forkserver');
+  p.start();
+  assert.deepEqual(await q.get({ timeout: 30_000 }), [p.pid, 'forkserver', 'default']);
+  await p.join();
+  assert.equal(p.exitCode, 0);
+  const pool = new Pool({ processes: 1 });
+  try {
+    assert.equal(pool.startMethod, 'forkserver');
+    const out = await pool.map(
+      { module: new URL('./fixtures/pool-tasks.js', import.meta.url), name: 'square' },
+      [3],
+    );
+    assert.deepEqual(out, [9]);
+  } finally {
+    pool.terminate();
+    await pool.join();
+  }
+});
+
 test('forkserver: setStartMethod makes it the default; Pool runs on it', async () => {
   const before = getStartMethod();
   setStartMethod('forkserver');
@@ -123,9 +185,9 @@ test('forkserver: setStartMethod makes it the default; Pool runs on it', async (
 test('forkserver: idle warm children are the only children left, and end with stopForkserver()', async () => {
   await forkserverReady();
   const warm = forkserverPids();
-  assert.deepEqual(runningChildPids().sort(), [...warm].sort());
+  assert.deepEqual(runningChildPids({ warm: true }).sort(), [...warm].sort());
   stopForkserver();
-  for (let i = 0; i < 200 && runningChildPids().length > 0; i++)
+  for (let i = 0; i < 200 && runningChildPids({ warm: true }).length > 0; i++)
     await new Promise((resolve) => setTimeout(resolve, 25));
-  assert.deepEqual(runningChildPids(), []);
+  assert.deepEqual(runningChildPids({ warm: true }), []);
 });

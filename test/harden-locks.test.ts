@@ -14,7 +14,7 @@ import { loadNative } from '../src/native/index.js';
 import { Process } from '../src/process/index.js';
 import { Queue } from '../src/queue/queue.js';
 import { Lock, Semaphore } from '../src/sync/index.js';
-import { noChildrenLeft, noPidSteering, occupy } from './helpers/util.js';
+import { noChildrenLeft, noPidSteering, occupy, PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/harden-targets.js', import.meta.url);
 const noProcesses = loadNative() === null ? 'needs the native addon (OS processes)' : false;
@@ -22,7 +22,7 @@ const noProcesses = loadNative() === null ? 'needs the native addon (OS processe
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function child(target: string, args: unknown[]): Process {
-  const p = new Process({ target, module: TARGETS, args, startMethod: 'spawn', daemon: true });
+  const p = new Process({ target, module: TARGETS, args, startMethod: PROCESS_METHOD, daemon: true });
   p.start();
   return p;
 }

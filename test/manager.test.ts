@@ -1,5 +1,6 @@
 // Managers: CPython's _TestContainers, _TestManagerRestart and _TestRemoteManager ported, proxies shared with
 // children (both start methods), user types (BaseManager.register), and a dead manager (typed errors, no hang).
+
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -14,10 +15,11 @@ import {
 } from '../src/manager/index.js';
 import { loadNative } from '../src/native/index.js';
 import { QueueManager, QueueManager2, VALUES } from './fixtures/manager-targets.js';
+import { PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/manager-targets.js', import.meta.url);
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
-const METHODS: StartMethod[] = canSpawn ? ['spawn', 'thread'] : ['thread'];
+const METHODS: StartMethod[] = canSpawn ? [PROCESS_METHOD, 'thread'] : ['thread'];
 // Without the native addon, managers (and the children of tests that do not name a start method) run in threads.
 if (!canSpawn) setStartMethod('thread');
 

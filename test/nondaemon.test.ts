@@ -1,5 +1,6 @@
 // A child waits, after its target returns, for the non-daemon work the target started (Python's rule; see
 // src/process/nondaemon.ts), and does not wait for daemon work. Both start methods.
+
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import { activeChildren, Process, Queue, type StartMethod } from '../src/index.js';
 import { loadNative } from '../src/native/index.js';
 import { startsGrandchild, startsSubprocess, startsWorker } from './fixtures/api-targets.js';
+import { PROCESS_METHOD } from './helpers/util.js';
 
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
 const dir = mkdtempSync(join(tmpdir(), 'procq-nondaemon-'));
@@ -30,13 +32,13 @@ async function run<F extends (...args: any[]) => unknown>(
   return { exitCode, ms: performance.now() - t0 };
 }
 
-for (const method of ['thread', 'spawn'] as const) {
+for (const method of ['thread', PROCESS_METHOD] as const) {
   describe(`non-daemon work started by a child (${method})`, {
-    skip: method === 'spawn' && !canSpawn,
+    skip: method !== 'thread' && !canSpawn,
   }, () => {
     test('a non-daemon procq Process it started: the parent sees its item and exit code 0 only after', async () => {
-      for (const grandchild of ['thread', 'spawn'] as const) {
-        if (grandchild === 'spawn' && !canSpawn) continue;
+      for (const grandchild of ['thread', PROCESS_METHOD] as const) {
+        if (grandchild !== 'thread' && !canSpawn) continue;
         const q = new Queue<string>();
         const { exitCode } = await run(startsGrandchild, [q, 'late item', 300, grandchild, false], method);
         assert.equal(exitCode, 0);

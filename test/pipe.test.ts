@@ -1,5 +1,6 @@
 // Pipe and Connection: semantics in one thread, then the same pipe across threads and processes (both start
 // methods). Peers coordinate through the pipe itself or shared objects, never through sleeps; waits are bounded.
+
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import * as v8 from 'node:v8';
@@ -8,7 +9,7 @@ import { Process, Queue, type StartMethod } from '../src/index.js';
 import { loadNative } from '../src/native/index.js';
 import { BrokenPipeError, Connection, Pipe } from '../src/pipe/index.js';
 import { Event, Lock, Value } from '../src/sync/index.js';
-import { noChildrenLeft, noPidSteering, occupy } from './helpers/util.js';
+import { noChildrenLeft, noPidSteering, occupy, PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/pipe-targets.js', import.meta.url);
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
@@ -217,9 +218,9 @@ describe('Pipe (one thread)', () => {
   });
 });
 
-for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod[]) {
+for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly StartMethod[]) {
   describe(`Pipe across ${method === 'thread' ? 'threads' : 'processes'} (${method})`, {
-    skip: method === 'spawn' && !canSpawn && 'no native addon',
+    skip: method !== 'thread' && !canSpawn && 'no native addon',
   }, () => {
     const start = (target: string, args: unknown[]) => {
       const p = new Process({ target, args, module: TARGETS, startMethod: method });
@@ -270,7 +271,7 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
     });
 
     // A thread has no pid of its own to hand to another process.
-    if (method === 'spawn')
+    if (method !== 'thread')
       test("a child killed while holding the other end, its pid now another process's: the reader still gets EOFError", {
         skip: noLiveness || noPidSteering(),
       }, async () => {

@@ -19,6 +19,7 @@ import {
   toInt,
   unsendable,
 } from './fixtures/pool-tasks.js';
+import { PROCESS_METHOD } from './helpers/util.js';
 
 /** Bound on every wait for a peer: a broken pool fails the test instead of hanging it. */
 const WAIT_MS = 20_000;
@@ -66,8 +67,8 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 
 const sqr = (x: number) => x * x;
 
-for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod[]) {
-  describe(`Pool chunks (${method})`, { skip: method === 'spawn' && NO_SPAWN }, () => {
+for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly StartMethod[]) {
+  describe(`Pool chunks (${method})`, { skip: method !== 'thread' && NO_SPAWN }, () => {
     const started = new Queue<unknown>();
     const release = new Queue<string>();
     const parking = { initializer: keepPeers, initargs: [started, release] };

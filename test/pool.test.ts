@@ -1,6 +1,7 @@
 // Pool, both start methods, through the public API. One suite, installed once per start method (CPython's
 // _test_multiprocessing style). The functions the workers run live in test/fixtures/pool-tasks.ts (workers import
 // that module; they must never import this one). Peers are coordinated with queues, never with sleeps.
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -29,6 +30,7 @@ import {
   unsendable,
   whereAmI,
 } from './fixtures/pool-tasks.js';
+import { PROCESS_METHOD } from './helpers/util.js';
 
 const TASKS = new URL('./fixtures/pool-tasks.js', import.meta.url);
 /** Bound on every wait for a peer: a broken pool fails the test instead of hanging it. */
@@ -72,8 +74,8 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 /** Without the native addon, queues are thread-only and spawned workers cannot be given theirs. */
 const NO_SPAWN = loadNative() === null ? `no native addon: ${nativeLoadError()}` : false;
 
-for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod[]) {
-  describe(`Pool (${method})`, { skip: method === 'spawn' && NO_SPAWN }, () => {
+for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly StartMethod[]) {
+  describe(`Pool (${method})`, { skip: method !== 'thread' && NO_SPAWN }, () => {
     /** What `park` (see the fixtures) reports on and waits for; every pool of the suite gets them. */
     const started = new Queue<Where>();
     const release = new Queue<string>();
@@ -360,7 +362,7 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
       );
     });
 
-    if (method === 'spawn') {
+    if (method !== 'thread') {
       test('a worker killed with SIGKILL fails its task with a clear error, and the pool recovers', async () => {
         const two = newPool();
         const parked = two.applyAsync(park);
@@ -459,7 +461,7 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
         left.filter((p) => where.some((w) => w.name === p.name)).map((p) => p.name),
         [],
       );
-      if (method === 'spawn') {
+      if (method !== 'thread') {
         for (const w of where)
           assert.equal(running(w.pid), false, `worker ${w.name} (pid ${w.pid}) still runs`);
       }

@@ -1,9 +1,10 @@
-// Process, both start methods, through the public API (src/process/index.ts). One suite, installed once per start
+// Process, every start method, through the public API (src/process/index.ts). One suite, installed once per start
 // method (CPython's _test_multiprocessing style). Programs whose output matters (tracebacks, flushing, the seed's
 // example 1, parent exit, orphans) run as separate parents from test/fixtures/, and their output is checked.
+
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,6 +43,23 @@ function runParent(args: string[], execArgv: string[] = []) {
   const r = spawnSync(process.execPath, [...execArgv, ...args], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.error, undefined, `the parent program did not finish: ${r.error?.message}`);
   return r;
+}
+
+/** The running child processes of `ppid`, the resource tracker (`procq-tracker`) left out. */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const tracker = readFileSync(`/proc/${entry}/cmdline`, 'latin1').startsWith('procq-tracker\0');
+      if (Number(fields[1]) === ppid && fields[0] !== 'Z' && !tracker) out.push(Number(entry));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** Whether `pid` is still a running process (a zombie waiting for its reaper counts as ended). */
@@ -93,10 +111,15 @@ test('main process: identity, helpers, cpuCount', () => {
   assert.deepEqual(activeChildren(), []);
 });
 
-test('start method: spawn by default; setStartMethod and getContext', () => {
+test('start method: forkserver by default on Linux (spawn elsewhere); setStartMethod and getContext', () => {
   const before = getStartMethod();
-  if (process.env.PROCQ_START_METHOD === undefined) assert.equal(before, 'spawn');
+  if (process.env.PROCQ_START_METHOD === undefined) {
+    assert.equal(before, process.platform === 'linux' ? 'forkserver' : 'spawn');
+    assert.equal(new Process({ target: targets.returns, module: TARGETS }).startMethod, before);
+  }
   try {
+    setStartMethod('forkserver');
+    assert.equal(new Process({ target: targets.returns, module: TARGETS }).startMethod, 'forkserver');
     setStartMethod('thread');
     assert.equal(new Process({ target: targets.returns, module: TARGETS }).startMethod, 'thread');
     setStartMethod('spawn');
@@ -162,7 +185,7 @@ test('the parent reads a module source for an export only as far as it can be su
   assert.equal(findImport("import { exitsWith } from 'some-package';", 'exitsWith', from), undefined);
 });
 
-for (const method of ['thread', 'spawn'] as const) {
+for (const method of ['thread', 'spawn', 'forkserver'] as const) {
   describe(`Process (${method})`, () => {
     const make = (options: Omit<ConstructorParameters<typeof Process>[0], 'startMethod'>) =>
       new Process({ module: TARGETS, ...options, startMethod: method });
@@ -416,7 +439,7 @@ for (const method of ['thread', 'spawn'] as const) {
 
     test('a Queue among the args arrives attached to the same shared memory', () => {
       const r = runParent([fixture('process-queue.js'), method]);
-      if (method === 'spawn' && loadNative() === null) {
+      if (method !== 'thread' && loadNative() === null) {
         // Without the addon a Queue lives in a SharedArrayBuffer, which cannot reach another process.
         assert.match(r.stderr, /ProcessError: cannot pass the arguments of Process-1 to another OS process/);
         return;
@@ -445,7 +468,7 @@ for (const method of ['thread', 'spawn'] as const) {
       assert.equal(viaCli.stdout, 'typed 42\nexit 0\n', viaCli.stderr);
     });
 
-    if (method === 'spawn') {
+    if (method !== 'thread') {
       test('an explicit process.exit() in the parent still waits for non-daemon children', () => {
         const r = runParent([fixture('process-parent.js'), method, 'exit-joins']);
         assert.equal(r.status, 0, r.stderr);
@@ -475,11 +498,23 @@ for (const method of ['thread', 'spawn'] as const) {
           const pid = Number(/^child pid (\d+)$/.exec(firstLine)?.[1]);
           assert.ok(pid > 0, firstLine);
           assert.equal(running(pid), true);
+          // The forkserver's warm replacement (an idle child of the parent) must not outlive it either.
+          let others: number[] = [];
+          for (let i = 0; i < 200 && method === 'forkserver' && others.length === 0; i++) {
+            others = childrenOf(parent.pid!).filter((p) => p !== pid);
+            if (others.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          if (method === 'forkserver') assert.ok(others.length > 0, 'a warm replacement was started');
           parent.kill('SIGKILL');
           const gone = await endsWithin(pid, 1000);
           if (!gone) process.kill(pid, 'SIGKILL');
+          // A warm child may still be booting (Node start-up, seconds under load): its guards act once it is up.
+          const left = [];
+          for (const other of others) if (!(await endsWithin(other, 15_000))) left.push(other);
+          for (const other of left) process.kill(other, 'SIGKILL');
           parent.stdout!.destroy();
           assert.equal(gone, true, 'the child outlived its SIGKILLed parent by more than 1 s');
+          assert.deepEqual(left, [], 'warm children outlived their SIGKILLed parent by more than 15 s');
         });
       }
 

@@ -6,7 +6,7 @@ import { shmAvailable } from '../src/memory/shm-segment.js';
 import { withPeers } from './helpers/peers.js';
 import { installQueueSuite } from './helpers/queue-suite.js';
 import { mpmc } from './helpers/queue-suite-peers.js';
-import { scaled } from './helpers/util.js';
+import { PROCESS_METHOD, scaled } from './helpers/util.js';
 
 test('the default segment is shared memory (the native addon is built)', () => {
   assert.equal(shmAvailable(), true, 'build the addon (npm run build:native): this file tests processes');
@@ -23,21 +23,21 @@ describe('mixed peers on one queue (segment: shm)', () => {
         mpmc(peers, {
           maxsize: 64,
           n: scaled(1500),
-          producers: ['thread', 'spawn', 'inproc'],
-          consumers: ['spawn', 'thread', 'inproc'],
+          producers: ['thread', PROCESS_METHOD, 'inproc'],
+          consumers: [PROCESS_METHOD, 'thread', 'inproc'],
         }),
       ),
   );
 
   test('the same over a one-frame ring with batches', { timeout: 90_000 }, () =>
-    withPeers('spawn', (peers) =>
+    withPeers(PROCESS_METHOD, (peers) =>
       mpmc(peers, {
         maxsize: 1,
         capacityBytes: 64,
         batch: 4,
         n: scaled(300),
-        producers: ['spawn', 'thread'],
-        consumers: ['thread', 'spawn'],
+        producers: [PROCESS_METHOD, 'thread'],
+        consumers: ['thread', PROCESS_METHOD],
       }),
     ),
   );

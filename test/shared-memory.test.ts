@@ -1,5 +1,6 @@
 // SharedMemory and ShareableList: CPython's _TestSharedMemory, ported, in both start methods where a child is
 // involved; plus the byte layout against Python's own ShareableList (when python3 is installed).
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { afterEach, describe, test } from 'node:test';
 import { activeChildren, Event, Process, Queue, type StartMethod } from '../src/index.js';
 import { loadNative } from '../src/native/index.js';
 import { ShareableList, SharedMemory } from '../src/shared-memory/index.js';
+import { PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/shared-memory-targets.js', import.meta.url);
 const noNative = loadNative() === null && 'SharedMemory needs the native addon';
@@ -121,8 +123,8 @@ describe('_TestSharedMemory', { skip: noNative }, () => {
     await assert.rejects(q.get(), { code: 'ENOENT' });
   });
 
-  for (const startMethod of ['spawn', 'thread'] as StartMethod[]) {
-    const skip = startMethod === 'spawn' && !canSpawn && 'spawn needs the native addon';
+  for (const startMethod of [PROCESS_METHOD, 'thread'] as StartMethod[]) {
+    const skip = startMethod !== 'thread' && !canSpawn && 'spawn needs the native addon';
     test(`test_shared_memory_across_processes (${startMethod})`, { skip }, async () => {
       const sms = new SharedMemory({ create: true, size: 512 });
       try {

@@ -7,10 +7,10 @@
  *
  * Items are numbered globally (one bit each in a bitmap in shared memory: a second delivery is caught at once).
  */
+
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, test } from 'node:test';
-
 import { ShutDown } from '../src/errors.js';
 import { loadNative } from '../src/native/index.js';
 import { activeChildren, Process, type StartMethod } from '../src/process/index.js';
@@ -28,6 +28,7 @@ import {
   W_STOP_PRODUCERS,
 } from './fixtures/chaos-common.js';
 import { type SoakForm, soakConsumer, soakNote, soakProducer } from './fixtures/chaos-targets.js';
+import { PROCESS_METHOD } from './helpers/util.js';
 
 const native = loadNative();
 const skip = native === null ? 'the native addon is not built: no process can share a queue' : false;
@@ -82,24 +83,24 @@ test(`soak for ${SECONDS} s: processes, threads and this thread, every form, thr
       daemon: true,
     });
     p.start();
-    if (method === 'spawn') childPids.add(p.pid!);
+    if (method !== 'thread') childPids.add(p.pid!);
     return { what: `${role} ${method} ${form} on ${q}`, p };
   };
 
   const producers = [
-    peer('producer', 'bounded', 'spawn', 'sync'),
+    peer('producer', 'bounded', PROCESS_METHOD, 'sync'),
     peer('producer', 'bounded', 'thread', 'many-async'),
-    peer('producer', 'unbounded', 'spawn', 'many-sync'),
+    peer('producer', 'unbounded', PROCESS_METHOD, 'many-sync'),
     peer('producer', 'unbounded', 'thread', 'nowait'),
-    peer('producer', 'joinable', 'spawn', 'async'),
+    peer('producer', 'joinable', PROCESS_METHOD, 'async'),
     peer('producer', 'joinable', 'thread', 'sync'),
   ];
   const consumers = [
-    peer('consumer', 'bounded', 'spawn', 'many-sync'),
+    peer('consumer', 'bounded', PROCESS_METHOD, 'many-sync'),
     peer('consumer', 'bounded', 'thread', 'async'),
-    peer('consumer', 'unbounded', 'spawn', 'nowait'),
+    peer('consumer', 'unbounded', PROCESS_METHOD, 'nowait'),
     peer('consumer', 'unbounded', 'thread', 'many-async'),
-    peer('consumer', 'joinable', 'spawn', 'sync'),
+    peer('consumer', 'joinable', PROCESS_METHOD, 'sync'),
   ];
   const all = [...producers, ...consumers];
   // This thread: an async producer on the bounded queue, an async consumer on the unbounded one, and an async

@@ -1,6 +1,7 @@
 // Lock, RLock, Semaphore, Event, Condition, Barrier, Value, SharedArray: their semantics in one thread, then the
 // cross-thread / cross-process suite, written once and installed for both start methods (CPython's style).
 // Peers coordinate through shared objects, never through sleeps; every wait is bounded.
+
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { handleOf, reviveHandle } from '../src/codec/handles.js';
@@ -18,6 +19,7 @@ import {
   SharedArray,
   Value,
 } from '../src/sync/index.js';
+import { PROCESS_METHOD } from './helpers/util.js';
 
 const TARGETS = new URL('./fixtures/sync-targets.js', import.meta.url);
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
@@ -483,9 +485,9 @@ describe('Value and SharedArray (one thread)', () => {
   });
 });
 
-for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod[]) {
+for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly StartMethod[]) {
   describe(`across ${method === 'thread' ? 'threads' : 'processes'} (${method})`, {
-    skip: method === 'spawn' && !canSpawn && 'no native addon',
+    skip: method !== 'thread' && !canSpawn && 'no native addon',
   }, () => {
     const start = (target: string, args: unknown[]) => {
       const p = new Process({ target, args, module: TARGETS, startMethod: method });
@@ -501,7 +503,7 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
     };
 
     test('mutual exclusion: 2 children increment a Value N times each under a Lock; the count is exact', async () => {
-      const n = method === 'spawn' ? 5000 : 20_000;
+      const n = method !== 'thread' ? 5000 : 20_000;
       const lock = new Lock();
       const counter = new Value('i', 0, { lock: false });
       await joinAll([
@@ -650,7 +652,7 @@ for (const method of ['thread', 'spawn'] as const satisfies readonly StartMethod
     test('Semaphore(2): never more than 2 holders among 3 children', async () => {
       const sem = new Semaphore(2);
       const inside = new SharedArray('i', 2);
-      const n = method === 'spawn' ? 1000 : 3000;
+      const n = method !== 'thread' ? 1000 : 3000;
       await joinAll([0, 1, 2].map(() => start('semaphoreRounds', [sem, inside, n])));
       assert.ok(inside.get(1) <= 2 && inside.get(1) >= 1, `most holders: ${inside.get(1)}`);
       assert.equal(sem.getValue(), 2);

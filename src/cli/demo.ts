@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import type { StartMethod } from '../process/current.js';
+import { DEFAULT_START_METHOD, START_METHODS } from '../process/start-method.js';
 
 interface DemoProgram {
   file: string;
@@ -33,7 +35,7 @@ const PROGRAMS: DemoProgram[] = [
   },
 ];
 
-export function runDemo(startMethod: 'spawn' | 'thread'): number {
+export function runDemo(startMethod: StartMethod): number {
   const dir = fileURLToPath(new URL('../../examples/', import.meta.url));
   let failed = 0;
   for (const program of PROGRAMS) {
@@ -63,11 +65,17 @@ export function registerDemoCommand(program: Command): Command {
   return program
     .command('demo')
     .description('run the three seed programs (separate memory, the bounded queue API, writer and reader)')
-    .option('--start-method <method>', "'spawn' (OS processes) or 'thread' (worker threads)", 'spawn')
+    .option(
+      '--start-method <method>',
+      "'forkserver' or 'spawn' (OS processes), or 'thread' (worker threads)",
+      DEFAULT_START_METHOD,
+    )
     .action((opts: { startMethod: string }) => {
-      if (opts.startMethod !== 'spawn' && opts.startMethod !== 'thread') {
-        program.error(`--start-method must be 'spawn' or 'thread', got '${opts.startMethod}'`);
+      if (!(START_METHODS as readonly string[]).includes(opts.startMethod)) {
+        program.error(
+          `--start-method must be one of ${START_METHODS.map((m) => `'${m}'`).join(', ')}, got '${opts.startMethod}'`,
+        );
       }
-      process.exitCode = runDemo(opts.startMethod as 'spawn' | 'thread');
+      process.exitCode = runDemo(opts.startMethod as StartMethod);
     });
 }

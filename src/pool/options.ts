@@ -10,7 +10,10 @@ import type { PoolFunction } from './functions.js';
 export interface PoolOptions {
   /** How many workers. @default cpuCount() (also for `null`, Python's `None`) */
   processes?: number | null;
-  /** How workers start: worker threads or OS processes. @default the current default (`setStartMethod`, else 'spawn') */
+  /**
+   * How workers start: worker threads or OS processes. @default the current default (`setStartMethod`, else
+   * `PROCQ_START_METHOD`, else 'forkserver' on Linux and 'spawn' elsewhere)
+   */
   startMethod?: StartMethod;
   /**
    * Run once in each worker before its first task, with `initargs` (cloned; procq handles arrive attached).

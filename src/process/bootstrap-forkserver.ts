@@ -44,7 +44,19 @@ pipe.on('data', (chunk: Buffer) => {
   started = true;
   chunks = [];
   pipe.unref();
-  const { spec, handles } = JSON.parse(all.toString('utf8', 4, 4 + jsonLength)) as SpawnHeader;
+  const { spec, handles, env, cwd } = JSON.parse(all.toString('utf8', 4, 4 + jsonLength)) as SpawnHeader;
+  // What a spawned child would have: the parent's environment and working directory at start(), not at warm-up.
+  if (env !== undefined) {
+    for (const name of Object.keys(process.env)) if (!(name in env)) delete process.env[name];
+    Object.assign(process.env, env);
+  }
+  if (cwd !== undefined && cwd !== process.cwd()) {
+    try {
+      process.chdir(cwd);
+    } catch {
+      // Gone since (a spawned child would have inherited the removed directory): stay where we are.
+    }
+  }
   const bytes = all.subarray(8 + jsonLength, 8 + jsonLength + argsLength);
   void runChild(spec, { bytes, sabs: [], handles });
 });

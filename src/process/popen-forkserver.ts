@@ -5,9 +5,14 @@
  * the target's module plus one pipe write, instead of a whole Node start-up.
  *
  * Node cannot `fork()` (V8's helper threads do not survive it), so the "server" is this module: a small set of
- * warm children of this process, refilled in the background after each start. What that means for users, as
- * with CPython's forkserver: a warm child was started with the environment, working directory and `execArgv` of
- * the moment it was spawned, not of the moment it is used.
+ * warm children of this process, refilled in the background after each start.
+ *
+ * A started child sees what a spawned one would (unlike CPython's forkserver, whose children inherit the server's
+ * state): the parent's environment and working directory at `start()` travel in the start frame and are taken on
+ * before the target's module is imported; a warm child whose Node was started with other flags than a spawned
+ * child would get now (`execArgv`, `NODE_OPTIONS`, `execPath`) is discarded instead of used. Warm children are
+ * spawned after this process's resource tracker is running, so that the segments they create belong to this
+ * process's tree, as a spawned child's do.
  *
  * - Warmth: `WARM` children are kept ready once the method is first used (or `setStartMethod('forkserver')`);
  *   when starts come faster than children warm up, the set grows, up to `MAX_WARM`.
@@ -20,8 +25,9 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import os from 'node:os';
+import { trackerToken } from '../memory/tracker.js';
 import type { Popen, PopenOptions } from './popen.js';
-import { SpawnPopen, spawnBootstrap } from './popen-spawn.js';
+import { childExecArgv, SpawnPopen, spawnBootstrap } from './popen-spawn.js';
 
 /** Warm children kept ready at first. */
 const WARM = 1;
@@ -33,6 +39,8 @@ const MAX_WARM = Math.max(4, Math.min(16, os.availableParallelism?.() ?? os.cpus
 
 interface Warm {
   readonly child: ChildProcess;
+  /** How its Node was started (`startupKey()` then): it may serve a start only while that is still the same. */
+  readonly startup: string;
   readonly pipe: Socket;
   /** The child has loaded everything and said so (one byte on fd 3). */
   ready: boolean;
@@ -48,12 +56,26 @@ function alive(w: Warm): boolean {
   return w.child.exitCode === null && w.child.signalCode === null;
 }
 
+/** What a Node process started now would be started with, besides the environment the start frame carries. */
+function startupKey(): string {
+  return JSON.stringify([process.execPath, childExecArgv(), process.env.NODE_OPTIONS ?? null]);
+}
+
 function spawnWarm(): Warm {
+  // The tracker first: the child then inherits its pipe, as a child spawned after the first segment does.
+  trackerToken();
+  const startup = startupKey();
   const child = spawnBootstrap('bootstrap-forkserver');
   const pipe = child.stdio[3] as Socket;
   pipe.on('error', () => {}); // the child died: its exit tells the story
   let resolveReady!: () => void;
-  const w: Warm = { child, pipe, ready: false, readyPromise: new Promise((r) => (resolveReady = r)) };
+  const w: Warm = {
+    child,
+    startup,
+    pipe,
+    ready: false,
+    readyPromise: new Promise((r) => (resolveReady = r)),
+  };
   pipe.once('data', () => {
     w.ready = true;
     resolveReady();
@@ -84,8 +106,8 @@ function spawnWarm(): Warm {
 const REFILL_DELAY_MS = 25;
 
 /**
- * After a start, the warm set is refilled once the started child has exited, or this long after the start,
- * whichever comes first. Spawning a Node process blocks this thread for the fork and exec of a large process (a
+ * After a start, the warm set is refilled once the started child has exited, or this long after the start
+ * (after the child is up, for one taken while still booting), whichever comes first. Spawning a Node process blocks this thread for the fork and exec of a large process (a
  * few milliseconds quiet, tens under load), and this thread is the one awaiting the started child's first item:
  * a refill in that window delays the wake-up by as much. (Profiled under `bench --load 2`: with the refill 25 ms
  * after the start, the parent's `get` woke 25-67 ms after the child's put.)
@@ -111,15 +133,24 @@ function refillAfter(ms: number): void {
 
 /** The next warm child: a ready one if any, else the one closest to ready, else a fresh one. */
 function take(): Warm {
-  for (let i = pool.length - 1; i >= 0; i--) if (!alive(pool[i]!)) pool.splice(i, 1);
+  const startup = startupKey();
+  for (let i = pool.length - 1; i >= 0; i--) {
+    const w = pool[i]!;
+    if (alive(w) && w.startup === startup) continue;
+    pool.splice(i, 1);
+    if (alive(w)) w.child.kill('SIGKILL'); // started with other flags than a child would be now
+  }
   let at = pool.findIndex((w) => w.ready);
   if (at < 0) {
-    // Starts outrun the warm set: keep more ready from now on.
-    target = Math.min(MAX_WARM, target + 1);
+    // Starts outrun warm-ups: keep more ready from now on. Not when none is warming (a program's first, cold,
+    // starts, the workers of a first Pool): those would leave as many idle Node processes behind as they started.
+    if (pool.length > 0) target = Math.min(MAX_WARM, target + 1);
     at = pool.length ? 0 : -1;
   }
   const w = at >= 0 ? pool.splice(at, 1)[0]! : spawnWarm();
-  refillAfter(REFILL_AFTER_START_MS);
+  // A child taken before it was ready is still booting: its replacement waits until it is up, as a replacement
+  // booting beside it would take half the cores from it (a program's first, cold, start included).
+  void w.readyPromise.then(() => refillAfter(REFILL_AFTER_START_MS));
   w.child.once('exit', () => refillAfter(0));
   return w;
 }
@@ -166,10 +197,10 @@ export function stopForkserver(): void {
 
 export class ForkserverPopen extends SpawnPopen implements Popen {
   constructor(options: PopenOptions) {
+    // A child taken before it was ready still says so ('R' on fd 3): that is when its replacement starts warming.
     const w = take();
-    w.pipe.removeAllListeners('data');
     // A taken child is an ordinary child: it keeps this process alive unless the Process is a daemon (unref()).
     w.child.ref();
-    super(options, w.child);
+    super(options, w.child, { env: { ...process.env }, cwd: process.cwd() });
   }
 }

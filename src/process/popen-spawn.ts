@@ -46,6 +46,12 @@ export function childExecArgv(execArgv: readonly string[] = process.execArgv): s
 export interface SpawnHeader {
   readonly spec: PopenOptions['spec'];
   readonly handles: boolean;
+  /**
+   * A forkserver's warm child only (it was spawned earlier): the parent's environment and working directory at
+   * `start()`, which the child takes on before it imports the target, so that it sees what a spawned child would.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly cwd?: string;
 }
 
 export function frame(header: SpawnHeader, bytes: Uint8Array): Buffer {
@@ -72,8 +78,15 @@ export class SpawnPopen implements Popen {
   readonly exited: Promise<number>;
   readonly #child: ChildProcess;
 
-  /** Starts `child` (a fresh `bootstrap-spawn` unless given one, e.g. a forkserver's warm child) on `spec`. */
-  constructor({ spec, args }: PopenOptions, child: ChildProcess = spawnBootstrap('bootstrap-spawn')) {
+  /**
+   * Starts `child` (a fresh `bootstrap-spawn` unless given one, e.g. a forkserver's warm child) on `spec`; `extra`
+   * goes into the header too.
+   */
+  constructor(
+    { spec, args }: PopenOptions,
+    child: ChildProcess = spawnBootstrap('bootstrap-spawn'),
+    extra: Pick<SpawnHeader, 'env' | 'cwd'> = {},
+  ) {
     this.#child = child;
     this.exited = new Promise<number>((resolve) => {
       child.once('error', (error) => {
@@ -95,7 +108,7 @@ export class SpawnPopen implements Popen {
     const pipe = child.stdio[3] as Socket | null;
     if (pipe) {
       pipe.on('error', () => {}); // EPIPE when the child dies before reading: its exit code tells the story.
-      pipe.write(frame({ spec, handles: args.handles }, args.bytes));
+      pipe.write(frame({ spec, handles: args.handles, ...extra }, args.bytes));
       pipe.unref();
     }
   }

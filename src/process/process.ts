@@ -82,7 +82,10 @@ export interface ProcessBaseOptions<F extends Target = Target> {
    * too, once its target is done). @default the parent's own flag
    */
   daemon?: boolean;
-  /** @default the current default: `setStartMethod()`, else `'spawn'` */
+  /**
+   * @default the current default: `setStartMethod()`, else `PROCQ_START_METHOD`, else `'forkserver'` on Linux
+   * and `'spawn'` elsewhere
+   */
   startMethod?: StartMethod;
   /** The module that exports `target`: a path (relative to the working directory) or a `file:` URL. */
   module?: string | URL;

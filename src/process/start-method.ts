@@ -4,6 +4,13 @@ import { warmForkserver } from './popen-forkserver.js';
 
 export const START_METHODS: readonly StartMethod[] = ['spawn', 'forkserver', 'thread'];
 
+/**
+ * The default without `setStartMethod()` or `PROCQ_START_METHOD`: `'forkserver'` on Linux (Python 3.14 made its
+ * forkserver the default there), `'spawn'` elsewhere. Both start real OS processes; a forkserver start hands the
+ * child to a warm Node process that already runs (popen-forkserver.ts).
+ */
+export const DEFAULT_START_METHOD: StartMethod = process.platform === 'linux' ? 'forkserver' : 'spawn';
+
 let chosen: StartMethod | undefined;
 
 export function checkStartMethod(method: unknown, what = 'startMethod'): StartMethod {
@@ -17,11 +24,12 @@ export function checkStartMethod(method: unknown, what = 'startMethod'): StartMe
 
 /**
  * Sets the start method used by every `Process` (and `Pool`) created without `startMethod`. The environment
- * variable `PROCQ_START_METHOD` gives the initial default; without it the default is `'spawn'`.
+ * variable `PROCQ_START_METHOD` gives the initial default; without it the default is `'forkserver'` on Linux and
+ * `'spawn'` elsewhere (`DEFAULT_START_METHOD`).
  *
  * `'forkserver'` starts its first warm interpreter now, so the first `start()` already finds one ready; warm
- * interpreters are Node processes started ahead of time with this process's environment, working directory and
- * `execArgv` as they are at that moment (as with CPython's forkserver).
+ * interpreters are Node processes started ahead of time, which take on this process's environment and working
+ * directory of the moment of `start()` (as a spawned child has them).
  */
 export function setStartMethod(method: StartMethod): void {
   chosen = checkStartMethod(method, 'method');
@@ -32,5 +40,5 @@ export function setStartMethod(method: StartMethod): void {
 export function getStartMethod(): StartMethod {
   if (chosen !== undefined) return chosen;
   const env = process.env.PROCQ_START_METHOD;
-  return env === 'thread' || env === 'spawn' || env === 'forkserver' ? env : 'spawn';
+  return env === 'thread' || env === 'spawn' || env === 'forkserver' ? env : DEFAULT_START_METHOD;
 }

@@ -1,12 +1,12 @@
-// Test peers: the same target (test/fixtures/queue-peers.ts) run in-process, in a worker thread or in a spawned
-// process, so one test body covers every transport. A group joins its peers at the end of a test, fails the test
+// Test peers: the same target (test/fixtures/queue-peers.ts) run in-process, in a worker thread or in another OS
+// process (spawned, or a forkserver's), so one test body covers every transport. A group joins its peers at the end of a test, fails the test
 // when one failed, and ends (and fails on) any peer still running: no test leaves a child or worker behind.
 import assert from 'node:assert/strict';
 import { Process } from '../../src/index.js';
 import type { Form } from '../fixtures/queue-peers.js';
 import * as targets from '../fixtures/queue-peers.js';
 
-export type PeerKind = 'inproc' | 'thread' | 'spawn';
+export type PeerKind = 'inproc' | 'thread' | 'spawn' | 'forkserver';
 export type TargetName = Exclude<keyof typeof targets, 'T' | 'STOP' | 'jsonCodec' | 'itemOf'>;
 
 const MODULE = new URL('../fixtures/queue-peers.js', import.meta.url);
@@ -68,7 +68,7 @@ export class PeerGroup {
     }
     const p = new Process({ target, module: MODULE, args: [form, ...args], startMethod: kind, name: label });
     p.start();
-    if (kind === 'spawn' && p.pid !== undefined) spawnedPids.add(p.pid);
+    if (kind !== 'thread' && p.pid !== undefined) spawnedPids.add(p.pid);
     this.#running.push({ label, process: p });
   }
 

@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Codec } from '../../src/codec/frames.js';
 import { JoinableQueue, type JoinableQueueLike, Queue, type QueueLike } from '../../src/index.js';
 import { connectQueue, type RedisQueue } from '../../src/redis/index.js';
+import { PROCESS_METHOD } from './util.js';
 
 export type SegmentKind = 'shm' | 'sab';
 
@@ -28,7 +29,7 @@ export interface Capabilities {
   /** `qsize()` is read from shared memory at the instant of the call; false: exact when the server answers. */
   readonly qsizeFromMemory: boolean;
   /** Start methods a queue reaches as a `Process` argument. */
-  readonly startMethods: ReadonlyArray<'thread' | 'spawn'>;
+  readonly startMethods: ReadonlyArray<'thread' | 'spawn' | 'forkserver'>;
   /** A queue inside an item of a queue of this transport arrives attached. */
   readonly handlesInItems: boolean;
   /** A queue made with a custom codec travels (the receiver re-attaches the codec with `withCodec`). */
@@ -57,7 +58,7 @@ export function shmFactory(segment: SegmentKind): QueueFactory {
       asyncConnect: false,
       syncViaHelperThread: false,
       qsizeFromMemory: true,
-      startMethods: segment === 'shm' ? ['thread', 'spawn'] : ['thread'],
+      startMethods: segment === 'shm' ? ['thread', PROCESS_METHOD] : ['thread'],
       handlesInItems: segment === 'shm',
       codecTravels: true,
     },
@@ -107,7 +108,7 @@ export function redisFactory(url: () => string, admin: () => Redis): QueueFactor
       asyncConnect: true,
       syncViaHelperThread: true,
       qsizeFromMemory: false,
-      startMethods: ['thread', 'spawn'],
+      startMethods: ['thread', PROCESS_METHOD],
       handlesInItems: true,
       codecTravels: false,
     },

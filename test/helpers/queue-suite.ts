@@ -20,7 +20,7 @@ export function installQueueSuite(
   parts: { local?: boolean; peers?: PeerKind[] } = {},
 ): void {
   const mk = typeof segment === 'string' ? shmFactory(segment) : segment;
-  const methods: Array<'thread' | 'spawn'> = [...mk.caps.startMethods];
+  const methods: Array<'thread' | 'spawn' | 'forkserver'> = [...mk.caps.startMethods];
   const kinds: PeerKind[] = parts.peers ?? ['inproc', ...methods];
   afterEach(noChildrenLeft);
   afterEach(() => mk.cleanup());

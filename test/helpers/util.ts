@@ -4,10 +4,25 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { activeChildren } from '../../src/index.js';
+import { forkserverPids, stopForkserver } from '../../src/process/popen-forkserver.js';
+import { DEFAULT_START_METHOD } from '../../src/process/start-method.js';
 
 /** Multiplies the stress sizes: `PROCQ_STRESS=10 npm test` for a longer run. Default 1 (well under a minute). */
 export const STRESS = Math.max(1, Number(process.env.PROCQ_STRESS ?? 1) || 1);
 export const scaled = (n: number): number => Math.round(n * STRESS);
+
+/**
+ * The start method of the OS-process children in the contract and chaos suites (queue, chaos, harden, pool, sync,
+ * pipe, shared memory, nondaemon, connection, manager): `PROCQ_TEST_PROCESS_METHOD=spawn` or `forkserver`.
+ * Default: procq's own default (`'forkserver'` on Linux, `'spawn'` elsewhere). Tests about one start method in
+ * particular name it themselves; the Process suite runs every start method.
+ */
+export const PROCESS_METHOD: 'spawn' | 'forkserver' =
+  process.env.PROCQ_TEST_PROCESS_METHOD === 'spawn' || process.env.PROCQ_TEST_PROCESS_METHOD === 'forkserver'
+    ? process.env.PROCQ_TEST_PROCESS_METHOD
+    : DEFAULT_START_METHOD === 'forkserver'
+      ? 'forkserver'
+      : 'spawn';
 
 /** The compiled fixture `name` (e.g. 'queue-seed-2.js'). */
 export const fixture = (name: string): string =>
@@ -141,15 +156,24 @@ function isTracker(pid: string): boolean {
   }
 }
 
-/** This process's child processes that are still running (zombies, already ended, do not count). */
-export function runningChildPids(): number[] {
+/**
+ * This process's child processes that are still running (zombies, already ended, do not count). The forkserver's
+ * idle warm children are ready interpreters, not children a test started: they count only with `warm: true`.
+ */
+export function runningChildPids({ warm = false }: { warm?: boolean } = {}): number[] {
+  const idle = warm ? new Set<number>() : new Set(forkserverPids());
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === process.pid && fields[0] !== 'Z' && !isTracker(entry))
+      if (
+        Number(fields[1]) === process.pid &&
+        fields[0] !== 'Z' &&
+        !isTracker(entry) &&
+        !idle.has(Number(entry))
+      )
         out.push(Number(entry));
     } catch {
       // ended meanwhile
@@ -176,6 +200,9 @@ export const noPidSteering = (): string | false =>
 
 /** Starts an unrelated process (`sleep 30`) with pid `pid`, through ns_last_pid: a dead process's pid reused. */
 export async function occupy(pid: number): Promise<ChildProcess> {
+  // No process (or thread) of ours may start meanwhile: a forkserver replacement booting would take the pid. The
+  // warm set (and its pending refill) ends here, and comes back on the next start.
+  stopForkserver();
   for (let i = 0; i < 200; i++) {
     writeFileSync(NS_LAST_PID, String(pid - 1));
     const s = spawn('sleep', ['30'], { stdio: 'ignore' });
