@@ -27,7 +27,7 @@ import { BROKEN, DONE, GET_COUNT, JOIN_ADVERT, PUT_COUNT, putterLowWater, SHUTDO
 import { lockDeadlineOf } from '../ring/lock.js';
 import { ceilPow2, LOCK_BUSY, Ring } from '../ring/ring.js';
 import { deadlineOf, WaitWord } from '../wait/index.js';
-import { MAX_CAPACITY, MAX_CAPACITY_SAB } from './options.js';
+import { MAX_CAPACITY, MAX_CAPACITY_SAB, RING_MAX_SHM } from './options.js';
 
 const OK = 0;
 const FULL = 1; // maxsize reached
@@ -102,7 +102,7 @@ export class QueueEngine {
       testMax >= 64 && (testMax & (testMax - 1)) === 0 && testMax <= MAX_CAPACITY
         ? testMax
         : kind === 'shm'
-          ? MAX_CAPACITY
+          ? Math.max(RING_MAX_SHM, ceilPow2(capacity))
           : MAX_CAPACITY_SAB;
     const cap = ceilPow2(Math.min(capacity, capacityMax));
     const seg = createSegment(Ring.segmentSize(capacityMax), kind);
