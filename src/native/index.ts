@@ -22,7 +22,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { WaitResult } from '../memory/segment.js';
 
 /** Bumped with `PQ_ABI_VERSION` in procq.c whenever the surface below changes: a stale build is refused. */
-export const NATIVE_ABI_VERSION = 4;
+export const NATIVE_ABI_VERSION = 5;
 
 export interface NativeStats {
   /** Native waiter threads alive in this process (busy or idle). */
@@ -106,6 +106,8 @@ export interface NativeBinding {
    * exist or is a zombie: with the tid, an identity the kernel never gives to another thread (src/wait/identity.ts).
    */
   threadStartTime(tid: number): number;
+  /** `_exit(code)`: ends the process now, without Node's exit sequence (which can hang; see child.ts). */
+  exitNow(code: number): never;
 
   /** A pipe for the resource tracker (src/memory/tracker.ts): `[readFd, writeFd]`, both close-on-exec. */
   trackerPipe(): [number, number];

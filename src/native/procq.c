@@ -72,7 +72,7 @@
 #include <node_api.h>
 
 /* Bumped whenever the JavaScript-visible surface changes; the loader refuses a stale build. */
-#define PQ_ABI_VERSION 4
+#define PQ_ABI_VERSION 5
 
 #define PQ_OK 0
 #define PQ_NOT_EQUAL 1
@@ -944,6 +944,20 @@ static napi_value Getppid(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* _exit(code): ends the process at once, as Python's child ends with os._exit after its own clean-up. Node's
+ * process.exit() shuts the platform's worker threads down before the heap, and a background TurboFan job that is
+ * waiting for a garbage collection at that moment waits for ever (Node 20: the main thread is in
+ * WorkerThreadsTaskRunner::Shutdown, joining it): a child that had finished its work never exited. */
+static napi_value ExitNow(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t code = 0;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc >= 1) NAPI_CALL(env, napi_get_value_int32(env, argv[0], &code));
+  _exit(code & 0xff);
+  return NULL;
+}
+
 /* Alive = exists and is neither a zombie nor dead. kill(tid, 0) alone says "alive" for a zombie child that its
  * parent has not reaped (e.g. because the parent is blocked in a synchronous wait). */
 static bool thread_alive(int tid) {
@@ -1145,6 +1159,7 @@ NAPI_MODULE_INIT() {
       {"shmRelease", NULL, ShmRelease, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setInheritable", NULL, SetInheritable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threadStartTime", NULL, ThreadStartTime, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"exitNow", NULL, ExitNow, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   napi_value abi;

@@ -5,7 +5,9 @@
  * free of heavy imports: it runs before every child's first line.
  */
 import { inspect } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import { decodeValue, type Wire } from '../codec/index.js';
+import { loadNative } from '../native/index.js';
 import { type ChildIdentity, setBootstrapping, setChildIdentity } from './current.js';
 import { nonDaemonWorkDone, trackWorkers } from './nondaemon.js';
 import type { TargetSpec } from './target.js';
@@ -20,7 +22,31 @@ export interface ChildSpec {
 
 function fail(name: string, message: string): never {
   process.stderr.write(`Process ${name}: ${message}\n`);
-  process.exit(1);
+  exitChild(1);
+}
+
+/**
+ * `process.exit(code)` as Python's child does it (`os._exit` after its own clean-up): the `'exit'` handlers run,
+ * then the process ends at once. Node 20's own exit sequence shuts the platform's worker threads down before the
+ * heap, and a background compile job waiting for a garbage collection at that instant waits for ever: a child
+ * that had finished its work hung in `process.exit()` (about 1 run in 50 of the queue suite's 3x3 stress, under
+ * load; the main thread was joining the job's thread). stdout and stderr pipes are blocking in a child, so no
+ * output is lost. In a thread child, or without the addon: `process.exit`.
+ */
+function exitChild(code: number | undefined): never {
+  if (code !== undefined) process.exitCode = code;
+  const native = loadNative();
+  // A thread child's process.exit() ends only its Worker, which is what it must do.
+  if (!isMainThread || native === null || typeof native.exitNow !== 'function') process.exit();
+  // Set before 'exit' is emitted, as process.exit() does: Node's own handler for an entry module whose top-level
+  // await has not settled (the bootstrap's, which is this call) otherwise turns an unset code into 13.
+  process.exitCode = Number(process.exitCode ?? 0) || 0;
+  const p = process as NodeJS.Process & { _exiting?: boolean };
+  if (!p._exiting) {
+    p._exiting = true;
+    process.emit('exit', process.exitCode);
+  }
+  return native.exitNow(Number(process.exitCode ?? 0) || 0); // an 'exit' handler may have set it
 }
 
 async function findTarget(spec: ChildSpec): Promise<Function> {
@@ -80,6 +106,5 @@ export async function runChild(spec: ChildSpec, wire: Wire): Promise<never> {
   // Like Python's child: wait for the non-daemon work the target started (nondaemon.ts), then exit, whatever
   // timers or handles it left behind.
   await nonDaemonWorkDone();
-  if (code === undefined) process.exit(); // not exit(undefined): Node 20 reads that as 0
-  process.exit(code);
+  exitChild(code); // undefined: process.exitCode, as the target may have set it
 }
