@@ -954,6 +954,7 @@ static napi_value ExitNow(napi_env env, napi_callback_info info) {
   int32_t code = 0;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc >= 1) NAPI_CALL(env, napi_get_value_int32(env, argv[0], &code));
+  unlink_created_at_exit(); /* what exit() would have run: the segments this process created */
   _exit(code & 0xff);
   return NULL;
 }
