@@ -100,11 +100,14 @@ test('forkserver: a warm child killed while idle is replaced, and the next start
 });
 
 test('forkserver: the child sees the environment, working directory, flags and argv of start(), as spawn', async () => {
+  // Warm children whose environment has PROCQ_FS_PROBE and PROCQ_FS_GONE with values start() no longer has.
+  stopForkserver();
+  process.env.PROCQ_FS_PROBE = 'at warm-up';
+  process.env.PROCQ_FS_GONE = 'at warm-up';
   await forkserverReady(); // warmed before the changes below
   const warm = forkserverPids();
   const cwd = process.cwd();
   process.env.PROCQ_FS_PROBE = 'set after warm-up';
-  process.env.PROCQ_FS_GONE = 'removed before start';
   delete process.env.PROCQ_FS_GONE;
   process.chdir(tmpdir());
   try {
