@@ -11,6 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { decodeValue, encodeValue } from '../codec/index.js';
 import { pidNamespace } from '../memory/shm-segment.js';
+import { loadNative } from '../native/index.js';
 import type { Queue } from '../queue/queue.js';
 import { runChild } from './child.js';
 import { trackWorkers } from './nondaemon.js';
@@ -19,8 +20,7 @@ import type { SpawnHeader } from './popen-spawn.js';
 const parentPid = process.ppid;
 for (const stream of [process.stdout, process.stderr]) (stream as any)._handle?.setBlocking?.(true);
 try {
-  const native = await import('../native/index.js');
-  native.loadNative()?.setParentDeathSignal(9);
+  loadNative()?.setParentDeathSignal(9);
 } catch {
   // No addon: the pid check and the fd 3 EOF still hold.
 }
