@@ -159,7 +159,11 @@ export class Queue<T = unknown> implements QueueLike<T>, Disposable, AsyncDispos
     this._engine.putSync(item, timeoutMs);
   }
 
-  /** `put` with `block: false`: throws `Full` at once when the queue is full. */
+  /**
+   * `put` with `block: false`: throws `Full` at once when the queue is full. An unbounded queue is never full: as
+   * Python's `put_nowait` there, it waits only for another thread's put to finish (at most 250 ms; a holder that
+   * does not run, such as a stopped process, makes it throw `TimeoutError`).
+   */
   putNowait(item: T): void {
     this.#checkOpen();
     this._engine.putSync(item, 0);
