@@ -19,8 +19,8 @@ const MODULE_OF: Readonly<Record<string, () => Promise<unknown>>> = {
 };
 
 /**
- * The handle types inside `value`, sorted. Walks arrays, objects (any, not only the plain ones the codec walks:
- * a superset is safe, it only loads more), Maps and Sets, cycles included; a handle's own state is not walked.
+ * The handle types inside `value`, sorted. Walks what the codec walks for handles (codec/index.ts): arrays, plain
+ * objects, Maps and Sets, cycles included; not class instances (their getters are not run), not a handle's state.
  */
 export function handleTypesOf(value: unknown): string[] {
   const types = new Set<string>();
@@ -29,12 +29,14 @@ export function handleTypesOf(value: unknown): string[] {
   while (stack.length > 0) {
     const v = stack.pop();
     if (typeof v !== 'object' || v === null || seen.has(v) || ArrayBuffer.isView(v)) continue;
-    if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) continue;
     seen.add(v);
     if (isShareable(v)) {
       types.add(handleTypeOf(v));
       continue;
     }
+    const proto = Object.getPrototypeOf(v);
+    const plain = proto === Object.prototype || proto === null || Array.isArray(v);
+    if (!plain && !(v instanceof Map) && !(v instanceof Set)) continue;
     if (v instanceof Map) for (const [k, x] of v) stack.push(k, x);
     else if (v instanceof Set) for (const x of v) stack.push(x);
     else for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k]);
