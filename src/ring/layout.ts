@@ -12,7 +12,6 @@
  *   4    SHUTDOWN      anyone: 0 open, 1 shut down, 2 shut down immediately   atomic store, then wake all
  *   5    BROKEN        whoever finds an invariant broken  CAS 0 -> reason (first wins), never back to 0
  *   6    CAP_INIT      creator                          never changes: the CAP a drained ring falls back to
- *   7    GREW_AT       producer that grows the ring     both locks: when it last grew (wall clock, 1/10 s, wraps)
  *   8    ATTACHED      threads/processes attached (informative)
  *        line 1: the producers' own words
  *  16    P_LOCK        producers: owner id or 0         CAS; see lock.ts
@@ -24,6 +23,7 @@
  *  22    P_SEQ         producer, before creating a block  producer lock: the last number given to a block
  *  23-25 P_INTENT_BLOCK, _BPOS, _LINKED   producer's journal of P_BLOCK, P_BLOCK_POS, P_LINKED (-1: unchanged)
  *  26    P_LOCK_WAIT   producers sleeping on P_LOCK     atomic add/sub
+ *  27    GREW_AT       producer that grows the ring     both locks: when it last grew (wall clock, 1/10 s, wraps)
  *        line 2: what producers publish
  *  32    TAIL          producer                         producer lock; read by producers only
  *  33    PUT_COUNT     producer (the publish point)     producer lock; consumers and getters wait on it
@@ -148,7 +148,6 @@ export const CAP = 3;
 export const SHUTDOWN = 4;
 export const BROKEN = 5;
 export const CAP_INIT = 6;
-export const GREW_AT = 7;
 export const ATTACHED = 8;
 // Line 1 (16-31): the producers' own words (lock, journal, chain state), read by consumers only in recovery.
 export const P_LOCK = 16;
@@ -162,6 +161,7 @@ export const P_INTENT_BLOCK = 23;
 export const P_INTENT_BPOS = 24;
 export const P_INTENT_LINKED = 25;
 export const P_LOCK_WAIT = 26;
+export const GREW_AT = 27;
 // Line 2 (32-47): what producers publish to consumers.
 export const TAIL = 32;
 export const PUT_COUNT = 33;
