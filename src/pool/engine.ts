@@ -281,7 +281,7 @@ export class PoolEngine {
       ...(worker.known.has(fn.id) ? {} : { spec: fn.spec }),
     };
     try {
-      worker.inbox.putSync(pack(message, chunk.items));
+      worker.inbox.putSync(pack(message, 'items'));
     } catch (error) {
       // An argument that does not clone (TypeError): that chunk fails, nothing was put.
       chunk.job.failed(chunk.index, withHint(error));

@@ -11,6 +11,7 @@
  * `failed()` once per chunk it handed out, and `cancel()` when the pool is terminated.
  */
 import type { FunctionEntry } from './functions.js';
+import { toArray } from './pack.js';
 
 export interface Chunk {
   /** The chunk's number within its job, from 0. */
@@ -32,7 +33,8 @@ export abstract class Job {
   abstract take(unbounded: boolean): Chunk | undefined;
   /** `true` once `take()` will never return a chunk again. */
   abstract get exhausted(): boolean;
-  abstract done(index: number, values: unknown[]): void;
+  /** `values`: a plain array, or the typed array of a number frame (`pack.ts`). */
+  abstract done(index: number, values: ArrayLike<unknown>): void;
   abstract failed(index: number, error: unknown): void;
   /** The pool is going away: every chunk not done fails with `error`. */
   abstract cancel(error: unknown): void;
@@ -44,9 +46,19 @@ export const NO_FUNCTION: FunctionEntry = Object.freeze({
   spec: Object.freeze({ moduleUrl: '', exportName: '' }),
 });
 
+/**
+ * Chunks of at least this many items are cut when the call is made (that is the call's copy of its items); shorter
+ * ones from one copy of the items, as they are handed out (a slice per item of a 10M-item `chunksize: 1` call
+ * would hold ten times the memory of the copy).
+ */
+const CUT_EARLY = 64;
+
 export class ListJob<R> extends Job {
   readonly promise: Promise<R>;
+  /** Chunks cut early (`CUT_EARLY`), each dropped once handed out; or undefined, and `#items` is a copy. */
+  readonly #cut: (unknown[] | undefined)[] | undefined;
   readonly #items: readonly unknown[];
+  readonly #length: number;
   readonly #chunksize: number;
   readonly #chunks: number;
   /** Each chunk's results, by chunk index; joined once the last comes in (Python's slice assignment). */
@@ -58,7 +70,10 @@ export class ListJob<R> extends Job {
   #resolve!: (value: R) => void;
   #reject!: (error: unknown) => void;
 
-  /** @param single resolve with the one result instead of an array (`apply`) */
+  /**
+   * @param items the call's items, copied here: a change the caller makes to the array afterwards changes nothing
+   * @param single resolve with the one result instead of an array (`apply`)
+   */
   constructor(
     fn: FunctionEntry,
     star: boolean,
@@ -71,9 +86,17 @@ export class ListJob<R> extends Job {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    this.#items = items;
+    this.#length = items.length;
     this.#chunksize = chunksize;
     this.#chunks = Math.ceil(items.length / chunksize);
+    if (chunksize >= CUT_EARLY) {
+      this.#cut = [];
+      for (let start = 0; start < items.length; start += chunksize)
+        this.#cut.push(items.slice(start, start + chunksize));
+      this.#items = [];
+    } else {
+      this.#items = items.slice();
+    }
     this.#left = this.#chunks;
     this.#parts = new Array(this.#chunks);
     this.#single = single;
@@ -89,6 +112,11 @@ export class ListJob<R> extends Job {
   take(): Chunk | undefined {
     if (this.exhausted) return undefined;
     const index = this.#next++;
+    if (this.#cut !== undefined) {
+      const items = this.#cut[index]!;
+      this.#cut[index] = undefined;
+      return { index, items };
+    }
     const start = index * this.#chunksize;
     return { index, items: this.#items.slice(start, start + this.#chunksize) };
   }
@@ -97,11 +125,12 @@ export class ListJob<R> extends Job {
     return this.#settled || this.#next >= this.#chunks;
   }
 
-  done(index: number, values: unknown[]): void {
+  done(index: number, values: ArrayLike<unknown>): void {
     if (this.#settled) return;
-    this.#parts[index] = values;
+    // Made a plain array now, while the other chunks are still running, so that the join at the end is one concat.
+    this.#parts[index] = toArray(values);
     if (--this.#left > 0) return;
-    const all = joinParts(this.#parts, this.#items.length);
+    const all = joinParts(this.#parts, this.#length);
     this.#settle(true, this.#single ? all[0] : all);
   }
 
@@ -141,7 +170,7 @@ function joinParts(parts: unknown[][], length: number): unknown[] {
 }
 
 type Outcome =
-  | { readonly ok: true; readonly values: unknown[] }
+  | { readonly ok: true; readonly values: ArrayLike<unknown> }
   | { readonly ok: false; readonly error: unknown };
 
 interface Waiter<R> {
@@ -171,7 +200,7 @@ export class IterJob<R> extends Job {
   readonly #byIndex = new Map<number, Outcome>();
   readonly #arrived: Outcome[] = [];
   /** The chunk being yielded, item by item. */
-  #values: unknown[] = [];
+  #values: ArrayLike<unknown> = [];
   #at = 0;
   readonly #waiters: Waiter<R>[] = [];
 
@@ -232,7 +261,7 @@ export class IterJob<R> extends Job {
     return this.#closed || this.#sourceDone;
   }
 
-  done(index: number, values: unknown[]): void {
+  done(index: number, values: ArrayLike<unknown>): void {
     this.#outcome(index, { ok: true, values });
   }
 
