@@ -51,6 +51,13 @@ const RESULT_BATCH = 512;
  */
 const WATCH_MS = 500;
 
+/** What 'Process' becomes in a worker's name, by start method: CPython's names ('ThreadPoolWorker' is procq's). */
+const WORKER_NAMES: Readonly<Record<StartMethod, string>> = {
+  spawn: 'SpawnPoolWorker',
+  forkserver: 'ForkServerPoolWorker',
+  thread: 'ThreadPoolWorker',
+};
+
 const moduleExt = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? '.js';
 const WORKER_MODULE = new URL(`./worker${moduleExt}`, import.meta.url);
 
@@ -122,8 +129,7 @@ export class PoolEngine {
     this.#options = options;
     this.#results = new Queue<ResultWire>(0, { label: this.#queueLabel('results') });
     this.#settled = new Promise((resolve) => (this.#resolveSettled = resolve));
-    const method = options.startMethod ?? 'spawn';
-    this.#methodName = method === 'thread' ? 'ThreadPoolWorker' : 'SpawnPoolWorker';
+    this.#methodName = WORKER_NAMES[options.startMethod ?? 'spawn'];
     try {
       for (let slot = 0; slot < options.processes; slot++)
         this.#startWorker(slot, new Queue(0, { label: this.#queueLabel('inbox') }));
@@ -198,7 +204,7 @@ export class PoolEngine {
       daemon: true,
       startMethod: this.#options.startMethod,
     });
-    // CPython's naming: the Process's own (unique) name, with 'Process' made 'SpawnPoolWorker' / 'ThreadPoolWorker'.
+    // CPython's naming: the Process's own (unique) name, with 'Process' made e.g. 'ForkServerPoolWorker'.
     process.name = process.name.replace(/^Process/, this.#methodName);
     process.start();
     const worker: Worker = {

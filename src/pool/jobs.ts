@@ -11,7 +11,7 @@
  * `failed()` once per chunk it handed out, and `cancel()` when the pool is terminated.
  */
 import type { FunctionEntry } from './functions.js';
-import { toArray } from './pack.js';
+import { denseArray } from './pack.js';
 
 export interface Chunk {
   /** The chunk's number within its job, from 0. */
@@ -127,8 +127,9 @@ export class ListJob<R> extends Job {
 
   done(index: number, values: ArrayLike<unknown>): void {
     if (this.#settled) return;
-    // Made a plain array now, while the other chunks are still running, so that the join at the end is one concat.
-    this.#parts[index] = toArray(values);
+    // Made a dense array now, while the other chunks are still running: the join at the end is one concat, and
+    // the caller gets an array without holes whatever form the chunks crossed in (pack.ts).
+    this.#parts[index] = denseArray(values);
     if (--this.#left > 0) return;
     const all = joinParts(this.#parts, this.#length);
     this.#settle(true, this.#single ? all[0] : all);
@@ -155,7 +156,7 @@ const JOIN_NATIVE = 256;
 /** Arrays per `concat` call (an argument list has a limit). */
 const JOIN_BATCH = 4096;
 
-/** The chunks' results as one array, in order. */
+/** The chunks' results (dense arrays) as one dense array, in order. */
 function joinParts(parts: unknown[][], length: number): unknown[] {
   if (parts.length === 1) return parts[0]!;
   if (length >= JOIN_NATIVE * parts.length) {
@@ -163,9 +164,8 @@ function joinParts(parts: unknown[][], length: number): unknown[] {
     for (let k = 0; k < parts.length; k += JOIN_BATCH) all = all.concat(...parts.slice(k, k + JOIN_BATCH));
     return all;
   }
-  const all = new Array<unknown>(length);
-  let at = 0;
-  for (const part of parts) for (let i = 0; i < part.length; i++) all[at++] = part[i];
+  const all: unknown[] = [];
+  for (const part of parts) for (let i = 0; i < part.length; i++) all.push(part[i]);
   return all;
 }
 

@@ -142,11 +142,12 @@ export function unpack<M>(wire: M | Uint8Array): M {
   return message;
 }
 
-/** A plain array of the same values (`values` itself when it is one). */
-export function toArray(values: ArrayLike<unknown>): unknown[] {
-  if (Array.isArray(values)) return values;
-  // Filled by push, so that the array is packed (no holes): V8 serializes a holey array as a sparse one, key by
-  // key, about 20x slower, should the caller send it on.
+/**
+ * A dense copy of `values` (no holes, an unset index read as `undefined`): filled by push, so that V8 keeps it
+ * packed. Arrays that `node:v8` decodes are holey even when full, and V8 serializes a holey array as a sparse one,
+ * key by key, about 20x slower, should the caller send the results on.
+ */
+export function denseArray(values: ArrayLike<unknown>): unknown[] {
   const out: unknown[] = [];
   for (let i = 0; i < values.length; i++) out.push(values[i]);
   return out;

@@ -14,7 +14,7 @@
 import { InvariantError, ProcessError } from '../errors.js';
 import { setBootstrapping } from '../process/current.js';
 import type { Queue } from '../queue/queue.js';
-import { NUMBERS_MIN, pack, toArray, unpack } from './pack.js';
+import { denseArray, NUMBERS_MIN, pack, unpack } from './pack.js';
 import {
   type FunctionSpec,
   type InitMessage,
@@ -86,7 +86,7 @@ async function run(
           numbers[i] = value;
           continue;
         }
-        values = toArray(numbers.subarray(0, i));
+        values = denseArray(numbers.subarray(0, i));
         numbers = undefined;
       }
       values.push(value);
