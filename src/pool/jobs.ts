@@ -11,7 +11,6 @@
  * `failed()` once per chunk it handed out, and `cancel()` when the pool is terminated.
  */
 import type { FunctionEntry } from './functions.js';
-import { denseArray } from './pack.js';
 
 export interface Chunk {
   /** The chunk's number within its job, from 0. */
@@ -61,8 +60,8 @@ export class ListJob<R> extends Job {
   readonly #length: number;
   readonly #chunksize: number;
   readonly #chunks: number;
-  /** Each chunk's results, by chunk index; joined once the last comes in (Python's slice assignment). */
-  readonly #parts: unknown[][];
+  /** The results, each chunk's written in place as it comes in (Python's slice assignment); made at the first. */
+  #results: unknown[] | undefined;
   readonly #single: boolean;
   #next = 0;
   #left: number;
@@ -98,7 +97,6 @@ export class ListJob<R> extends Job {
       this.#items = items.slice();
     }
     this.#left = this.#chunks;
-    this.#parts = new Array(this.#chunks);
     this.#single = single;
     if (this.#chunks === 0) this.#settle(true, []);
   }
@@ -127,12 +125,14 @@ export class ListJob<R> extends Job {
 
   done(index: number, values: ArrayLike<unknown>): void {
     if (this.#settled) return;
-    // Made a dense array now, while the other chunks are still running: the join at the end is one concat, and
-    // the caller gets an array without holes whatever form the chunks crossed in (pack.ts).
-    this.#parts[index] = denseArray(values);
+    // Written in place now, while the other chunks are still running: nothing is left to join at the end, and no
+    // chunk's results are copied twice. (The array is allocated whole, so V8 counts it as one that may have holes,
+    // although it has none once settled: as the arrays node:v8 decodes.)
+    const results = (this.#results ??= new Array(this.#length));
+    const at = index * this.#chunksize;
+    for (let i = 0; i < values.length; i++) results[at + i] = values[i];
     if (--this.#left > 0) return;
-    const all = joinParts(this.#parts, this.#length);
-    this.#settle(true, this.#single ? all[0] : all);
+    this.#settle(true, this.#single ? results[0] : results);
   }
 
   /** Any chunk failing fails the whole call (the index does not matter). */
@@ -149,24 +149,6 @@ export class ListJob<R> extends Job {
     if (ok) this.#resolve(value as R);
     else this.#reject(value);
   }
-}
-
-/** Chunks at least this long are joined by `concat` (native); shorter ones by a loop (`concat` of many short arrays is slower). */
-const JOIN_NATIVE = 256;
-/** Arrays per `concat` call (an argument list has a limit). */
-const JOIN_BATCH = 4096;
-
-/** The chunks' results (dense arrays) as one dense array, in order. */
-function joinParts(parts: unknown[][], length: number): unknown[] {
-  if (parts.length === 1) return parts[0]!;
-  if (length >= JOIN_NATIVE * parts.length) {
-    let all: unknown[] = [];
-    for (let k = 0; k < parts.length; k += JOIN_BATCH) all = all.concat(...parts.slice(k, k + JOIN_BATCH));
-    return all;
-  }
-  const all: unknown[] = [];
-  for (const part of parts) for (let i = 0; i < part.length; i++) all.push(part[i]);
-  return all;
 }
 
 type Outcome =
