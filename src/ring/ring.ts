@@ -102,9 +102,12 @@ const STAMP_EVERY = 64;
 
 /** #roomSoon: how often it looks at HEAD, how long HEAD may stay still (plus a take's time), and the most in all. */
 const SPILL_POLL_MS = 0.05;
-const SPILL_IDLE_MS = 2;
+const SPILL_IDLE_MS = 20;
 const SPILL_TAKE_BYTES_PER_MS = 1 << 19;
-const SPILL_WAIT_MAX_MS = 20;
+const SPILL_WAIT_MAX_MS = 50;
+/** The same for an async put (`lockDeadline` 0), which waits with its event loop blocked: shorter. */
+const SPILL_IDLE_ASYNC_MS = 5;
+const SPILL_WAIT_MAX_ASYNC_MS = 10;
 
 /** `reserve` could not take the consumer lock (to grow the ring) by its deadline. */
 export const LOCK_BUSY = -2;
@@ -425,14 +428,17 @@ export class Ring {
    * room for it. A new block is fresh memory that the producer and then the consumer fault in page by page (on a
    * virtual machine measured at 3-6 ms per MiB, against about 0.1 ms to copy a MiB through the warm ring), so when
    * the consumer keeps taking, following its pace is cheaper than running ahead into blocks. Returns true once
-   * the frame fits in the ring; false when HEAD has not moved for about the time a take of this frame would need,
-   * or after SPILL_WAIT_MAX_MS in all: then the frame goes to a block as before (a consumer that has stopped costs a
-   * put one such pause per ring-to-block transition, since a producer in a chain stays there).
+   * the frame fits in the ring; false when HEAD has not moved for longer than a consumer's garbage collection or
+   * time slice plus a take of this frame, or after SPILL_WAIT_MAX_MS in all (async puts: shorter bounds): then the
+   * frame goes to a block as before. A consumer that has stopped costs a put one such pause per ring-to-block
+   * transition, since a producer in a chain stays there until the ring is half free.
    */
   #roomSoon(need: number): boolean {
     const i32 = this.i32;
     const cap = i32[CAP];
-    const idleMs = SPILL_IDLE_MS + need / SPILL_TAKE_BYTES_PER_MS;
+    const sync = this.#lockDeadline > 0;
+    const idleMs = (sync ? SPILL_IDLE_MS : SPILL_IDLE_ASYNC_MS) + need / SPILL_TAKE_BYTES_PER_MS;
+    const maxMs = sync ? SPILL_WAIT_MAX_MS : SPILL_WAIT_MAX_ASYNC_MS;
     const start = performance.now();
     let moved = start;
     let head = Atomics.load(i32, HEAD);
@@ -442,7 +448,7 @@ export class Ring {
       const toEnd = cap - (tail & (cap - 1));
       if (need <= toEnd ? used + need <= cap : used + toEnd + need <= cap) return true;
       const now = performance.now();
-      if (now - moved > idleMs || now - start > SPILL_WAIT_MAX_MS) return false;
+      if (now - moved > idleMs || now - start > maxMs) return false;
       this.seg.wait(HEAD, head, SPILL_POLL_MS); // nobody wakes HEAD: a sleep that ends early once it moved
       const h = Atomics.load(i32, HEAD);
       if (h !== head) {
