@@ -5,6 +5,7 @@
  * consumer releases its lock (as CPython pickles outside its locks).
  */
 
+import { LARGE_ITEM, sawLargeItem } from '../memory/allocator.js';
 import { decodeValue, encodeValue } from './index.js';
 import { decodePlain, encodePlainInPlace, plainScratch } from './plain.js';
 import {
@@ -201,6 +202,7 @@ export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p:
     if (n <= SMALL_COPY) {
       for (let i = 0; i < n; i++) mem[off + i] = bytes[i]!;
     } else {
+      if (n >= LARGE_ITEM) sawLargeItem();
       mem.set(n === bytes.byteLength ? bytes : bytes.subarray(0, n), off);
     }
     return n * 16 + tag;
@@ -225,6 +227,7 @@ export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p:
 
 /** Bytes of a structured payload, copied out so the frame can be released before decoding. May be pooled memory. */
 export function copyOut(mem: Buffer, off: number, len: number): Uint8Array {
+  if (len >= LARGE_ITEM) sawLargeItem();
   const out = Buffer.allocUnsafe(len);
   mem.copy(out, 0, off, off + len);
   return out;
@@ -240,6 +243,7 @@ export function copyStructured(mem: Buffer, tag: number, off: number, len: numbe
  * never a slice of Node's shared Buffer pool, where other data would be readable through `.buffer`.
  */
 export function copyOwn(mem: Buffer, off: number, len: number): Buffer {
+  if (len >= LARGE_ITEM) sawLargeItem();
   const out = Buffer.allocUnsafeSlow(len);
   mem.copy(out, 0, off, off + len);
   return out;
@@ -259,7 +263,9 @@ export function readFast(mem: FastBuffer, f64: Float64Array, tag: number, off: n
     case TAG_NUMBER:
       return f64[off >> 3];
     case TAG_UINT8: {
-      const out = new Uint8Array(len);
+      if (len >= LARGE_ITEM) sawLargeItem();
+      // Its own ArrayBuffer of exactly `len` bytes, not zero-filled first: every byte is written by the copy.
+      const out = new Uint8Array(Buffer.allocUnsafeSlow(len).buffer, 0, len);
       out.set(mem.subarray(off, off + len));
       return out;
     }

@@ -22,7 +22,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { WaitResult } from '../memory/segment.js';
 
 /** Bumped with `PQ_ABI_VERSION` in procq.c whenever the surface below changes: a stale build is refused. */
-export const NATIVE_ABI_VERSION = 5;
+export const NATIVE_ABI_VERSION = 6;
 
 export interface NativeStats {
   /** Native waiter threads alive in this process (busy or idle). */
@@ -108,6 +108,12 @@ export interface NativeBinding {
   threadStartTime(tid: number): number;
   /** `_exit(code)`: ends the process now, without Node's exit sequence (which can hang; see child.ts). */
   exitNow(code: number): never;
+  /**
+   * glibc's `mallopt`: blocks up to `mmapMax` bytes come from the heap (`M_MMAP_THRESHOLD`), freed heap memory goes
+   * back to the kernel only past `trimAt` bytes free at its top (`M_TRIM_THRESHOLD`), keeping `keep` (`M_TOP_PAD`).
+   * Process-wide. `false` when the C library is not glibc or refused a value (src/memory/allocator.ts).
+   */
+  keepLargeAllocationsWarm(mmapMax: number, trimAt: number, keep: number): boolean;
 
   /** A pipe for the resource tracker (src/memory/tracker.ts): `[readFd, writeFd]`, both close-on-exec. */
   trackerPipe(): [number, number];

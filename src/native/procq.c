@@ -14,6 +14,8 @@
  *   tracker         trackerPipe / setInheritable                   the pipe whose EOF tells the resource tracker
  *                                                                   (src/memory/tracker.ts) that a tree has ended
  *   waiting         threadStartTime                                owner identity (tid, start time), src/wait/
+ *   allocator       keepLargeAllocationsWarm                       glibc mallopt: large blocks served from the
+ *                                                                   heap and kept there (src/memory/allocator.ts)
  *
  * Linux only (futex). Every function validates its arguments and throws a TypeError / RangeError for misuse and an
  * Error whose `code` is the errno name (ENOENT, ENOSPC, ...) for system failures.
@@ -62,6 +64,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/falloc.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -72,7 +77,7 @@
 #include <node_api.h>
 
 /* Bumped whenever the JavaScript-visible surface changes; the loader refuses a stale build. */
-#define PQ_ABI_VERSION 5
+#define PQ_ABI_VERSION 6
 
 #define PQ_OK 0
 #define PQ_NOT_EQUAL 1
@@ -1054,6 +1059,33 @@ static napi_value SetParentDeathSignal(napi_env env, napi_callback_info info) {
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Memory release                                                                                                   */
 
+/*
+ * keepLargeAllocationsWarm(mmapMax, trimAt, keep): glibc's malloc serves blocks up to `mmapMax` bytes from its heap
+ * instead of a fresh mmap each (M_MMAP_THRESHOLD), returns freed heap memory to the kernel only when more than
+ * `trimAt` bytes lie free at its top (M_TRIM_THRESHOLD), and then keeps `keep` of them (M_TOP_PAD). Returns whether
+ * glibc took all three (false on other C libraries). Process-wide; see src/memory/allocator.ts for why.
+ */
+static napi_value KeepLargeAllocationsWarm(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return throw_type(env, "keepLargeAllocationsWarm(mmapMax, trimAt, keep) takes three numbers");
+  int64_t v[3];
+  for (int i = 0; i < 3; i++) {
+    if (napi_get_value_int64(env, argv[i], &v[i]) != napi_ok) return throw_type(env, "expected a number");
+    if (v[i] < 0 || v[i] > INT_MAX) return throw_range(env, "expected a byte count from 0 to 2^31 - 1");
+  }
+  bool ok = false;
+#ifdef __GLIBC__
+  ok = mallopt(M_MMAP_THRESHOLD, (int)v[0]) == 1;
+  ok = (mallopt(M_TRIM_THRESHOLD, (int)v[1]) == 1) && ok;
+  ok = (mallopt(M_TOP_PAD, (int)v[2]) == 1) && ok;
+#endif
+  napi_value out;
+  NAPI_CALL(env, napi_get_boolean(env, ok, &out));
+  return out;
+}
+
 /* shmRelease(arrayBuffer, offset, length): gives the pages of [offset, offset+length) back (fallocate PUNCH_HOLE,
  * KEEP_SIZE); they read as zeros afterwards and are backed again by shmCommit or on first touch. false when the
  * file system cannot punch holes (nothing released). */
@@ -1161,6 +1193,7 @@ NAPI_MODULE_INIT() {
       {"setInheritable", NULL, SetInheritable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threadStartTime", NULL, ThreadStartTime, NULL, NULL, NULL, napi_enumerable, NULL},
       {"exitNow", NULL, ExitNow, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"keepLargeAllocationsWarm", NULL, KeepLargeAllocationsWarm, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   napi_value abi;

@@ -137,7 +137,7 @@ export class Connection<T = unknown> implements Disposable, AsyncIterable<T> {
     );
   }
 
-  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  /** @internal What `console.log()` shows: `stats()`, not the shared-memory internals. */
   [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
     return inspectStats(this, options, inspect);
   }

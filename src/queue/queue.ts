@@ -366,7 +366,7 @@ export class Queue<T = unknown> implements QueueLike<T>, Disposable, AsyncDispos
     return 'Queue';
   }
 
-  /** What `console.log(queue)` shows: the queue as its users see it, not its shared-memory internals. */
+  /** @internal What `console.log(queue)` shows: the queue as its users see it, not its shared-memory internals. */
   [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
     const shown: Record<string, unknown> = {};
     if (this.#closed)

@@ -23,7 +23,8 @@
  *  22    P_SEQ         producer, before creating a block  producer lock: the last number given to a block
  *  23-25 P_INTENT_BLOCK, _BPOS, _LINKED   producer's journal of P_BLOCK, P_BLOCK_POS, P_LINKED (-1: unchanged)
  *  26    P_LOCK_WAIT   producers sleeping on P_LOCK     atomic add/sub
- *  27    GREW_AT       producer that grows the ring     both locks: when it last grew (wall clock, 1/10 s, wraps)
+ *  27    GREW_AT       producer that grows the ring,    producer lock (a shrink holds both): when the ring last grew
+ *                      or needs more than CAP_INIT      or a reserve needed more than CAP_INIT (wall clock, 1/10 s, wraps)
  *        line 2: what producers publish
  *  32    TAIL          producer                         producer lock; read by producers only
  *  33    PUT_COUNT     producer (the publish point)     producer lock; consumers and getters wait on it
@@ -88,8 +89,9 @@
  *   frame (growing from C to 2C moves the bytes whose position has bit C set up by exactly C, into bytes that were
  *   unused). The new CAP is stored after the copy: a producer killed half-way leaves the old layout intact.
  * - CAP shrinks back to CAP_INIT only with both locks held and the ring empty (HEAD = TAIL, PUT_COUNT =
- *   GET_COUNT, no batch open: the producer lock is held), at least SHRINK_AFTER_MS after the last growth (so a
- *   backlog that keeps coming back does not pay a grow and a shrink each time). CAP is stored first, then the
+ *   GET_COUNT, no batch open: the producer lock is held), at least SHRINK_AFTER_MS after the last growth or the
+ *   last reserve that CAP_INIT bytes could not have held (GREW_AT): so a ring that drains between large items, or
+ *   a backlog that keeps coming back, does not pay a grow, its page commits and faults, and a shrink each time. CAP is stored first, then the
  *   pages past the new end are given back (`Segment.release`): a process killed in between leaves memory
  *   committed, never a layout in use over released pages. Growing commits its pages again before touching them.
  * - Waiting: a waiter adds itself to its *_WAIT word, reads the epoch it will sleep on, re-checks its condition
@@ -106,7 +108,8 @@
  *   putters only when, read after its GET_COUNT store, the queue holds at most that many (or the ring is at its
  *   largest, where putters may also wait for bytes). The last take before a state with room is such a take.
  * - Overflow blocks (crossbeam's list channel). A reserve leaves LINK_ROOM (8 bytes) free after every item, so a
- *   LINK frame always fits. When the ring is at its largest and has no room for a frame, the producer sets P_SEQ
+ *   LINK frame always fits. When the ring is at its largest and has no room for a frame (after waiting a little,
+ *   holding the producer lock, for a consumer that keeps moving HEAD: ring.ts `#roomSoon`), the producer sets P_SEQ
  *   to a new number, creates the block (all committed: a full /dev/shm is SharedMemoryFull at the put, nothing
  *   written), writes a LINK frame (length = the block's number) at the ring's tail, and the item in the block. A
  *   full block gets a NEXT frame to a new one; an item larger than a block gets a block of its own. The producer

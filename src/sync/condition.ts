@@ -331,7 +331,7 @@ export class Condition implements Disposable, AsyncDisposable {
     return conditionStats(this.#place);
   }
 
-  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  /** @internal What `console.log()` shows: `stats()`, not the shared-memory internals. */
   [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
     return inspectStats(this, options, inspect);
   }

@@ -147,7 +147,7 @@ export class Lock implements ConditionLock, Disposable, AsyncDisposable {
     return lockStats(this.#place, 'Lock');
   }
 
-  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  /** @internal What `console.log()` shows: `stats()`, not the shared-memory internals. */
   [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
     return inspectStats(this, options, inspect);
   }

@@ -133,7 +133,7 @@ export class RLock implements ConditionLock, Disposable, AsyncDisposable {
     return lockStats(this.#place, 'RLock');
   }
 
-  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  /** @internal What `console.log()` shows: `stats()`, not the shared-memory internals. */
   [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
     return inspectStats(this, options, inspect);
   }

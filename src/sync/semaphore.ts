@@ -163,7 +163,7 @@ export class Semaphore implements Disposable, AsyncDisposable {
     return semaphoreStats(this.#place, this._bounded() ? 'BoundedSemaphore' : 'Semaphore');
   }
 
-  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  /** @internal What `console.log()` shows: `stats()`, not the shared-memory internals. */
   [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
     return inspectStats(this, options, inspect);
   }

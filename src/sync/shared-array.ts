@@ -156,7 +156,7 @@ export class SharedArray<C extends TypeCode = TypeCode> implements Iterable<Elem
     return dataStats(this.#data.place, 'SharedArray');
   }
 
-  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  /** @internal What `console.log()` shows: `stats()`, not the shared-memory internals. */
   [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
     return inspectStats(this, options, inspect);
   }

@@ -107,7 +107,7 @@ export class Value<C extends TypeCode = TypeCode, V extends InputOf<C> = InputOf
     return dataStats(this.#data.place, 'Value');
   }
 
-  /** What `console.log(value)` shows: `stats()` and the value, read without the lock (a snapshot). */
+  /** @internal What `console.log(value)` shows: `stats()` and the value, read without the lock (a snapshot). */
   [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
     return inspectStats(this, options, inspect, () => ({ value: this.#data.elements.get(0) })); // no lock: a snapshot
   }
