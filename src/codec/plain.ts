@@ -172,7 +172,7 @@ function writeContainer(v: object, depth: number): void {
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     writeString(k);
-    writeValue((v as Record<string, unknown>)[k], depth + 1);
+    writeValue(propertyOf(v as Record<string, unknown>, k), depth + 1);
   }
 }
 
@@ -189,7 +189,17 @@ function writeRecord(v: Record<string, unknown>, shape: RecordShape, depth: numb
   for (let i = 0; i < n; i++) b[p + i] = block[i]!;
   pos = p + n;
   const keys = shape.keys;
-  for (let i = 0; i < keys.length; i++) writeValue(v[keys[i]!], depth + 1);
+  for (let i = 0; i < keys.length; i++) writeValue(propertyOf(v, keys[i]!), depth + 1);
+}
+
+/**
+ * `v[k]`, refusing when the key is gone: a getter read earlier deleted it, and clone then leaves it out (the
+ * structured clone fallback does, where this codec has already written the key).
+ */
+function propertyOf(v: Record<string, unknown>, k: string): unknown {
+  const x = v[k];
+  if (x === undefined && !Object.hasOwn(v, k)) throw REFUSE;
+  return x;
 }
 
 /**
