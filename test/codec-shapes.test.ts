@@ -137,6 +137,24 @@ test('a getter is read once, as clone reads it; a getter that adds a key or dele
   q.close();
 });
 
+test('an enumerable key inherited from a polluted Object.prototype is never taken for an own key', () => {
+  const q = new Queue<unknown>();
+  const proto = Object.prototype as Record<string, unknown>;
+  try {
+    for (let i = 0; i < 3; i++) assert.deepStrictEqual(roundTrip(q, { a: i, b: 'x' }), { a: i, b: 'x' });
+    proto.b = 'inherited'; // enumerable: for-in lists it after the own keys
+    for (let i = 0; i < 3; i++) {
+      const got = roundTrip(q, { a: i }) as Record<string, unknown>;
+      assert.ok(!Object.hasOwn(got, 'b'), 'b is not an own key of the copy');
+      assert.deepEqual(Object.keys(got), ['a']);
+      assert.equal(keyOrder(roundTrip(q, { a: i, b: 'own' })), keyOrder({ a: i, b: 'own' }));
+    }
+  } finally {
+    delete proto.b;
+  }
+  q.close();
+});
+
 test('more shapes than either cache holds, each seen several times and interleaved: every item exact', () => {
   const q = new Queue<unknown>();
   const shapes = 1500; // past the encoder's 64 and the decoder's 256 slots

@@ -160,9 +160,15 @@ function writeContainer(v: object, depth: number): void {
   }
   const proto = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null) throw REFUSE;
+  const last = lastShape[depth];
+  if (last !== undefined && hasShape(v, last)) {
+    writeRecord(v as Record<string, unknown>, last, depth);
+    return;
+  }
   const keys = Object.keys(v);
   const shape = encodeShapeOf(keys);
   if (shape !== null) {
+    lastShape[depth] = shape;
     writeRecord(v as Record<string, unknown>, shape, depth);
     return;
   }
@@ -174,6 +180,25 @@ function writeContainer(v: object, depth: number): void {
     writeString(k);
     writeValue(propertyOf(v as Record<string, unknown>, k), depth + 1);
   }
+}
+
+/** The record shape last written at each depth: the likely shape of the next object there. */
+const lastShape: (RecordShape | undefined)[] = new Array(MAX_DEPTH).fill(undefined);
+const ownKey = Object.prototype.hasOwnProperty;
+
+/**
+ * Whether `v`'s own enumerable string keys are exactly `shape.keys`, in order, checked without `Object.keys`'s
+ * array: `for-in` walks V8's enum cache and lists own keys in `Object.keys` order, then inherited enumerable ones
+ * (an inherited key, e.g. on a polluted `Object.prototype`, fails the own-property check).
+ */
+function hasShape(v: object, shape: RecordShape): boolean {
+  const keys = shape.keys;
+  let i = 0;
+  for (const k in v) {
+    if (k !== keys[i] || !ownKey.call(v, k)) return false;
+    i++;
+  }
+  return i === keys.length;
 }
 
 function writeRecord(v: Record<string, unknown>, shape: RecordShape, depth: number): void {
@@ -331,12 +356,8 @@ function readValue(): unknown {
       rpos += 2 * n;
       return b.ucs2Slice(rpos - 2 * n, rpos);
     }
-    case T_ARRAY: {
-      const n = readU32();
-      const a = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = readValue();
-      return a;
-    }
+    case T_ARRAY:
+      return readArray(readU32());
     case T_RECORD:
       return readRecord();
     case T_OBJECT: {
@@ -357,6 +378,23 @@ function readValue(): unknown {
     }
   }
   throw new Error(`procq: corrupt plain frame (type byte ${t})`);
+}
+
+/** A packed array, as clone gives (`new Array(n)` would make a holey one, slower to read for as long as it lives). */
+function readArray(n: number): unknown[] {
+  switch (n) {
+    case 0:
+      return [];
+    case 1:
+      return [readValue()];
+    case 2:
+      return [readValue(), readValue()];
+    case 3:
+      return [readValue(), readValue(), readValue()];
+  }
+  const a: unknown[] = [];
+  for (let i = 0; i < n; i++) a.push(readValue());
+  return a;
 }
 
 function readRecord(): unknown {
