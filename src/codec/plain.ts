@@ -15,9 +15,16 @@
  *   T_F64                                    f64 (LE)
  *   T_ASCII  u32 length, bytes      T_UTF16  u32 units, 2 bytes each
  *   T_ARRAY  u32 count, values      T_OBJECT u32 count, (key: T_ASCII|T_UTF16 string, value) pairs
+ *   T_RECORD u16 key-block bytes, key block (per key: u8 length, ASCII bytes), then one value per key
+ *
+ * Records (`shapes.ts`): an object whose keys are all short ASCII (the usual job) carries its key list as one block
+ * in every frame, so each frame decodes alone (another consumer, a consumer started late, another process); the
+ * encoder copies the block from a cache of key lists it has seen, the decoder looks the block up in its own cache
+ * and builds the object with one compiled object literal per shape (one hidden class, no per-key stores).
  */
 
 import { isProxy } from 'node:util/types';
+import { builderFor, type DecodeShape, encodeShapeOf, type RecordShape } from './shapes.js';
 
 const T_NULL = 1;
 const T_UNDEF = 2;
@@ -29,6 +36,7 @@ const T_ASCII = 7;
 const T_UTF16 = 8;
 const T_ARRAY = 9;
 const T_OBJECT = 10;
+const T_RECORD = 11;
 
 const MAX_DEPTH = 16;
 const MAX_CONTAINERS = 256;
@@ -42,7 +50,9 @@ interface UcsBuffer extends Buffer {
 
 let scratch = Buffer.allocUnsafeSlow(4096) as UcsBuffer;
 let pos = 0;
-const seen: object[] = [];
+/** The containers of the item being encoded: `seen[0 .. nSeen)` (a fixed array: no growing, no `length = 0` call). */
+const seen: (object | undefined)[] = new Array(MAX_CONTAINERS).fill(undefined);
+let nSeen = 0;
 /** An encoding is under way: a getter that puts on a queue while being read must not reuse the scratch. */
 let busy = false;
 
@@ -130,9 +140,14 @@ function writeValue(v: unknown, depth: number): void {
   throw REFUSE; // bigint, symbol, function
 }
 
+function wasSeen(v: object): boolean {
+  for (let i = 0; i < nSeen; i++) if (seen[i] === v) return true;
+  return false;
+}
+
 function writeContainer(v: object, depth: number): void {
-  if (depth >= MAX_DEPTH || seen.length >= MAX_CONTAINERS || seen.includes(v) || isProxy(v)) throw REFUSE;
-  seen.push(v);
+  if (depth >= MAX_DEPTH || nSeen >= MAX_CONTAINERS || wasSeen(v) || isProxy(v)) throw REFUSE;
+  seen[nSeen++] = v;
   if (Array.isArray(v)) {
     if (Object.getPrototypeOf(v) !== Array.prototype) throw REFUSE;
     const n = v.length;
@@ -145,15 +160,71 @@ function writeContainer(v: object, depth: number): void {
   }
   const proto = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null) throw REFUSE;
+  const last = lastShape[depth];
+  if (last !== undefined && hasShape(v, last)) {
+    writeRecord(v as Record<string, unknown>, last, depth);
+    return;
+  }
   const keys = Object.keys(v);
+  const shape = encodeShapeOf(keys);
+  if (shape !== null) {
+    lastShape[depth] = shape;
+    writeRecord(v as Record<string, unknown>, shape, depth);
+    return;
+  }
   room(5);
   scratch[pos++] = T_OBJECT;
   writeU32(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     writeString(k);
-    writeValue((v as Record<string, unknown>)[k], depth + 1);
+    writeValue(propertyOf(v as Record<string, unknown>, k), depth + 1);
   }
+}
+
+/** The record shape last written at each depth: the likely shape of the next object there. */
+const lastShape: (RecordShape | undefined)[] = new Array(MAX_DEPTH).fill(undefined);
+const ownKey = Object.prototype.hasOwnProperty;
+
+/**
+ * Whether `v`'s own enumerable string keys are exactly `shape.keys`, in order, checked without `Object.keys`'s
+ * array: `for-in` walks V8's enum cache and lists own keys in `Object.keys` order, then inherited enumerable ones
+ * (an inherited key, e.g. on a polluted `Object.prototype`, fails the own-property check).
+ */
+function hasShape(v: object, shape: RecordShape): boolean {
+  const keys = shape.keys;
+  let i = 0;
+  for (const k in v) {
+    if (k !== keys[i] || !ownKey.call(v, k)) return false;
+    i++;
+  }
+  return i === keys.length;
+}
+
+function writeRecord(v: Record<string, unknown>, shape: RecordShape, depth: number): void {
+  const block = shape.block;
+  const n = block.length;
+  room(3 + n);
+  const b = scratch;
+  let p = pos;
+  b[p] = T_RECORD;
+  b[p + 1] = n;
+  b[p + 2] = n >>> 8;
+  p += 3;
+  for (let i = 0; i < n; i++) b[p + i] = block[i]!;
+  pos = p + n;
+  const keys = shape.keys;
+  for (let i = 0; i < keys.length; i++) writeValue(propertyOf(v, keys[i]!), depth + 1);
+}
+
+/**
+ * `v[k]`, refusing when the key is gone: a getter read earlier deleted it, and clone then leaves it out (the
+ * structured clone fallback does, where this codec has already written the key).
+ */
+function propertyOf(v: Record<string, unknown>, k: string): unknown {
+  const x = v[k];
+  if (x === undefined && !Object.hasOwn(v, k)) throw REFUSE;
+  return x;
 }
 
 /**
@@ -165,14 +236,15 @@ export function encodePlainInPlace(item: object): number {
   if (busy) return -1;
   busy = true;
   pos = 0;
-  seen.length = 0;
+  nSeen = 0;
   try {
     writeContainer(item, 0);
   } catch (err) {
     if (err === REFUSE) return -1;
     throw err;
   } finally {
-    seen.length = 0;
+    for (let i = 0; i < nSeen; i++) seen[i] = undefined; // hold no item alive
+    nSeen = 0;
     busy = false;
   }
   return pos;
@@ -256,7 +328,8 @@ function buildAscii(b: UcsBuffer, p: number, n: number): string {
     case 8:
       return fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!);
   }
-  return b.latin1Slice(p, p + n);
+  // 9 to CACHE_MAX_LEN: two halves, still cheaper than the native call.
+  return n <= 16 ? buildAscii(b, p, 8) + buildAscii(b, p + 8, n - 8) : b.latin1Slice(p, p + n);
 }
 
 function readValue(): unknown {
@@ -283,12 +356,10 @@ function readValue(): unknown {
       rpos += 2 * n;
       return b.ucs2Slice(rpos - 2 * n, rpos);
     }
-    case T_ARRAY: {
-      const n = readU32();
-      const a = new Array(n);
-      for (let i = 0; i < n; i++) a[i] = readValue();
-      return a;
-    }
+    case T_ARRAY:
+      return readArray(readU32());
+    case T_RECORD:
+      return readRecord();
     case T_OBJECT: {
       const n = readU32();
       const o: Record<string, unknown> = {};
@@ -307,6 +378,46 @@ function readValue(): unknown {
     }
   }
   throw new Error(`procq: corrupt plain frame (type byte ${t})`);
+}
+
+/** A packed array, as clone gives (`new Array(n)` would make a holey one, slower to read for as long as it lives). */
+function readArray(n: number): unknown[] {
+  switch (n) {
+    case 0:
+      return [];
+    case 1:
+      return [readValue()];
+    case 2:
+      return [readValue(), readValue()];
+    case 3:
+      return [readValue(), readValue(), readValue()];
+  }
+  const a: unknown[] = [];
+  for (let i = 0; i < n; i++) a.push(readValue());
+  return a;
+}
+
+function readRecord(): unknown {
+  const b = rb;
+  const p = rpos;
+  const n = b[p]! | (b[p + 1]! << 8);
+  rpos = p + 2 + n;
+  const shape: DecodeShape = builderFor(b, p + 2, n);
+  if (shape.build !== null) return shape.build(readValue);
+  const keys = shape.keys;
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k === '__proto__')
+      Object.defineProperty(o, k, {
+        value: readValue(),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else o[k] = readValue();
+  }
+  return o;
 }
 
 /** Decodes the plain frame of `length` bytes at `offset` in `mem`. @internal */
