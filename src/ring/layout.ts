@@ -47,7 +47,9 @@
  * 121    CAP_INIT      creator                          never changes: the CAP a drained ring falls back to
  *                                                       (0 in rings of older versions: they never shrink)
  * 122    GREW_AT       producer that grows the ring     both locks: when it last grew (wall clock, 1/10 s, wraps)
- * 126    GET_PARKED    getters asleep in the kernel     atomic add/sub around the compare-and-sleep (wait-word.ts)
+ * 124    GET_PARK_SEQ  getters' sleeps started          getter: +1 after GET_PARKED's +1, before it sleeps (wait/park.ts)
+ * 125    GET_WOKE_SEQ  every getter sleep up to it woken  waker: GET_PARK_SEQ as read before a wake that woke them all
+ * 126    GET_PARKED    getters asleep in the kernel     atomic add/sub around the compare-and-sleep (wait/park.ts)
  * 127    PUT_PARKED    putters asleep in the kernel     atomic add/sub around the compare-and-sleep
  *  ...   reserved up to HEADER_BYTES
  * ```
@@ -90,6 +92,9 @@
  *   is slept on because some wake-ups (shutdown) change no counter. A notifier that, after bumping the epoch, reads
  *   0 in the matching *_PARKED word skips the futex wake: nobody is asleep, and a waiter about to sleep compares
  *   against the bumped epoch (a waiter killed asleep leaves *_PARKED raised: wake calls for nobody, never a loss).
+ *   Getters also count their sleeps (GET_PARK_SEQ) and a wake that woke every parked getter records the count it
+ *   read (GET_WOKE_SEQ): a publisher that reads the two equal skips the futex wake, though woken getters that have
+ *   not run yet still hold GET_PARKED up (wait/park.ts has the argument).
  * - Putters of a bounded queue wait for room with hysteresis: a putter that found the queue full sleeps until it
  *   holds at most `putterLowWater(MAXSIZE)` items (or, after a slice, until it is not full), and a take wakes
  *   putters only when, read after its GET_COUNT store, the queue holds at most that many (or the ring is at its
@@ -171,6 +176,8 @@ export const C_INTENT_DONE = 119;
 export const BROKEN = 120;
 export const CAP_INIT = 121;
 export const GREW_AT = 122;
+export const GET_PARK_SEQ = 124;
+export const GET_WOKE_SEQ = 125;
 export const GET_PARKED = 126;
 export const PUT_PARKED = 127;
 
