@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, afterEach, describe, test } from 'node:test';
-import { Empty, Full } from '../src/errors.js';
+import { Empty, TimeoutError } from '../src/errors.js';
 import { loadNative } from '../src/native/index.js';
 import { Process } from '../src/process/index.js';
 import { Queue } from '../src/queue/queue.js';
@@ -108,13 +108,14 @@ describe('a live but stopped lock holder', { skip: noProcesses, concurrency: fal
       const ticksAtReturn = ticks;
       const r = await timed(put);
       clearInterval(ticker);
-      assert.equal(r.outcome, 'Full');
+      // An unbounded queue is never full: a put that cannot go on is a TimeoutError, not Full.
+      assert.equal(r.outcome, 'TimeoutError');
       assert.ok(r.ms < SETTLE_MS, `put({ timeout: 200 }) took ${Math.round(r.ms)} ms`);
       assert.equal(ticksAtReturn, 0, 'put() returned its promise before any timer ran');
       assert.ok(ticks > 0, 'the event loop ran while the put waited for the consumer lock');
       assert.equal(q._engine.ring.i32[3], capBefore, 'the ring did not grow without the consumer lock');
 
-      assert.throws(() => q.putSync(Buffer.alloc(32 << 20, 1), { timeout: 100 }), Full);
+      assert.throws(() => q.putSync(Buffer.alloc(32 << 20, 1), { timeout: 100 }), TimeoutError);
     } finally {
       process.kill(pid, 'SIGCONT');
       dog.kill();
@@ -127,6 +128,20 @@ describe('a live but stopped lock holder', { skip: noProcesses, concurrency: fal
     await q.put(Buffer.from('after'), { timeout: SETTLE_MS });
     for (let i = 0; i < left; i++) q.getSync({ timeout: SETTLE_MS });
     assert.deepEqual(q.getSync({ timeout: SETTLE_MS }), Buffer.from('after'));
+  });
+
+  test('putNowait into an unbounded queue waits for a producer lock held by a running thread (never Full)', async () => {
+    const q = new Queue<string>();
+    const said = new Queue<string>();
+    const p = child('holdProducerLock', [q, said, 200]);
+    try {
+      assert.equal(said.getSync({ timeout: 30_000 }), 'holding');
+      q.putNowait('in'); // Python's put_nowait on an unbounded queue never raises Full (was Full after 50 ms)
+      assert.equal(q.getNowait(), 'in');
+    } finally {
+      await p.join();
+    }
+    assert.equal(p.exitCode, 0);
   });
 
   test('producer lock: put/putSync with a timeout settle within it', async () => {
@@ -144,11 +159,11 @@ describe('a live but stopped lock holder', { skip: noProcesses, concurrency: fal
     const dog = watchdog(pid, 15_000);
     try {
       const put = await timed(q.put(Buffer.from('x'), { timeout: 200 }));
-      assert.equal(put.outcome, 'Full');
+      assert.equal(put.outcome, 'TimeoutError', 'an unbounded queue is never Full');
       assert.ok(put.ms < SETTLE_MS, `put({ timeout: 200 }) took ${Math.round(put.ms)} ms`);
       const t0 = performance.now();
-      assert.throws(() => q.putSync(Buffer.from('x'), { timeout: 100 }), Full);
-      assert.throws(() => q.putNowait(Buffer.from('x')), Full);
+      assert.throws(() => q.putSync(Buffer.from('x'), { timeout: 100 }), TimeoutError);
+      assert.throws(() => q.putNowait(Buffer.from('x')), TimeoutError);
       assert.ok(performance.now() - t0 < SETTLE_MS, 'putSync / putNowait');
     } finally {
       process.kill(pid, 'SIGCONT');

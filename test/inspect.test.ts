@@ -5,6 +5,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import { Empty, Full } from '../src/errors.js';
 import {
   Barrier,
@@ -215,6 +216,35 @@ describe('label option and stats()', () => {
     assert.ok(p.bytes[1] > 0);
     end0.close();
     end1.close();
+  });
+});
+
+describe('console.log shows state, not internals', () => {
+  test('a queue, a closed queue, a JoinableQueue, a Lock held, a Value and a Pipe end', () => {
+    const q = new Queue<number>(5, { label: 'jobs' });
+    q.putNowait(1);
+    assert.equal(inspect(q), "Queue { label: 'jobs', maxsize: 5, qsize: 1 }");
+    q.close();
+    assert.equal(inspect(q), 'Queue { closed: true }');
+    const j = new JoinableQueue<number>();
+    j.putNowait(7);
+    assert.equal(inspect(j), 'JoinableQueue { maxsize: 0, qsize: 1, unfinished: 1 }');
+    j.close();
+    const lock = new Lock({ label: 'db' });
+    lock.acquireSync();
+    const shown = inspect(lock, { breakLength: Number.POSITIVE_INFINITY });
+    assert.match(shown, new RegExp(`^Lock \\{ label: 'db', locked: true, owner: \\{ pid: ${process.pid},`));
+    lock.release();
+    assert.equal(inspect(new Value('d', 2.5)), "Value { typecode: 'd', length: 1, owner: null, value: 2.5 }");
+    const [a, b] = Pipe();
+    a.send('x');
+    assert.match(
+      inspect(b, { breakLength: Number.POSITIVE_INFINITY }),
+      /^Pipe \{ duplex: true, .*messages: \[ 0, 1 \]/,
+    );
+    for (const o of [q, j, lock, a]) assert.doesNotMatch(inspect(o), /_engine|seg|Int32Array/);
+    a.close();
+    b.close();
   });
 });
 

@@ -1,7 +1,6 @@
 // The waiting layer (src/wait/): one native sleeper per (thread, word) for every pending async wait, one waiter woken
 // per item, spinning that adapts to what recent waits saw, and owner identities that pid reuse cannot fake.
 import assert from 'node:assert/strict';
-import { setMaxListeners } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { createSegment, type SegmentKind } from '../src/memory/index.js';
@@ -35,7 +34,6 @@ describe('async waits share one sleeper per word', { skip: noNative }, () => {
 
     const N = 1000;
     const ac = new AbortController();
-    setMaxListeners(N, ac.signal);
     const settled: unknown[] = new Array(N).fill(undefined);
     const gets = Array.from({ length: N }, (_, i) => {
       // A third time out soon, a third wait for items, a third are aborted.

@@ -14,9 +14,9 @@
  */
 import type { Socket } from 'node:net';
 
+import { onAbort } from '../abort.js';
 import { decodeValue, encodeValue } from '../codec/index.js';
 import {
-  AbortError,
   abortErrorFrom,
   BrokenPipeError,
   ClosedError,
@@ -225,17 +225,18 @@ export class SocketConnection<T = unknown> implements Disposable, AsyncIterable<
       let timer: NodeJS.Timeout | undefined;
       const done = (err?: Error) => {
         this.#waiters.delete(wake);
-        signal?.removeEventListener('abort', onAbort);
+        unsubscribe?.();
         clearTimeout(timer);
         if (this.#waiters.size === 0 && !this.#closed) this.#socket.unref();
         if (err) reject(err);
         else resolve();
       };
       const wake = () => done();
-      const onAbort = () => done(signal ? abortErrorFrom(signal) : new AbortError());
+
       this.#waiters.add(wake);
       this.#socket.ref();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const unsubscribe =
+        signal === undefined ? undefined : onAbort(signal, () => done(abortErrorFrom(signal)));
       if (timeoutMs !== Number.POSITIVE_INFINITY) {
         timer = setTimeout(() => done(new TimeoutError('no message arrived before the timeout')), timeoutMs);
       }

@@ -26,6 +26,7 @@
  * ready object passes one wake-up on to the word's next sleeper (`passWakeOn`): a reader behind it is woken at once.
  * (The pass may wake a reader for an item another has taken meanwhile: it looks, finds nothing, sleeps again.)
  */
+import { onAbort } from '../abort.js';
 import { AbortError, abortErrorFrom, ProcessError, rejecting, TimeoutError } from '../errors.js';
 import { Connection } from '../pipe/connection.js';
 import { Process } from '../process/process.js';
@@ -140,17 +141,16 @@ async function whenReady(
   }
   const ended = (o as Process)._whenEnded()!;
   return new Promise<boolean>((resolve, reject) => {
-    const onAbort = () => finish(() => reject(abortErrorFrom(signal)));
     const timer =
       deadline === Number.POSITIVE_INFINITY
         ? undefined
         : setTimeout(() => finish(() => resolve(false)), deadline - performance.now());
     const finish = (settle: () => void) => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      unsubscribe();
       settle();
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = onAbort(signal, () => finish(() => reject(abortErrorFrom(signal))));
     void ended.then(() => finish(() => resolve(true)));
   });
 }
@@ -174,8 +174,7 @@ export function wait<T extends Waitable>(objects: Iterable<T>, options?: WaitFor
     if (first.length > 0 || timeoutMs === 0 || list.length === 0) return first;
     const deadline = deadlineOf(timeoutMs);
     const stop = new AbortController();
-    const onAbort = () => stop.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = signal === undefined ? undefined : onAbort(signal, () => stop.abort());
     const hold = setInterval(() => {}, 1 << 30); // a wait keeps the process alive, as a pending recv does
     const waits = list.map((o, i) => whenReady(o, points[i], deadline, stop.signal));
     let settled: PromiseSettledResult<boolean>[] = [];
@@ -184,7 +183,7 @@ export function wait<T extends Waitable>(objects: Iterable<T>, options?: WaitFor
     } catch (err) {
       if (!(err instanceof AbortError)) throw err;
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      unsubscribe?.();
       stop.abort();
       clearInterval(hold);
       settled = await Promise.allSettled(waits);

@@ -33,6 +33,7 @@ import {
   ShutDown,
   TimeoutError,
 } from '../errors.js';
+import { type Inspect, type InspectOptions, inspectCustom, inspectStats } from '../inspect/custom.js';
 import type { PipeStats } from '../inspect/read.js';
 import { register } from '../inspect/registry.js';
 import { pipeStats } from '../inspect/stats.js';
@@ -134,6 +135,11 @@ export class Connection<T = unknown> implements Disposable, AsyncIterable<T> {
       rings.map((r) => r?.seg ?? null),
       label,
     );
+  }
+
+  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
+    return inspectStats(this, options, inspect);
   }
 
   /** Whether `close()` was called on this object. */

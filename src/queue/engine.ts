@@ -37,6 +37,9 @@ const SHUT = 3;
 const GROW_BUSY = 5; // the ring must grow and the consumer lock was not taken by the deadline
 const FAILED = 6; // a batch stopped at an item that failed (its error in #batchError) after putting others
 
+/** How long a `putNowait` into an unbounded queue waits for a producer lock held by another thread. */
+const UNBOUNDED_PUT_LOCK_MS = 250;
+
 /** How long `shutdown({ immediate: true })` waits for each ring lock to discard the items. */
 const SHUTDOWN_LOCK_MS = 2000;
 
@@ -262,17 +265,40 @@ export class QueueEngine {
     return this.#scratch;
   }
 
+  /**
+   * The deadline for taking the producer lock: `LOCK_GRACE_MS` past the call's own. An unbounded queue is never
+   * full, so there a `putNowait` (timeout 0: "do not wait for room", and there is always room) waits for a holder
+   * that runs for up to `UNBOUNDED_PUT_LOCK_MS`, as Python's `put_nowait` takes its lock; a put with a timeout keeps
+   * to it. On an unbounded queue a holder that does not let go (stopped) fails the put with `TimeoutError`, never
+   * `Full`.
+   */
+  #putLockDeadline(deadline: number, timeoutMs: number): number {
+    const grace = lockDeadlineOf(deadline);
+    return this.ring.maxsize > 0 || timeoutMs > 0
+      ? grace
+      : Math.max(grace, performance.now() + UNBOUNDED_PUT_LOCK_MS);
+  }
+
+  /** What a put that could not go on by its deadline throws: `Full`, or `TimeoutError` on an unbounded queue. */
+  #putTimedOut(producerLock: boolean, suffix = ''): Error {
+    if (this.ring.maxsize > 0) return new Full(`${this.#says('is full')}${suffix}`);
+    const which = producerLock ? 'producer' : 'consumer';
+    return new TimeoutError(
+      `${this.#says(`is unbounded, but its ${which} lock was held past the deadline by a thread that did not let go (stopped?)`)}${suffix}`,
+    );
+  }
+
   putSync(item: unknown, timeoutMs: number): void {
     // Borrowed bytes stay valid: nothing else runs in this thread until the put returns (a blocked thread).
     const pre = this.#prepareOutside(item, true);
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     for (;;) {
-      if (!lock.acquireSync(lockDeadlineOf(deadline))) throw new Full(this.#says('is full'));
+      if (!lock.acquireSync(this.#putLockDeadline(deadline, timeoutMs))) throw this.#putTimedOut(true);
       let r: number;
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        r = this.#putLocked(pre ?? this.#scratchFor(item), lockDeadlineOf(deadline));
+        r = this.#putLocked(pre ?? this.#scratchFor(item), this.#putLockDeadline(deadline, timeoutMs));
       } finally {
         lock.release();
       }
@@ -282,10 +308,8 @@ export class QueueEngine {
       }
       const failure = this.#failureOf(r);
       if (failure) throw failure;
-      if (
-        r === GROW_BUSY ||
-        !this.ring.putters.waitSync(this.#roomOrShut(r, seen, deadline), deadline, this.#notFull)
-      )
+      if (r === GROW_BUSY) throw this.#putTimedOut(false);
+      if (!this.ring.putters.waitSync(this.#roomOrShut(r, seen, deadline), deadline, this.#notFull))
         throw new Full(this.#says('is full'));
     }
   }
@@ -331,8 +355,8 @@ export class QueueEngine {
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     for (;;) {
-      if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal)))
-        throw new Full(this.#says('is full'));
+      if (!lock.tryAcquire() && !(await lock.acquire(this.#putLockDeadline(deadline, timeoutMs), signal)))
+        throw this.#putTimedOut(true);
       let r: number;
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
@@ -352,7 +376,7 @@ export class QueueEngine {
               signal,
               this.#notFull,
             );
-      if (!ready) throw new Full(this.#says('is full'));
+      if (!ready) throw r === GROW_BUSY ? this.#putTimedOut(false) : new Full(this.#says('is full'));
     }
   }
 
@@ -433,11 +457,8 @@ export class QueueEngine {
     const lock = this.ring.producerLock;
     let done = 0;
     while (done < ps.length) {
-      if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal))) {
-        throw this.#batchFailure(
-          new Full(`${this.#says('is full')}: ${done} of ${ps.length} items were put`),
-          done,
-        );
+      if (!lock.tryAcquire() && !(await lock.acquire(this.#putLockDeadline(deadline, timeoutMs), signal))) {
+        throw this.#batchFailure(this.#putTimedOut(true, `: ${done} of ${ps.length} items were put`), done);
       }
       let res: { n: number; r: number };
       const seen = Atomics.load(this.i32, GET_COUNT);
@@ -462,10 +483,12 @@ export class QueueEngine {
               this.#notFull,
             );
       if (!ready) {
-        throw this.#batchFailure(
-          new Full(`${this.#says('is full')}: ${done} of ${ps.length} items were put`),
-          done,
-        );
+        const suffix = `: ${done} of ${ps.length} items were put`;
+        const err =
+          res.r === GROW_BUSY
+            ? this.#putTimedOut(false, suffix)
+            : new Full(`${this.#says('is full')}${suffix}`);
+        throw this.#batchFailure(err, done);
       }
     }
     return done;
@@ -483,11 +506,14 @@ export class QueueEngine {
           new Full(`${this.#says('is full')}: ${done} of ${ps.length} items were put`),
           done,
         );
-      if (!lock.acquireSync(lockDeadlineOf(deadline))) throw full();
+      const suffix = `: ${done} of ${ps.length} items were put`;
+      if (!lock.acquireSync(this.#putLockDeadline(deadline, timeoutMs))) {
+        throw this.#batchFailure(this.#putTimedOut(true, suffix), done);
+      }
       let res: { n: number; r: number };
       const seen = Atomics.load(this.i32, GET_COUNT);
       try {
-        res = this.#putManyLocked(list, ps, done, lockDeadlineOf(deadline));
+        res = this.#putManyLocked(list, ps, done, this.#putLockDeadline(deadline, timeoutMs));
       } finally {
         lock.release();
       }
@@ -496,10 +522,9 @@ export class QueueEngine {
       if (done === ps.length) break;
       const failure = this.#failureOf(res.r);
       if (failure) throw this.#batchFailure(failure, done);
-      if (
-        res.r === GROW_BUSY ||
-        !this.ring.putters.waitSync(this.#roomOrShut(res.r, seen, deadline), deadline, this.#notFull)
-      ) {
+      if (res.r === GROW_BUSY)
+        throw this.#batchFailure(this.#putTimedOut(false, `: ${done} of ${ps.length} items were put`), done);
+      if (!this.ring.putters.waitSync(this.#roomOrShut(res.r, seen, deadline), deadline, this.#notFull)) {
         throw full();
       }
     }

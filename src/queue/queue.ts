@@ -20,6 +20,7 @@ import type { Codec } from '../codec/frames.js';
 import { handleTypeOf, shareable } from '../codec/handles.js';
 import type { WaitPoint } from '../connection/wait-point.js';
 import { ClosedError, rejecting } from '../errors.js';
+import { type Inspect, type InspectOptions, inspectCustom } from '../inspect/custom.js';
 import { checkLabel } from '../inspect/label.js';
 import type { QueueStats } from '../inspect/read.js';
 import { register } from '../inspect/registry.js';
@@ -43,6 +44,8 @@ import {
 } from './options.js';
 
 const kAttach = Symbol('procq.attach');
+/** The keys of `new Queue({ ... })`: a misspelt one (`maxSize`) is an error, not an unbounded queue. */
+const OPTION_KEYS = ['maxsize', 'capacityBytes', 'codec', 'label'];
 
 interface QueueState {
   segment: SegmentHandle;
@@ -61,13 +64,31 @@ export class Queue<T = unknown> implements QueueLike<T>, Disposable, AsyncDispos
    * @throws TypeError / RangeError when `maxsize` is not an integer, or options are invalid.
    */
   constructor(maxsize?: number, options?: QueueOptions<T>);
+  /** The same with everything in one options object: `new Queue({ maxsize: 1000, label: 'jobs' })`. */
+  constructor(options: QueueOptions<T> & { maxsize?: number });
   /** @internal */
   constructor(attach: typeof kAttach, state: QueueState, options?: QueueOptions<T>);
   constructor(
-    maxsize?: number | typeof kAttach,
+    first?: number | typeof kAttach | (QueueOptions<T> & { maxsize?: number }),
     options?: QueueOptions<T> | QueueState,
     more?: QueueOptions<T>,
   ) {
+    let maxsize: unknown = first;
+    if (typeof first === 'object' && first !== null) {
+      if (options !== undefined) {
+        throw new TypeError(
+          'Expected either `new Queue(maxsize, options)` or `new Queue(options)`, not both',
+        );
+      }
+      if (Array.isArray(first))
+        throw new TypeError('Expected `maxsize` to be an integer or an options object, got an array');
+      for (const key of Object.keys(first)) {
+        if (!OPTION_KEYS.includes(key)) {
+          throw new TypeError(`Unknown Queue option \`${key}\` (known: ${OPTION_KEYS.join(', ')})`);
+        }
+      }
+      ({ maxsize, ...options } = first);
+    }
     if (maxsize === kAttach) {
       const state = options as QueueState;
       this.#maxsize = state.maxsize;
@@ -138,7 +159,11 @@ export class Queue<T = unknown> implements QueueLike<T>, Disposable, AsyncDispos
     this._engine.putSync(item, timeoutMs);
   }
 
-  /** `put` with `block: false`: throws `Full` at once when the queue is full. */
+  /**
+   * `put` with `block: false`: throws `Full` at once when the queue is full. An unbounded queue is never full: as
+   * Python's `put_nowait` there, it waits only for another thread's put to finish (at most 250 ms; a holder that
+   * does not run, such as a stopped process, makes it throw `TimeoutError`).
+   */
   putNowait(item: T): void {
     this.#checkOpen();
     this._engine.putSync(item, 0);
@@ -339,6 +364,24 @@ export class Queue<T = unknown> implements QueueLike<T>, Disposable, AsyncDispos
 
   get [Symbol.toStringTag](): string {
     return 'Queue';
+  }
+
+  /** What `console.log(queue)` shows: the queue as its users see it, not its shared-memory internals. */
+  [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
+    const shown: Record<string, unknown> = {};
+    if (this.#closed)
+      return `${options.stylize(this[Symbol.toStringTag], 'special')} ${inspect({ closed: true }, options)}`;
+    try {
+      const s = this.stats();
+      if (s.label !== null) shown.label = s.label;
+      shown.maxsize = s.maxsize;
+      shown.qsize = s.qsize;
+      if (s.unfinished !== null) shown.unfinished = s.unfinished;
+      if (s.shutDown) shown.shutDown = true;
+    } catch (err) {
+      shown.broken = (err as Error).message;
+    }
+    return `${options.stylize(this[Symbol.toStringTag], 'special')} ${inspect(shown, options)}`;
   }
 }
 

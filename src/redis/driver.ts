@@ -19,6 +19,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
+import { onAbort } from '../abort.js';
 import { abortErrorFrom, ClosedError, RedisConnectionError } from '../errors.js';
 import { type Blocked, connectionError, type Op, type Req } from './ops.js';
 import type { Script } from './scripts.js';
@@ -146,22 +147,22 @@ export class AsyncDriver {
     const closing = this.#closing.signal;
     let abort: Error | undefined;
     let settled = false;
-    const onAbort = (): void => {
+    const abortNow = (): void => {
       if (abort !== undefined || settled) return;
       abort = closing.aborted ? new ClosedError('queue') : abortErrorFrom(signal!);
       void this.#unblock(bc, () => settled);
     };
-    signal?.addEventListener('abort', onAbort);
-    closing.addEventListener('abort', onAbort);
+    const unsubscribe = signal === undefined ? undefined : onAbort(signal, abortNow);
+    closing.addEventListener('abort', abortNow);
     try {
       const pending = bc.conn.callBuffer(cmd, ...args);
-      if (signal?.aborted || closing.aborted) onAbort();
+      if (signal?.aborted || closing.aborted) abortNow();
       const reply = await pending;
       return abort === undefined ? { reply } : { reply, abort };
     } finally {
       settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      closing.removeEventListener('abort', onAbort);
+      unsubscribe?.();
+      closing.removeEventListener('abort', abortNow);
       this.#release(bc);
     }
   }

@@ -4,55 +4,66 @@
  * ```
  *  word  name          written by                       guarded by / how
  *  ----  ------------  -------------------------------  -----------------------------------------------
- *   0    MAGIC         creator                          never changes after creation
+ *        line 0: set at creation or changed rarely, read by every operation
+ *   0    MAGIC         creator                          never changes after creation (the layout's version)
  *   1    MAXSIZE       creator                          never changes (0: no bound on the item count)
  *   2    CAP_MAX       creator                          never changes: bytes reserved for the data region
  *   3    CAP           producer that grows the ring     producer lock AND consumer lock (power of two)
- *   4    HEAD          consumer                         consumer lock; read by producers (free space)
- *   5    TAIL          producer                         producer lock; read by producers only
- *   6    PUT_COUNT     producer (the publish point)     producer lock; consumers and getters wait on it
- *   7    GET_COUNT     consumer (the take point)        consumer lock; putters wait on it
- *   8    P_LOCK        producers: owner id or 0         CAS; see lock.ts
- *   9    C_LOCK        consumers: owner id or 0         CAS; see lock.ts
- *  10    P_LOCK_WAIT   producers sleeping on P_LOCK     atomic add/sub
- *  11    C_LOCK_WAIT   consumers sleeping on C_LOCK     atomic add/sub
- *  12    GET_WAIT      getters sleeping on GET_EPOCH    atomic add/sub
- *  13    PUT_WAIT      putters sleeping on PUT_EPOCH    atomic add/sub
- *  14    P_INTENT_TAIL producer's commit journal        producer lock (-1: no commit in flight)
- *  15    P_INTENT_CNT  producer's commit journal        producer lock
- *  16    C_INTENT_HEAD consumer's commit journal        consumer lock (-1: no commit in flight)
- *  17    C_INTENT_CNT  consumer's commit journal        consumer lock
- *  18    SHUTDOWN      anyone: 0 open, 1 shut down, 2 shut down immediately   atomic store, then wake all
- *  19    DONE          taskDone() +1; an immediate shutdown adds what it discards   CAS; joiners sleep on it
- *  20    JOIN_WAIT     joiners sleeping on DONE         atomic add/sub
- *  21    ATTACHED      threads/processes attached (informative)
- *  22    GET_EPOCH     bumped to wake getters: by a publish that sees GET_WAIT > 0, by shutdown, by recovery
- *  23    PUT_EPOCH     bumped to wake putters: by a take that sees PUT_WAIT > 0, by shutdown, by recovery
- *  24..103 owner slots of the *_WAIT adverts (wait/advert.ts): which thread each advertisement belongs to, so
- *        that one left by a waiter killed in its sleep is withdrawn
- * 104    P_LOCK_START  the producer lock's holder       its start time while it holds P_LOCK (wait/owner-word.ts)
- * 105    C_LOCK_START  the consumer lock's holder       its start time while it holds C_LOCK
- *        The chain of overflow blocks (blocks.ts; a sequence number names a block, 0 means "the ring"):
- * 106    P_BLOCK       producer                         producer lock: the block it writes in (0: the ring)
- * 107    P_BLOCK_POS   producer                         producer lock: the published end of the frames in P_BLOCK
- * 108    C_BLOCK       consumer                         consumer lock: the block it reads in (0: the ring)
- * 109    C_BLOCK_POS   consumer                         consumer lock: where its next frame starts in C_BLOCK
- * 110    P_SEQ         producer, before creating a block  producer lock: the last number given to a block
- * 111    P_LINKED      producer (with the publish)      producer lock: the last number published in a LINK/NEXT
- * 112    C_DONE        consumer (with the take)         consumer lock: the last block the consumer has left
- * 113    C_FREED       consumer, after removing blocks  consumer lock: the last block removed
- * 114-116 P_INTENT_BLOCK, _BPOS, _LINKED   producer's journal of P_BLOCK, P_BLOCK_POS, P_LINKED (-1: unchanged)
- * 117-119 C_INTENT_BLOCK, _BPOS, _DONE     consumer's journal of C_BLOCK, C_BLOCK_POS, C_DONE (-1: unchanged)
- * 120    BROKEN        whoever finds an invariant broken  CAS 0 -> reason (first wins), never back to 0
- * 121    CAP_INIT      creator                          never changes: the CAP a drained ring falls back to
- *                                                       (0 in rings of older versions: they never shrink)
- * 122    GREW_AT       producer that grows the ring     both locks: when it last grew (wall clock, 1/10 s, wraps)
- * 124    GET_PARK_SEQ  getters' sleeps started          getter: +1 after GET_PARKED's +1, before it sleeps (wait/park.ts)
- * 125    GET_WOKE_SEQ  every getter sleep up to it woken  waker: GET_PARK_SEQ as read before a wake that woke them all
- * 126    GET_PARKED    getters asleep in the kernel     atomic add/sub around the compare-and-sleep (wait/park.ts)
- * 127    PUT_PARKED    putters asleep in the kernel     atomic add/sub around the compare-and-sleep
+ *   4    SHUTDOWN      anyone: 0 open, 1 shut down, 2 shut down immediately   atomic store, then wake all
+ *   5    BROKEN        whoever finds an invariant broken  CAS 0 -> reason (first wins), never back to 0
+ *   6    CAP_INIT      creator                          never changes: the CAP a drained ring falls back to
+ *   8    ATTACHED      threads/processes attached (informative)
+ *        line 1: the producers' own words
+ *  16    P_LOCK        producers: owner id or 0         CAS; see lock.ts
+ *  17    P_LOCK_START  the producer lock's holder       its start time while it holds P_LOCK (wait/owner-word.ts)
+ *  18    P_INTENT_TAIL producer's commit journal        producer lock (-1: no commit in flight)
+ *  19    P_INTENT_CNT  producer's commit journal        producer lock
+ *  20    P_BLOCK       producer                         producer lock: the block it writes in (0: the ring)
+ *  21    P_BLOCK_POS   producer                         producer lock: the published end of the frames in P_BLOCK
+ *  22    P_SEQ         producer, before creating a block  producer lock: the last number given to a block
+ *  23-25 P_INTENT_BLOCK, _BPOS, _LINKED   producer's journal of P_BLOCK, P_BLOCK_POS, P_LINKED (-1: unchanged)
+ *  26    P_LOCK_WAIT   producers sleeping on P_LOCK     atomic add/sub
+ *  27    GREW_AT       producer that grows the ring     both locks: when it last grew (wall clock, 1/10 s, wraps)
+ *        line 2: what producers publish
+ *  32    TAIL          producer                         producer lock; read by producers only
+ *  33    PUT_COUNT     producer (the publish point)     producer lock; consumers and getters wait on it
+ *  34    P_LINKED      producer (with the publish)      producer lock: the last number published in a LINK/NEXT
+ *        line 3: the consumers' own words
+ *  48    C_LOCK        consumers: owner id or 0         CAS; see lock.ts
+ *  49    C_LOCK_START  the consumer lock's holder       its start time while it holds C_LOCK
+ *  50    C_INTENT_HEAD consumer's commit journal        consumer lock (-1: no commit in flight)
+ *  51    C_INTENT_CNT  consumer's commit journal        consumer lock
+ *  52    C_BLOCK       consumer                         consumer lock: the block it reads in (0: the ring)
+ *  53    C_BLOCK_POS   consumer                         consumer lock: where its next frame starts in C_BLOCK
+ *  54    C_DONE        consumer (with the take)         consumer lock: the last block the consumer has left
+ *  55    C_FREED       consumer, after removing blocks  consumer lock: the last block removed
+ *  56-58 C_INTENT_BLOCK, _BPOS, _DONE     consumer's journal of C_BLOCK, C_BLOCK_POS, C_DONE (-1: unchanged)
+ *  59    C_LOCK_WAIT   consumers sleeping on C_LOCK     atomic add/sub
+ *        line 4: what consumers publish
+ *  64    HEAD          consumer                         consumer lock; read by producers (free space)
+ *  65    GET_COUNT     consumer (the take point)        consumer lock; putters wait on it
+ *        lines 5-7: waiting getters, putters, joiners
+ *  80    GET_WAIT      getters sleeping on GET_EPOCH    atomic add/sub
+ *  81    GET_EPOCH     bumped to wake getters: by a publish that sees GET_WAIT > 0, by shutdown, by recovery
+ *  82    GET_PARKED    getters asleep in the kernel     atomic add/sub around the compare-and-sleep (wait/park.ts)
+ *  83    GET_PARK_SEQ  getters' sleeps started          getter: +1 after GET_PARKED's +1, before it sleeps (wait/park.ts)
+ *  84    GET_WOKE_SEQ  every getter sleep up to it woken  waker: GET_PARK_SEQ as read before a wake that woke them all
+ *  96    PUT_WAIT      putters sleeping on PUT_EPOCH    atomic add/sub
+ *  97    PUT_EPOCH     bumped to wake putters: by a take that sees PUT_WAIT > 0, by shutdown, by recovery
+ *  98    PUT_PARKED    putters asleep in the kernel     atomic add/sub around the compare-and-sleep
+ * 112    DONE          taskDone() +1; an immediate shutdown adds what it discards   CAS; joiners sleep on it
+ * 113    JOIN_WAIT     joiners sleeping on DONE         atomic add/sub
+ * 128..207 owner slots of the *_WAIT adverts (wait/advert.ts), one line each: which thread each advertisement
+ *        belongs to, so that one left by a waiter killed in its sleep is withdrawn
  *  ...   reserved up to HEADER_BYTES
  * ```
+ *
+ * Cache lines: a word written on every operation shares its 64-byte line only with words written by the same side
+ * at the same time, so a producer and a consumer on two cores do not take each other's lines on every lock, journal
+ * and count store (false sharing). Each side writes its own line (lock, journal) and one line it publishes to the
+ * other (TAIL and PUT_COUNT; HEAD and GET_COUNT); only the published lines travel between cores. Measured with two
+ * processes putting and taking 12-byte strings: 0.92 -> 0.75 us of CPU per item and side, 1.0 -> 1.25 M items/s.
+ * (Chain words that are not read by the other side sit on the private lines.)
  *
  * Positions (HEAD, TAIL) are logical byte offsets that wrap at 2^32; the byte at logical position p lives at
  * data offset `p & (CAP - 1)`. Frames are 8-byte aligned: `[u32 length][u32 check | tag][payload, padded to 8]`.
@@ -131,55 +142,62 @@
  *   per operation (speed, never correctness).
  */
 
-export const MAGIC_VALUE = 0x70726f71; // 'proq'
+/** 'prq2': the layout with a cache line per side (a queue of the older layout, 'proq', is not attached). */
+export const MAGIC_VALUE = 0x70727132;
 
+// Line 0 (words 0-15): set at creation or changed rarely; read by every operation.
 export const MAGIC = 0;
 export const MAXSIZE = 1;
 export const CAP_MAX = 2;
 export const CAP = 3;
-export const HEAD = 4;
-export const TAIL = 5;
-export const PUT_COUNT = 6;
-export const GET_COUNT = 7;
-export const P_LOCK = 8;
-export const C_LOCK = 9;
-export const P_LOCK_WAIT = 10;
-export const C_LOCK_WAIT = 11;
-export const GET_WAIT = 12;
-export const PUT_WAIT = 13;
-export const P_INTENT_TAIL = 14;
-export const P_INTENT_CNT = 15;
-export const C_INTENT_HEAD = 16;
-export const C_INTENT_CNT = 17;
-export const SHUTDOWN = 18;
-export const DONE = 19;
-export const JOIN_WAIT = 20;
-export const ATTACHED = 21;
-export const GET_EPOCH = 22;
-export const PUT_EPOCH = 23;
-export const P_LOCK_START = 104;
-export const C_LOCK_START = 105;
-export const P_BLOCK = 106;
-export const P_BLOCK_POS = 107;
-export const C_BLOCK = 108;
-export const C_BLOCK_POS = 109;
-export const P_SEQ = 110;
-export const P_LINKED = 111;
-export const C_DONE = 112;
-export const C_FREED = 113;
-export const P_INTENT_BLOCK = 114;
-export const P_INTENT_BPOS = 115;
-export const P_INTENT_LINKED = 116;
-export const C_INTENT_BLOCK = 117;
-export const C_INTENT_BPOS = 118;
-export const C_INTENT_DONE = 119;
-export const BROKEN = 120;
-export const CAP_INIT = 121;
-export const GREW_AT = 122;
-export const GET_PARK_SEQ = 124;
-export const GET_WOKE_SEQ = 125;
-export const GET_PARKED = 126;
-export const PUT_PARKED = 127;
+export const SHUTDOWN = 4;
+export const BROKEN = 5;
+export const CAP_INIT = 6;
+export const ATTACHED = 8;
+// Line 1 (16-31): the producers' own words (lock, journal, chain state), read by consumers only in recovery.
+export const P_LOCK = 16;
+export const P_LOCK_START = 17;
+export const P_INTENT_TAIL = 18;
+export const P_INTENT_CNT = 19;
+export const P_BLOCK = 20;
+export const P_BLOCK_POS = 21;
+export const P_SEQ = 22;
+export const P_INTENT_BLOCK = 23;
+export const P_INTENT_BPOS = 24;
+export const P_INTENT_LINKED = 25;
+export const P_LOCK_WAIT = 26;
+export const GREW_AT = 27;
+// Line 2 (32-47): what producers publish to consumers.
+export const TAIL = 32;
+export const PUT_COUNT = 33;
+export const P_LINKED = 34;
+// Line 3 (48-63): the consumers' own words.
+export const C_LOCK = 48;
+export const C_LOCK_START = 49;
+export const C_INTENT_HEAD = 50;
+export const C_INTENT_CNT = 51;
+export const C_BLOCK = 52;
+export const C_BLOCK_POS = 53;
+export const C_DONE = 54;
+export const C_FREED = 55;
+export const C_INTENT_BLOCK = 56;
+export const C_INTENT_BPOS = 57;
+export const C_INTENT_DONE = 58;
+export const C_LOCK_WAIT = 59;
+// Line 4 (64-79): what consumers publish to producers.
+export const HEAD = 64;
+export const GET_COUNT = 65;
+// Line 5 (80-95): getters waiting; line 6 (96-111): putters waiting; line 7 (112-127): joiners.
+export const GET_WAIT = 80;
+export const GET_EPOCH = 81;
+export const GET_PARKED = 82;
+export const GET_PARK_SEQ = 83;
+export const GET_WOKE_SEQ = 84;
+export const PUT_WAIT = 96;
+export const PUT_EPOCH = 97;
+export const PUT_PARKED = 98;
+export const DONE = 112;
+export const JOIN_WAIT = 113;
 
 /**
  * How many items a bounded queue holds at most when its waiting putters are woken: a quarter of `maxsize` free (at
@@ -195,15 +213,16 @@ export const SHRINK_AFTER_MS = 200;
 /** Longest single sleep of a getter, putter or joiner before it looks again (see the invariants). */
 export const WAIT_SLICE_MS = 100;
 
-export const HEADER_BYTES = 512;
+export const HEADER_BYTES = 1024;
 
 /** Owner slots for each waiter advertisement (advert.ts). */
 export const ADVERT_SLOTS = 16;
-export const P_LOCK_ADVERT = { count: P_LOCK_WAIT, slots: 24, size: ADVERT_SLOTS } as const;
-export const C_LOCK_ADVERT = { count: C_LOCK_WAIT, slots: 40, size: ADVERT_SLOTS } as const;
-export const GET_ADVERT = { count: GET_WAIT, slots: 56, size: ADVERT_SLOTS } as const;
-export const PUT_ADVERT = { count: PUT_WAIT, slots: 72, size: ADVERT_SLOTS } as const;
-export const JOIN_ADVERT = { count: JOIN_WAIT, slots: 88, size: ADVERT_SLOTS } as const;
+// Lines 8-12 (128-207): one line of owner slots per advertisement.
+export const P_LOCK_ADVERT = { count: P_LOCK_WAIT, slots: 128, size: ADVERT_SLOTS } as const;
+export const C_LOCK_ADVERT = { count: C_LOCK_WAIT, slots: 144, size: ADVERT_SLOTS } as const;
+export const GET_ADVERT = { count: GET_WAIT, slots: 160, size: ADVERT_SLOTS } as const;
+export const PUT_ADVERT = { count: PUT_WAIT, slots: 176, size: ADVERT_SLOTS } as const;
+export const JOIN_ADVERT = { count: JOIN_WAIT, slots: 192, size: ADVERT_SLOTS } as const;
 export const FRAME_HEADER = 8;
 export const NO_INTENT = -1;
 

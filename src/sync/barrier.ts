@@ -42,6 +42,7 @@
  */
 import { shareable } from '../codec/handles.js';
 import { abortErrorFrom, BrokenBarrierError } from '../errors.js';
+import { type Inspect, type InspectOptions, inspectCustom, inspectStats } from '../inspect/custom.js';
 import { labelOf } from '../inspect/label.js';
 import type { BarrierStats } from '../inspect/read.js';
 import { registerCreated } from '../inspect/registry.js';
@@ -159,6 +160,11 @@ export class Barrier {
   /** A snapshot for metrics and `procq ls`: parties, how many wait, broken. */
   stats(): BarrierStats {
     return barrierStats(this.#place);
+  }
+
+  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
+    return inspectStats(this, options, inspect);
   }
 
   /** Whether the barrier is broken (until `reset()`). */

@@ -37,6 +37,7 @@
  */
 import { type HandleDescriptor, handleOf, reviveHandle, shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
+import { type Inspect, type InspectOptions, inspectCustom, inspectStats } from '../inspect/custom.js';
 import { labelOf } from '../inspect/label.js';
 import type { ConditionStats } from '../inspect/read.js';
 import { registerCreated } from '../inspect/registry.js';
@@ -328,6 +329,11 @@ export class Condition implements Disposable, AsyncDisposable {
   /** A snapshot for metrics and `procq ls`: how many wait, who holds its own lock. */
   stats(): ConditionStats {
     return conditionStats(this.#place);
+  }
+
+  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
+    return inspectStats(this, options, inspect);
   }
 
   /** @internal */

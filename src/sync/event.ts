@@ -24,6 +24,7 @@
  */
 import { shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
+import { type Inspect, type InspectOptions, inspectCustom, inspectStats } from '../inspect/custom.js';
 import { labelOf } from '../inspect/label.js';
 import type { EventStats } from '../inspect/read.js';
 import { registerCreated } from '../inspect/registry.js';
@@ -125,6 +126,11 @@ export class Event {
   /** A snapshot for metrics and `procq ls`: the flag, how many wait. */
   stats(): EventStats {
     return eventStats(this.#place);
+  }
+
+  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
+    return inspectStats(this, options, inspect);
   }
 
   /** @internal */

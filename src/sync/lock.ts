@@ -26,6 +26,7 @@
  * ```
  */
 import { shareable } from '../codec/handles.js';
+import { type Inspect, type InspectOptions, inspectCustom, inspectStats } from '../inspect/custom.js';
 import { labelOf } from '../inspect/label.js';
 import type { LockStats } from '../inspect/read.js';
 import { registerCreated } from '../inspect/registry.js';
@@ -144,6 +145,11 @@ export class Lock implements ConditionLock, Disposable, AsyncDisposable {
   /** A snapshot for metrics and `procq ls`: who holds the lock (pid, thread, alive), how many wait. */
   stats(): LockStats {
     return lockStats(this.#place, 'Lock');
+  }
+
+  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
+    return inspectStats(this, options, inspect);
   }
 
   /** `using`: releases the lock at the end of the scope (take it first). */

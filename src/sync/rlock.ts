@@ -24,6 +24,7 @@
  * ```
  */
 import { shareable } from '../codec/handles.js';
+import { type Inspect, type InspectOptions, inspectCustom, inspectStats } from '../inspect/custom.js';
 import { labelOf } from '../inspect/label.js';
 import type { LockStats } from '../inspect/read.js';
 import { registerCreated } from '../inspect/registry.js';
@@ -130,6 +131,11 @@ export class RLock implements ConditionLock, Disposable, AsyncDisposable {
   /** A snapshot for metrics and `procq ls`: the owner (pid, thread, alive), its depth, how many wait. */
   stats(): LockStats {
     return lockStats(this.#place, 'RLock');
+  }
+
+  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
+    return inspectStats(this, options, inspect);
   }
 
   /** `using`: one `release()` at the end of the scope (acquire first). */

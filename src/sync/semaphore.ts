@@ -29,6 +29,7 @@
  */
 import { shareable } from '../codec/handles.js';
 import { abortErrorFrom } from '../errors.js';
+import { type Inspect, type InspectOptions, inspectCustom, inspectStats } from '../inspect/custom.js';
 import { labelOf } from '../inspect/label.js';
 import type { SemaphoreStats } from '../inspect/read.js';
 import { registerCreated } from '../inspect/registry.js';
@@ -160,6 +161,11 @@ export class Semaphore implements Disposable, AsyncDisposable {
   /** A snapshot for metrics and `procq ls`: the value, the bound, how many wait. */
   stats(): SemaphoreStats {
     return semaphoreStats(this.#place, this._bounded() ? 'BoundedSemaphore' : 'Semaphore');
+  }
+
+  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
+    return inspectStats(this, options, inspect);
   }
 
   /** `using`: releases one unit at the end of the scope (acquire first). */

@@ -14,6 +14,7 @@
  * Layout: shared-data.ts.
  */
 import { shareable } from '../codec/handles.js';
+import { type Inspect, type InspectOptions, inspectCustom, inspectStats } from '../inspect/custom.js';
 import { labelOf } from '../inspect/label.js';
 import type { DataStats } from '../inspect/read.js';
 import { registerCreated } from '../inspect/registry.js';
@@ -153,6 +154,11 @@ export class SharedArray<C extends TypeCode = TypeCode> implements Iterable<Elem
   /** A snapshot for metrics and `procq ls`: typecode, length, who holds its own lock. */
   stats(): DataStats {
     return dataStats(this.#data.place, 'SharedArray');
+  }
+
+  /** What `console.log()` shows: `stats()`, not the shared-memory internals. */
+  [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
+    return inspectStats(this, options, inspect);
   }
 
   /** @internal */

@@ -21,6 +21,7 @@
  * Layout: shared-data.ts.
  */
 import { shareable } from '../codec/handles.js';
+import { type Inspect, type InspectOptions, inspectCustom, inspectStats } from '../inspect/custom.js';
 import { labelOf } from '../inspect/label.js';
 import type { DataStats } from '../inspect/read.js';
 import { registerCreated } from '../inspect/registry.js';
@@ -104,6 +105,11 @@ export class Value<C extends TypeCode = TypeCode, V extends InputOf<C> = InputOf
   /** A snapshot for metrics and `procq ls`: typecode, who holds its own lock. */
   stats(): DataStats {
     return dataStats(this.#data.place, 'Value');
+  }
+
+  /** What `console.log(value)` shows: `stats()` and the value, read without the lock (a snapshot). */
+  [inspectCustom](_depth: number, options: InspectOptions, inspect: Inspect): string {
+    return inspectStats(this, options, inspect, () => ({ value: this.#data.elements.get(0) })); // no lock: a snapshot
   }
 
   static {

@@ -25,6 +25,7 @@
  * A wake-up that reaches the group when no waiter is left (the last one aborted meanwhile) is passed on to the
  * next sleeper of the word (notify 1): counted wake-ups are never swallowed by a group that has gone.
  */
+import { onAbort } from '../abort.js';
 import { abortErrorFrom } from '../errors.js';
 import type { AsyncWait, Segment, WaitResult } from '../memory/segment.js';
 import { type ParkWords, parkAsync } from './park.js';
@@ -204,9 +205,9 @@ export function sleepAsync(
 ): Promise<boolean> {
   const group = groupOf(seg, word, parked);
   return new Promise<boolean>((resolve, reject) => {
-    let onAbort: (() => void) | undefined;
+    let unsubscribe: (() => void) | undefined;
     const done = () => {
-      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+      unsubscribe?.();
       release();
     };
     const p: Pending = {
@@ -224,11 +225,10 @@ export function sleepAsync(
       },
     };
     if (signal !== undefined) {
-      onAbort = () => {
+      unsubscribe = onAbort(signal, () => {
         group.leave(p);
         p.fail(abortErrorFrom(signal));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+      });
     }
     group.join(p, seen);
   });

@@ -115,7 +115,11 @@ export function installLocalSuite(mk: QueueFactory): void {
             ['new Queue(2 ** 31)', () => new Queue(2 ** 31), RangeError],
             ['new Queue(null)', () => new Queue(null as any), TypeError],
             ['new Queue(3n)', () => new Queue(3n as any), TypeError],
-            ['new Queue({})', () => new Queue({} as any), TypeError],
+            ['new Queue([])', () => new Queue([] as any), TypeError],
+            ["new Queue({ maxsize: '3' })", () => new Queue({ maxsize: '3' as any }), TypeError],
+            ['new Queue({ maxSize: 3 })', () => new Queue({ maxSize: 3 } as any), TypeError],
+            ['new Queue({ maxsize: 1 }, {})', () => new Queue({ maxsize: 1 } as any, {}), TypeError],
+            ['new Queue({ capacityBytes: 0 })', () => new Queue({ capacityBytes: 0 }), RangeError],
             ["new Queue(0, 'x')", () => new Queue(0, 'x' as any), TypeError],
             ['new Queue(0, null)', () => new Queue(0, null as any), TypeError],
             ["capacityBytes: '64'", () => new Queue(0, { capacityBytes: '64' as any }), TypeError],
@@ -162,6 +166,25 @@ export function installLocalSuite(mk: QueueFactory): void {
             () => new JoinableQueue(),
           ]) {
             assert.doesNotThrow(make);
+          }
+        });
+
+        test('new Queue({ maxsize, label, ... }): one options object, as new Queue(maxsize, options)', async () => {
+          const q = new Queue<number>({ maxsize: 2, label: 'jobs', capacityBytes: 256 });
+          const j = new JoinableQueue<number>({ maxsize: 1 });
+          try {
+            assert.equal(q.maxsize, 2);
+            q.putNowait(1);
+            q.putNowait(2);
+            assert.throws(() => q.putNowait(3), { name: 'Full', message: /jobs/ });
+            assert.equal(q.stats().label, 'jobs');
+            assert.equal(await q.get(), 1);
+            j.putNowait(1);
+            assert.ok(j.full());
+            assert.equal(new Queue({}).maxsize, 0, '{} is the unbounded default, as new Queue()');
+          } finally {
+            q.close();
+            j.close();
           }
         });
       }
