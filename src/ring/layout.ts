@@ -50,9 +50,7 @@
  *  84    GET_WOKE_SEQ  every getter sleep up to it woken  waker: GET_PARK_SEQ as read before a wake that woke them all
  *  96    PUT_WAIT      putters sleeping on PUT_EPOCH    atomic add/sub
  *  97    PUT_EPOCH     bumped to wake putters: by a take that sees PUT_WAIT > 0, by shutdown, by recovery
- *  98    PUT_PARKED    putters asleep in the kernel     atomic add/sub around the compare-and-sleep (wait/park.ts)
- *  99    PUT_PARK_SEQ  putters' sleeps started          putter: +1 after PUT_PARKED's +1, before it sleeps
- * 100    PUT_WOKE_SEQ  every putter sleep up to it woken  waker: PUT_PARK_SEQ as read before a wake that woke them all
+ *  98    PUT_PARKED    putters asleep in the kernel     atomic add/sub around the compare-and-sleep
  * 112    DONE          taskDone() +1; an immediate shutdown adds what it discards   CAS; joiners sleep on it
  * 113    JOIN_WAIT     joiners sleeping on DONE         atomic add/sub
  * 128..207 owner slots of the *_WAIT adverts (wait/advert.ts), one line each: which thread each advertisement
@@ -105,9 +103,9 @@
  *   is slept on because some wake-ups (shutdown) change no counter. A notifier that, after bumping the epoch, reads
  *   0 in the matching *_PARKED word skips the futex wake: nobody is asleep, and a waiter about to sleep compares
  *   against the bumped epoch (a waiter killed asleep leaves *_PARKED raised: wake calls for nobody, never a loss).
- *   Sleepers also count their sleeps (*_PARK_SEQ) and a wake that woke every parked sleeper records the count it
- *   read (*_WOKE_SEQ): a notifier that reads the two equal skips the futex wake, though woken sleepers that have not
- *   run yet still hold *_PARKED up (wait/park.ts has the argument).
+ *   Getters also count their sleeps (GET_PARK_SEQ) and a wake that woke every parked getter records the count it
+ *   read (GET_WOKE_SEQ): a publisher that reads the two equal skips the futex wake, though woken getters that have
+ *   not run yet still hold GET_PARKED up (wait/park.ts has the argument).
  * - Putters of a bounded queue wait for room with hysteresis: a putter that found the queue full sleeps until it
  *   holds at most `putterLowWater(MAXSIZE)` items (or, after a slice, until it is not full), and a take wakes
  *   putters only when, read after its GET_COUNT store, the queue holds at most that many (or the ring is at its
@@ -198,8 +196,6 @@ export const GET_WOKE_SEQ = 84;
 export const PUT_WAIT = 96;
 export const PUT_EPOCH = 97;
 export const PUT_PARKED = 98;
-export const PUT_PARK_SEQ = 99;
-export const PUT_WOKE_SEQ = 100;
 export const DONE = 112;
 export const JOIN_WAIT = 113;
 

@@ -83,9 +83,7 @@ import {
   PUT_ADVERT,
   PUT_COUNT,
   PUT_EPOCH,
-  PUT_PARK_SEQ,
   PUT_PARKED,
-  PUT_WOKE_SEQ,
   SHRINK_AFTER_MS,
   SHUTDOWN,
   TAG_BACK,
@@ -284,12 +282,7 @@ export class Ring {
       parkSeq: GET_PARK_SEQ,
       wokeSeq: GET_WOKE_SEQ,
     });
-    this.putters = new WaitWord(seg, PUT_EPOCH, PUT_ADVERT, {
-      epoch: true,
-      parked: PUT_PARKED,
-      parkSeq: PUT_PARK_SEQ,
-      wokeSeq: PUT_WOKE_SEQ,
-    });
+    this.putters = new WaitWord(seg, PUT_EPOCH, PUT_ADVERT, { epoch: true, parked: PUT_PARKED });
     if (
       this.capacityMax < MIN_CAPACITY ||
       (this.capacityMax & (this.capacityMax - 1)) !== 0 ||
