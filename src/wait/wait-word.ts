@@ -190,7 +190,8 @@ export class WaitWord {
 
   #wake(count: number): void {
     // Counted sleeps (an epoch word): park.ts bumps, and skips the futex wake when every sleeper was woken already.
-    if (this.#park !== undefined) {
+    // A broadcast (shutdown, recovery: rare, and must reach all) does not skip on that record.
+    if (this.#park !== undefined && count !== Number.POSITIVE_INFINITY) {
       bumpAndWake(this.seg, this.word, count, this.#park);
       return;
     }
