@@ -2,6 +2,7 @@
 // included), report exit codes, can be terminated and killed, are recovered when one dies idle, and serve Pool.
 // The forkserver's internals are used only to find the idle warm children (to kill one) and to end them at the end.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, afterEach, test } from 'node:test';
 import { getStartMethod, Pool, Process, Queue, setStartMethod } from '../src/index.js';
@@ -100,11 +101,14 @@ test('forkserver: a warm child killed while idle is replaced, and the next start
 });
 
 test('forkserver: the child sees the environment, working directory, flags and argv of start(), as spawn', async () => {
+  // Warm children whose environment has PROCQ_FS_PROBE and PROCQ_FS_GONE with values start() no longer has.
+  stopForkserver();
+  process.env.PROCQ_FS_PROBE = 'at warm-up';
+  process.env.PROCQ_FS_GONE = 'at warm-up';
   await forkserverReady(); // warmed before the changes below
   const warm = forkserverPids();
   const cwd = process.cwd();
   process.env.PROCQ_FS_PROBE = 'set after warm-up';
-  process.env.PROCQ_FS_GONE = 'removed before start';
   delete process.env.PROCQ_FS_GONE;
   process.chdir(tmpdir());
   try {
@@ -180,6 +184,27 @@ test('forkserver: setStartMethod makes it the default; Pool runs on it', async (
   } finally {
     setStartMethod(before);
   }
+});
+
+test('forkserver: a ready warm child holds no shared memory, so killing it idle leaves nothing in /dev/shm', async () => {
+  await forkserverReady();
+  const warm = forkserverPids();
+  assert.ok(warm.length >= 1);
+  const shm = () =>
+    readdirSync('/dev/shm').filter((n) =>
+      warm.some((pid) => n.startsWith(`procq-${pid}-`) || n.startsWith(`procq-reg-${pid}-`)),
+    );
+  assert.deepEqual(shm(), []);
+  for (const pid of warm) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 200 && forkserverPids().some((pid) => warm.includes(pid)); i++)
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  assert.deepEqual(shm(), []);
+  // The replacements come up and serve a start as ever.
+  const q = new Queue<unknown>();
+  const p = start('putsBack', [q, 'after'], FS_TARGETS);
+  assert.equal(((await q.get({ timeout: 30_000 })) as unknown[])[2], 'after');
+  await p.join();
+  assert.equal(p.exitCode, 0);
 });
 
 test('forkserver: idle warm children are the only children left, and end with stopForkserver()', async () => {

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   activeChildren,
   ClosedError,
@@ -20,7 +20,6 @@ import {
   exitNow,
   failOn,
   failSetup,
-  keepPeers,
   park,
   readSetup,
   setup,
@@ -30,6 +29,7 @@ import {
   unsendable,
   whereAmI,
 } from './fixtures/pool-tasks.js';
+import { poolSuite } from './helpers/pool-suite.js';
 import { PROCESS_METHOD } from './helpers/util.js';
 
 const TASKS = new URL('./fixtures/pool-tasks.js', import.meta.url);
@@ -76,107 +76,75 @@ const NO_SPAWN = loadNative() === null ? `no native addon: ${nativeLoadError()}`
 
 for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly StartMethod[]) {
   describe(`Pool (${method})`, { skip: method !== 'thread' && NO_SPAWN }, () => {
-    /** What `park` (see the fixtures) reports on and waits for; every pool of the suite gets them. */
-    const started = new Queue<Where>();
-    const release = new Queue<string>();
-    const parking = { initializer: keepPeers, initargs: [started, release] };
-
-    /** Pools a test made, ended after it whatever happened. */
-    const made: Pool[] = [];
-    const newPool = (options: ConstructorParameters<typeof Pool>[0] = {}) => {
-      const pool = new Pool({ processes: 2, startMethod: method, ...parking, ...options });
-      made.push(pool);
-      return pool;
-    };
-
-    afterEach(async () => {
-      for (const pool of made.splice(0)) {
-        pool.terminate();
-        await pool.join();
-      }
-    });
-
-    // One pool for the tests that do not end it or its workers.
-    let pool: Pool;
-    before(() => {
-      pool = new Pool({ processes: 2, startMethod: method, ...parking });
-    });
-    after(async () => {
-      pool.terminate();
-      await pool.join();
-      assert.deepEqual(
-        activeChildren().map((p) => p.name),
-        [],
-        'the pool tests left workers running',
-      );
-    });
+    const suite = poolSuite<Where>(method, (options) => new Pool(options));
+    const { started, release, newPool } = suite;
 
     test('map: results in order, for arrays, generators and empty input', async () => {
       assert.deepEqual(
-        await pool.map(square, range(50)),
+        await suite.pool.map(square, range(50)),
         range(50).map((x) => x * x),
       );
       function* gen() {
         yield* [3, 1, 2];
       }
-      assert.deepEqual(await pool.map(square, gen()), [9, 1, 4]);
-      assert.deepEqual(await pool.map(square, []), []);
-      assert.equal(pool.processes, 2);
-      assert.equal(pool.startMethod, method);
+      assert.deepEqual(await suite.pool.map(square, gen()), [9, 1, 4]);
+      assert.deepEqual(await suite.pool.map(square, []), []);
+      assert.equal(suite.pool.processes, 2);
+      assert.equal(suite.pool.startMethod, method);
     });
 
     test('map: chunksize groups items into one task per chunk; the results are the same', async () => {
       const expected = range(23).map((x) => x * x);
       for (const chunksize of [1, 3, 23, 100]) {
         assert.deepEqual(
-          await pool.map(square, range(23), { chunksize }),
+          await suite.pool.map(square, range(23), { chunksize }),
           expected,
           `chunksize ${chunksize}`,
         );
       }
       // One chunk holding every item runs in one worker.
-      const where = await pool.map(whereAmI, range(10), { chunksize: 10 });
+      const where = await suite.pool.map(whereAmI, range(10), { chunksize: 10 });
       assert.equal(new Set(where.map((w) => w.name)).size, 1);
       // Chunks of one spread over both workers once one is busy.
-      const parked = pool.applyAsync(park);
+      const parked = suite.pool.applyAsync(park);
       const busy = await started.get({ timeout: WAIT_MS });
-      const others = await pool.map(whereAmI, range(4), { chunksize: 1 });
+      const others = await suite.pool.map(whereAmI, range(4), { chunksize: 1 });
       assert.ok(
         others.every((w) => w.name !== busy.name),
         'tasks went to the worker that is busy',
       );
       await release.put('go');
       assert.equal(await parked, 'released');
-      await assert.rejects(pool.map(square, [1], { chunksize: 0 }), RangeError);
+      await assert.rejects(suite.pool.map(square, [1], { chunksize: 0 }), RangeError);
     });
 
     test('map awaits async functions', async () => {
       assert.deepEqual(
-        await pool.map(slowDouble, range(10), { chunksize: 2 }),
+        await suite.pool.map(slowDouble, range(10), { chunksize: 2 }),
         range(10).map((x) => 2 * x),
       );
     });
 
     test('starmap: each item is an argument list', async () => {
       assert.deepEqual(
-        await pool.starmap(add, [
+        await suite.pool.starmap(add, [
           [1, 2],
           [3, 4],
           [5, 6],
         ]),
         [3, 7, 11],
       );
-      assert.deepEqual(await pool.starmap(add, new Set([[10, 5] as [number, number]])), [15]);
-      await assert.rejects(pool.starmap(add, [1, 2] as never), /array of arguments/);
-      assert.deepEqual(await pool.starmapAsync(add, [[2, 2]]), [4]);
+      assert.deepEqual(await suite.pool.starmap(add, new Set([[10, 5] as [number, number]])), [15]);
+      await assert.rejects(suite.pool.starmap(add, [1, 2] as never), /array of arguments/);
+      assert.deepEqual(await suite.pool.starmapAsync(add, [[2, 2]]), [4]);
     });
 
     test('apply and applyAsync: value, AsyncResult state, get(timeout), wait, callbacks', async () => {
-      assert.equal(await pool.apply(add, [20, 22]), 42);
-      assert.equal(await pool.apply(slowDouble, [4]), 8);
-      assert.equal(await pool.applyAsync(square, [9]), 81);
+      assert.equal(await suite.pool.apply(add, [20, 22]), 42);
+      assert.equal(await suite.pool.apply(slowDouble, [4]), 8);
+      assert.equal(await suite.pool.applyAsync(square, [9]), 81);
       const seen: unknown[] = [];
-      const result = pool.applyAsync(park, [], { callback: (v) => seen.push(v) });
+      const result = suite.pool.applyAsync(park, [], { callback: (v) => seen.push(v) });
       assert.ok(result instanceof AsyncResult);
       await started.get({ timeout: WAIT_MS });
       assert.equal(result.ready(), false);
@@ -192,19 +160,19 @@ for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly Star
       assert.deepEqual(seen, ['released']);
 
       const errors: unknown[] = [];
-      const failed = pool.applyAsync(failOn, [3], { errorCallback: (e) => errors.push(e) });
+      const failed = suite.pool.applyAsync(failOn, [3], { errorCallback: (e) => errors.push(e) });
       await failed.wait();
       assert.equal(failed.successful(), false);
       await assert.rejects(failed.get(), TypeError);
       assert.equal(errors.length, 1);
 
-      const mapped = await pool.mapAsync(square, [1, 2, 3], { chunksize: 2 }).get(WAIT_MS);
+      const mapped = await suite.pool.mapAsync(square, [1, 2, 3], { chunksize: 2 }).get(WAIT_MS);
       assert.deepEqual(mapped, [1, 4, 9]);
-      await assert.rejects(pool.apply(add, 5 as never), /array of arguments/);
+      await assert.rejects(suite.pool.apply(add, 5 as never), /array of arguments/);
     });
 
     test('an error in the function rejects with the remote message, class, properties and stack; the pool goes on', async () => {
-      await assert.rejects(pool.map(failOn, range(8), { chunksize: 2 }), (error: any) => {
+      await assert.rejects(suite.pool.map(failOn, range(8), { chunksize: 2 }), (error: any) => {
         assert.ok(error instanceof TypeError);
         assert.equal(error.message, 'item 3 is bad');
         assert.equal((error as TypeError & { code?: string }).code, 'E_BAD_ITEM');
@@ -214,45 +182,46 @@ for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly Star
         );
         return true;
       });
-      await assert.rejects(pool.apply(throwString), (error) => error === 'plain string');
-      await assert.rejects(pool.apply(unsendable), /cannot be sent back to the pool/);
-      await assert.rejects(pool.apply(square, [() => 1] as never), TypeError); // arguments that do not clone
-      if (NO_SPAWN) await assert.rejects(pool.apply(square, [new Queue()] as never), /pool's `initargs`/);
+      await assert.rejects(suite.pool.apply(throwString), (error) => error === 'plain string');
+      await assert.rejects(suite.pool.apply(unsendable), /cannot be sent back to the pool/);
+      await assert.rejects(suite.pool.apply(square, [() => 1] as never), TypeError); // arguments that do not clone
+      if (NO_SPAWN)
+        await assert.rejects(suite.pool.apply(square, [new Queue()] as never), /pool's `initargs`/);
       // Still working, with both workers.
       assert.deepEqual(
-        await pool.map(square, range(10)),
+        await suite.pool.map(square, range(10)),
         range(10).map((x) => x * x),
       );
     });
 
     test('a function that cannot be found rejects and says what to export', async () => {
-      await assert.rejects(pool.map(localOnly, [1]), (error: Error) => {
+      await assert.rejects(suite.pool.map(localOnly, [1]), (error: Error) => {
         assert.ok(error instanceof ProcessError);
         assert.ok(error.message.includes(`${DOES_NOT} '${localOnly.name}'`), error.message);
         assert.ok(error.message.includes(`${HINT} ${localOnly.name}(`), error.message);
         return true;
       });
-      await assert.rejects(pool.apply({ module: TASKS, name: 'nope' }), /does not export 'nope'/);
+      await assert.rejects(suite.pool.apply({ module: TASKS, name: 'nope' }), /does not export 'nope'/);
       await assert.rejects(
-        pool.apply({ module: TASKS, name: 'notAFunction' }),
+        suite.pool.apply({ module: TASKS, name: 'notAFunction' }),
         /is a number, not a function/,
       );
       await assert.rejects(
-        pool.apply('square', [2]),
+        suite.pool.apply('square', [2]),
         (e: Error) => e instanceof TypeError && /module/.test(e.message),
       );
-      await assert.rejects(pool.apply(42 as never), TypeError);
+      await assert.rejects(suite.pool.apply(42 as never), TypeError);
       await assert.rejects(
-        pool.map((x: number) => x, [1]),
+        suite.pool.map((x: number) => x, [1]),
         /has no name/,
       );
-      const iterator = pool.imap(localOnly, [1]);
+      const iterator = suite.pool.imap(localOnly, [1]);
       assert.equal(Object.prototype.toString.call(iterator), '[object IMapIterator]');
       await assert.rejects(iterator.next(), ProcessError);
       assert.deepEqual(await iterator.next(), { done: true, value: undefined });
       // Named functions work with a module.
-      assert.equal(await pool.apply({ module: TASKS, name: 'square' }, [5]), 25);
-      assert.equal(await pool.apply({ module: TASKS, name: square }, [6]), 36);
+      assert.equal(await suite.pool.apply({ module: TASKS, name: 'square' }, [5]), 25);
+      assert.equal(await suite.pool.apply({ module: TASKS, name: square }, [6]), 36);
       const named = newPool({ module: TASKS, processes: 1 });
       assert.deepEqual(await named.map('square', [1, 2]), [1, 4]);
     });
@@ -260,13 +229,13 @@ for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly Star
     test('imap: results in order, for any chunksize; an error ends the iteration at its place', async () => {
       for (const chunksize of [1, 4]) {
         assert.deepEqual(
-          await collect(pool.imap(square, range(30), { chunksize })),
+          await collect(suite.pool.imap(square, range(30), { chunksize })),
           range(30).map((x) => x * x),
         );
       }
       const seen: number[] = [];
       await assert.rejects(async () => {
-        for await (const x of pool.imap(failOn, [1, 2, 3, 4, 5])) seen.push(x);
+        for await (const x of suite.pool.imap(failOn, [1, 2, 3, 4, 5])) seen.push(x);
       }, /item 3 is bad/);
       assert.deepEqual(seen, [1, 2]);
       // An iterable that throws: its error comes in its place.
@@ -276,7 +245,7 @@ for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly Star
       }
       const got: number[] = [];
       await assert.rejects(async () => {
-        for await (const x of pool.imap(square, broken())) got.push(x);
+        for await (const x of suite.pool.imap(square, broken())) got.push(x);
       }, /source broke/);
       assert.deepEqual(got, [1]);
     });
@@ -290,20 +259,20 @@ for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly Star
         }
       }
       const first: number[] = [];
-      for await (const x of pool.imap(square, naturals())) {
+      for await (const x of suite.pool.imap(square, naturals())) {
         first.push(x);
         if (first.length === 5) break;
       }
       assert.deepEqual(first, [0, 1, 4, 9, 16]);
       const readAtBreak = read;
-      assert.ok(readAtBreak <= 5 + 4 * pool.processes + 1, `read ${readAtBreak} items for 5 results`);
-      assert.equal(await pool.apply(square, [3]), 9); // the pool works on, and reads no more
+      assert.ok(readAtBreak <= 5 + 4 * suite.pool.processes + 1, `read ${readAtBreak} items for 5 results`);
+      assert.equal(await suite.pool.apply(square, [3]), 9); // the pool works on, and reads no more
       assert.equal(read, readAtBreak);
     });
 
     test('imapUnordered yields every result once', async () => {
       for (const chunksize of [1, 4]) {
-        const got = await collect(pool.imapUnordered(square, range(40), { chunksize }));
+        const got = await collect(suite.pool.imapUnordered(square, range(40), { chunksize }));
         assert.deepEqual(
           got.sort((a, b) => a - b),
           range(40).map((x) => x * x),
@@ -311,7 +280,7 @@ for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly Star
       }
       // The result of a quick task comes before that of one still running.
       const order: unknown[] = [];
-      const iterator = pool.imapUnordered({ module: TASKS, name: 'parkOrSquare' }, ['park', 7]);
+      const iterator = suite.pool.imapUnordered({ module: TASKS, name: 'parkOrSquare' }, ['park', 7]);
       const consumer = (async () => {
         for await (const r of iterator) {
           order.push(r);
@@ -386,6 +355,24 @@ for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly Star
       });
     }
 
+    test("workers are named as CPython names them: 'Process' made '<StartMethod>PoolWorker'", async () => {
+      const expected = {
+        spawn: 'SpawnPoolWorker',
+        forkserver: 'ForkServerPoolWorker',
+        thread: 'ThreadPoolWorker',
+      }[method];
+      const where = await suite.pool.apply(whereAmI);
+      assert.match(where.name, new RegExp(`^${expected}-\\d+$`));
+      const pool = newPool({ processes: 1, startMethod: method });
+      assert.match((await pool.apply(whereAmI)).name, new RegExp(`^${expected}-\\d+$`));
+      if (method === 'thread') return;
+      // The start method named, rather than taken from the default, names the workers the same way.
+      const other = method === 'spawn' ? 'forkserver' : 'spawn';
+      const otherName = other === 'spawn' ? 'SpawnPoolWorker' : 'ForkServerPoolWorker';
+      const named = newPool({ processes: 1, startMethod: other });
+      assert.match((await named.apply(whereAmI)).name, new RegExp(`^${otherName}-\\d+$`));
+    });
+
     test('maxtasksperchild: a worker exits after that many tasks and a new one takes its place', async () => {
       const recycled = newPool({ processes: 1, maxtasksperchild: 2 });
       const where = await recycled.map(whereAmI, range(6), { chunksize: 1 });
@@ -455,7 +442,7 @@ for (const method of ['thread', PROCESS_METHOD] as const satisfies readonly Star
       await assert.rejects(ending.map(square, [1]), ClosedError);
       await ending.join();
       const left = activeChildren().filter(
-        (p) => /PoolWorker/.test(p.name) && !pool.toString().includes(p.name),
+        (p) => /PoolWorker/.test(p.name) && !suite.pool.toString().includes(p.name),
       );
       assert.deepEqual(
         left.filter((p) => where.some((w) => w.name === p.name)).map((p) => p.name),

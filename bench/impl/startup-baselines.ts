@@ -39,6 +39,7 @@ export async function startupBaseline(spec: CaseSpec): Promise<CaseResult> {
     seconds,
     msgs_per_s: spec.msgs / seconds,
     p50_us: percentile(times, 50),
+    p90_us: percentile(times, 90),
     p99_us: percentile(times, 99),
   };
 }

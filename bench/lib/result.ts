@@ -1,6 +1,7 @@
 /**
  * One measured case, and the one line it prints:
- * `bench=<workload> impl=<name> size=<bytes> msgs=<n> seconds=<t> msgs_per_s=<r>` plus `p50_us=`, `p99_us=`,
+ * `bench=<workload> impl=<name> size=<bytes> msgs=<n> seconds=<t> msgs_per_s=<r>` plus `p50_us=`, `p90_us=` (startup),
+ * `p99_us=`,
  * `peak_rss_mb=` when measured. The same format is printed by `python_baseline.py`, and parsed back here.
  */
 
@@ -12,6 +13,8 @@ export interface CaseResult {
   seconds: number;
   msgs_per_s: number;
   p50_us?: number;
+  /** The startup workload's (ten starts: p99 is the slowest). */
+  p90_us?: number;
   p99_us?: number;
   peak_rss_mb?: number;
   /** With --repeat: the metric (msgs/s, or p50 for latency) of every run; the line shows the median run. */
@@ -37,6 +40,7 @@ export function formatLine(r: CaseResult): string {
     `bench=${r.bench} impl=${r.impl} size=${r.size} msgs=${r.msgs} seconds=${num(r.seconds, 4)} ` +
     `msgs_per_s=${Math.round(r.msgs_per_s)}`;
   if (r.p50_us !== undefined) line += ` p50_us=${num(r.p50_us, 4)}`;
+  if (r.p90_us !== undefined) line += ` p90_us=${num(r.p90_us, 4)}`;
   if (r.p99_us !== undefined) line += ` p99_us=${num(r.p99_us, 4)}`;
   if (r.peak_rss_mb !== undefined) line += ` peak_rss_mb=${num(r.peak_rss_mb, 4)}`;
   return line;
@@ -59,6 +63,7 @@ export function parseLine(line: string): CaseResult | undefined {
     msgs_per_s: Number(f.msgs_per_s),
   };
   if (f.p50_us !== undefined) r.p50_us = Number(f.p50_us);
+  if (f.p90_us !== undefined) r.p90_us = Number(f.p90_us);
   if (f.p99_us !== undefined) r.p99_us = Number(f.p99_us);
   if (f.peak_rss_mb !== undefined) r.peak_rss_mb = Number(f.peak_rss_mb);
   return r;

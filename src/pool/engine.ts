@@ -43,6 +43,15 @@ import {
 
 /** Task messages a worker holds at once: the one it runs and the next, already in its inbox. */
 const DEPTH = 2;
+/**
+ * Bytes the result queue's ring and each inbox's start with. A map chunk of numbers is a frame of 4 or 8 bytes per
+ * item (pack.ts), 50–100 KiB for 12,500 items; a ring that starts smaller grows while the map runs (committing
+ * pages, and taking the consumer lock while a worker may hold it) and gives the pages back 200 ms after the map,
+ * to grow again in the next one. Pages are committed at creation, before any map (the rings of a pool of 16 workers:
+ * 5 MiB of /dev/shm).
+ */
+const RESULTS_RING_BYTES = 1 << 20;
+const INBOX_RING_BYTES = 1 << 18;
 /** Result messages read per wake-up. */
 const RESULT_BATCH = 512;
 /**
@@ -50,6 +59,13 @@ const RESULT_BATCH = 512;
  * within a slice once the pool is idle. An exit ends the wait at once, whatever the slice.
  */
 const WATCH_MS = 500;
+
+/** What 'Process' becomes in a worker's name, by start method: CPython's names ('ThreadPoolWorker' is procq's). */
+const WORKER_NAMES: Readonly<Record<StartMethod, string>> = {
+  spawn: 'SpawnPoolWorker',
+  forkserver: 'ForkServerPoolWorker',
+  thread: 'ThreadPoolWorker',
+};
 
 const moduleExt = /\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? '.js';
 const WORKER_MODULE = new URL(`./worker${moduleExt}`, import.meta.url);
@@ -120,13 +136,18 @@ export class PoolEngine {
   /** Starts the workers; throws (after ending those already started) when one cannot start. */
   constructor(options: EngineOptions) {
     this.#options = options;
-    this.#results = new Queue<ResultWire>(0, { label: this.#queueLabel('results') });
+    this.#results = new Queue<ResultWire>(0, {
+      label: this.#queueLabel('results'),
+      capacityBytes: RESULTS_RING_BYTES,
+    });
     this.#settled = new Promise((resolve) => (this.#resolveSettled = resolve));
-    const method = options.startMethod ?? 'spawn';
-    this.#methodName = method === 'thread' ? 'ThreadPoolWorker' : 'SpawnPoolWorker';
+    this.#methodName = WORKER_NAMES[options.startMethod ?? 'spawn'];
     try {
       for (let slot = 0; slot < options.processes; slot++)
-        this.#startWorker(slot, new Queue(0, { label: this.#queueLabel('inbox') }));
+        this.#startWorker(
+          slot,
+          new Queue(0, { label: this.#queueLabel('inbox'), capacityBytes: INBOX_RING_BYTES }),
+        );
     } catch (error) {
       this.terminate();
       throw error;
@@ -198,7 +219,7 @@ export class PoolEngine {
       daemon: true,
       startMethod: this.#options.startMethod,
     });
-    // CPython's naming: the Process's own (unique) name, with 'Process' made 'SpawnPoolWorker' / 'ThreadPoolWorker'.
+    // CPython's naming: the Process's own (unique) name, with 'Process' made e.g. 'ForkServerPoolWorker'.
     process.name = process.name.replace(/^Process/, this.#methodName);
     process.start();
     const worker: Worker = {
@@ -281,7 +302,7 @@ export class PoolEngine {
       ...(worker.known.has(fn.id) ? {} : { spec: fn.spec }),
     };
     try {
-      worker.inbox.putSync(pack(message, chunk.items));
+      worker.inbox.putSync(pack(message, 'items'));
     } catch (error) {
       // An argument that does not clone (TypeError): that chunk fails, nothing was put.
       chunk.job.failed(chunk.index, withHint(error));

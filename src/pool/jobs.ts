@@ -32,7 +32,8 @@ export abstract class Job {
   abstract take(unbounded: boolean): Chunk | undefined;
   /** `true` once `take()` will never return a chunk again. */
   abstract get exhausted(): boolean;
-  abstract done(index: number, values: unknown[]): void;
+  /** `values`: a plain array, or the typed array of a number frame (`pack.ts`). */
+  abstract done(index: number, values: ArrayLike<unknown>): void;
   abstract failed(index: number, error: unknown): void;
   /** The pool is going away: every chunk not done fails with `error`. */
   abstract cancel(error: unknown): void;
@@ -44,13 +45,23 @@ export const NO_FUNCTION: FunctionEntry = Object.freeze({
   spec: Object.freeze({ moduleUrl: '', exportName: '' }),
 });
 
+/**
+ * Chunks of at least this many items are cut when the call is made (that is the call's copy of its items); shorter
+ * ones from one copy of the items, as they are handed out (a slice per item of a 10M-item `chunksize: 1` call
+ * would hold ten times the memory of the copy).
+ */
+const CUT_EARLY = 64;
+
 export class ListJob<R> extends Job {
   readonly promise: Promise<R>;
+  /** Chunks cut early (`CUT_EARLY`), each dropped once handed out; or undefined, and `#items` is a copy. */
+  readonly #cut: (unknown[] | undefined)[] | undefined;
   readonly #items: readonly unknown[];
+  readonly #length: number;
   readonly #chunksize: number;
   readonly #chunks: number;
-  /** Each chunk's results, by chunk index; joined once the last comes in (Python's slice assignment). */
-  readonly #parts: unknown[][];
+  /** The results, each chunk's written in place as it comes in (Python's slice assignment); made at the first. */
+  #results: unknown[] | undefined;
   readonly #single: boolean;
   #next = 0;
   #left: number;
@@ -58,7 +69,10 @@ export class ListJob<R> extends Job {
   #resolve!: (value: R) => void;
   #reject!: (error: unknown) => void;
 
-  /** @param single resolve with the one result instead of an array (`apply`) */
+  /**
+   * @param items the call's items, copied here: a change the caller makes to the array afterwards changes nothing
+   * @param single resolve with the one result instead of an array (`apply`)
+   */
   constructor(
     fn: FunctionEntry,
     star: boolean,
@@ -71,11 +85,18 @@ export class ListJob<R> extends Job {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    this.#items = items;
+    this.#length = items.length;
     this.#chunksize = chunksize;
     this.#chunks = Math.ceil(items.length / chunksize);
+    if (chunksize >= CUT_EARLY) {
+      this.#cut = [];
+      for (let start = 0; start < items.length; start += chunksize)
+        this.#cut.push(items.slice(start, start + chunksize));
+      this.#items = [];
+    } else {
+      this.#items = items.slice();
+    }
     this.#left = this.#chunks;
-    this.#parts = new Array(this.#chunks);
     this.#single = single;
     if (this.#chunks === 0) this.#settle(true, []);
   }
@@ -89,6 +110,11 @@ export class ListJob<R> extends Job {
   take(): Chunk | undefined {
     if (this.exhausted) return undefined;
     const index = this.#next++;
+    if (this.#cut !== undefined) {
+      const items = this.#cut[index]!;
+      this.#cut[index] = undefined;
+      return { index, items };
+    }
     const start = index * this.#chunksize;
     return { index, items: this.#items.slice(start, start + this.#chunksize) };
   }
@@ -97,12 +123,16 @@ export class ListJob<R> extends Job {
     return this.#settled || this.#next >= this.#chunks;
   }
 
-  done(index: number, values: unknown[]): void {
+  done(index: number, values: ArrayLike<unknown>): void {
     if (this.#settled) return;
-    this.#parts[index] = values;
+    // Written in place now, while the other chunks are still running: nothing is left to join at the end, and no
+    // chunk's results are copied twice. (The array is allocated whole, so V8 counts it as one that may have holes,
+    // although it has none once settled: as the arrays node:v8 decodes.)
+    const results = (this.#results ??= new Array(this.#length));
+    const at = index * this.#chunksize;
+    for (let i = 0; i < values.length; i++) results[at + i] = values[i];
     if (--this.#left > 0) return;
-    const all = joinParts(this.#parts, this.#items.length);
-    this.#settle(true, this.#single ? all[0] : all);
+    this.#settle(true, this.#single ? results[0] : results);
   }
 
   /** Any chunk failing fails the whole call (the index does not matter). */
@@ -121,27 +151,8 @@ export class ListJob<R> extends Job {
   }
 }
 
-/** Chunks at least this long are joined by `concat` (native); shorter ones by a loop (`concat` of many short arrays is slower). */
-const JOIN_NATIVE = 256;
-/** Arrays per `concat` call (an argument list has a limit). */
-const JOIN_BATCH = 4096;
-
-/** The chunks' results as one array, in order. */
-function joinParts(parts: unknown[][], length: number): unknown[] {
-  if (parts.length === 1) return parts[0]!;
-  if (length >= JOIN_NATIVE * parts.length) {
-    let all: unknown[] = [];
-    for (let k = 0; k < parts.length; k += JOIN_BATCH) all = all.concat(...parts.slice(k, k + JOIN_BATCH));
-    return all;
-  }
-  const all = new Array<unknown>(length);
-  let at = 0;
-  for (const part of parts) for (let i = 0; i < part.length; i++) all[at++] = part[i];
-  return all;
-}
-
 type Outcome =
-  | { readonly ok: true; readonly values: unknown[] }
+  | { readonly ok: true; readonly values: ArrayLike<unknown> }
   | { readonly ok: false; readonly error: unknown };
 
 interface Waiter<R> {
@@ -171,7 +182,7 @@ export class IterJob<R> extends Job {
   readonly #byIndex = new Map<number, Outcome>();
   readonly #arrived: Outcome[] = [];
   /** The chunk being yielded, item by item. */
-  #values: unknown[] = [];
+  #values: ArrayLike<unknown> = [];
   #at = 0;
   readonly #waiters: Waiter<R>[] = [];
 
@@ -232,7 +243,7 @@ export class IterJob<R> extends Job {
     return this.#closed || this.#sourceDone;
   }
 
-  done(index: number, values: unknown[]): void {
+  done(index: number, values: ArrayLike<unknown>): void {
     this.#outcome(index, { ok: true, values });
   }
 

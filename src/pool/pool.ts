@@ -273,13 +273,9 @@ export class Pool implements AsyncDisposable {
 
   #mapSpec(iterable: unknown, options: MapOptions | undefined, star: boolean): ListSpec {
     const chosen = checkChunksize(options);
-    // A copy, so that changing the array after the call changes nothing (an array's own slice() is the fast copy).
+    // The job copies an array (a change to it after the call changes nothing); anything else is read whole now.
     const source = checkIterable(iterable, 'iterable');
-    const items = star
-      ? Array.from(source, toArgs)
-      : Array.isArray(source)
-        ? source.slice()
-        : Array.from(source);
+    const items = star ? Array.from(source, toArgs) : Array.isArray(source) ? source : Array.from(source);
     const chunksize = chosen ?? Math.max(1, Math.ceil(items.length / (4 * this.#processes)));
     return { items, star, chunksize, single: false };
   }

@@ -25,7 +25,8 @@ export interface TaskMessage {
   readonly spec?: FunctionSpec;
   /** `true`: each item is an argument list (`fn(...item)`); `false`: `fn(item)`. */
   readonly star: boolean;
-  readonly items: readonly unknown[];
+  /** The items; numbers arrive as a typed array (a number frame, `pack.ts`). */
+  readonly items: ArrayLike<unknown>;
 }
 
 /** What an inbox carries: task messages, maybe packed (`pack.ts`), and `null`, the stop message. */
@@ -43,8 +44,13 @@ export interface InitMessage {
 export type ResultMessage =
   /** The worker has run its initializer and reads its inbox now. */
   | { readonly kind: 'ready'; readonly worker: number }
-  /** Task `id` returned; `values[i]` is the (awaited) result for `items[i]`. */
-  | { readonly kind: 'done'; readonly worker: number; readonly id: number; readonly values: unknown[] }
+  /** Task `id` returned; `values[i]` is the (awaited) result for `items[i]` (numbers: a typed array, `pack.ts`). */
+  | {
+      readonly kind: 'done';
+      readonly worker: number;
+      readonly id: number;
+      readonly values: ArrayLike<unknown>;
+    }
   /** Task `id` threw (on any of its items), or its function could not be found, or its results could not be sent. */
   | { readonly kind: 'failed'; readonly worker: number; readonly id: number; readonly error: PackedError }
   /** The initializer threw: the worker has ended. */

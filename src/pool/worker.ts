@@ -14,7 +14,7 @@
 import { InvariantError, ProcessError } from '../errors.js';
 import { setBootstrapping } from '../process/current.js';
 import type { Queue } from '../queue/queue.js';
-import { pack, unpack } from './pack.js';
+import { denseArray, NUMBERS_MIN, pack, unpack } from './pack.js';
 import {
   type FunctionSpec,
   type InitMessage,
@@ -47,7 +47,7 @@ export async function poolWorker(
     if (task === null) return;
     const result = await run(task, functions, worker);
     try {
-      results.putSync(result.kind === 'done' ? pack(result, result.values) : result);
+      results.putSync(result.kind === 'done' ? pack(result, 'values') : result);
     } catch (error) {
       // Python's MaybeEncodingError: the results do not clone. The task fails; the worker goes on.
       const message = `the result of this task cannot be sent back to the pool: ${(error as Error)?.message}`;
@@ -73,18 +73,39 @@ async function run(
     }
     const fn = await loading;
     const { items, star } = task;
-    // Filled by push, so that the array is packed (no holes): V8 serializes a holey array as a sparse one, key by
-    // key, about 20x slower for a big chunk's results (pack.ts).
-    const values: unknown[] = [];
+    // Numbers go straight into the array a number frame carries (pack.ts), while every result is one; the first
+    // other value moves them to a plain array. That one is filled by push, so that it is packed (no holes): V8
+    // serializes a holey array as a sparse one, key by key, about 20x slower for a big chunk's results.
+    let numbers = items.length >= NUMBERS_MIN ? resultScratch(items.length) : undefined;
+    let values: unknown[] = [];
     for (let i = 0; i < items.length; i++) {
       let value: unknown = star ? fn(...(items[i] as unknown[])) : fn(items[i]);
       if (isThenable(value)) value = await value;
+      if (numbers !== undefined) {
+        if (typeof value === 'number') {
+          numbers[i] = value;
+          continue;
+        }
+        values = denseArray(numbers.subarray(0, i));
+        numbers = undefined;
+      }
       values.push(value);
     }
-    return { kind: 'done', worker, id: task.id, values };
+    return { kind: 'done', worker, id: task.id, values: numbers ?? values };
   } catch (error) {
     return { kind: 'failed', worker, id: task.id, error: packError(error) };
   }
+}
+
+/**
+ * Grow-only memory for a task's numeric results, reused by every task: a worker runs one task at a time, and its
+ * results are packed (copied into a frame) and sent before it takes the next.
+ */
+let scratch = new Float64Array(0);
+
+function resultScratch(length: number): Float64Array {
+  if (scratch.length < length) scratch = new Float64Array(Math.max(length, 2 * scratch.length));
+  return scratch.subarray(0, length);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -12,6 +12,7 @@
  */
 import { readSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { loadNative } from '../native/index.js';
 import { runChild } from './child.js';
 import type { SpawnHeader } from './popen-spawn.js';
 
@@ -37,8 +38,7 @@ function readExactly(length: number): Buffer {
 
 async function dieWithParent(parentPid: number): Promise<void> {
   try {
-    const native = await import('../native/index.js');
-    native.loadNative()?.setParentDeathSignal(9);
+    loadNative()?.setParentDeathSignal(9);
   } catch {
     // No addon (not built, or not loadable here): guards 2 and 3 still hold.
   }

@@ -10,6 +10,7 @@ import { decodeValue, type Wire } from '../codec/index.js';
 import { loadNative } from '../native/index.js';
 import { type ChildIdentity, setBootstrapping, setChildIdentity } from './current.js';
 import { nonDaemonWorkDone, trackWorkers } from './nondaemon.js';
+import { loadRevivers } from './revivers.js';
 import type { TargetSpec } from './target.js';
 
 /** Everything a child receives besides its arguments. JSON-safe (spawn sends it as JSON). */
@@ -18,6 +19,11 @@ export interface ChildSpec {
   readonly self: ChildIdentity;
   /** The parent's `process.argv.slice(1)`: the child sees the same script and arguments (as CPython's spawn). */
   readonly argv: readonly string[];
+  /**
+   * The types of the procq handles among the arguments (revivers.ts), so that the child loads only their modules;
+   * absent: load the package root.
+   */
+  readonly handleTypes?: readonly string[];
 }
 
 function fail(name: string, message: string): never {
@@ -79,8 +85,8 @@ async function findTarget(spec: ChildSpec): Promise<Function> {
 
 /**
  * Runs the child to completion; never returns. As in CPython's spawn, the target's module is imported before the
- * arguments are decoded; procq handles among them (a Queue, a Lock) need their classes' revivers, which the
- * package root registers, so it is loaded first when there are any.
+ * arguments are decoded; procq handles among them (a Queue, a Lock) need their classes' revivers, whose modules
+ * are loaded first when there are any (revivers.ts).
  */
 export async function runChild(spec: ChildSpec, wire: Wire): Promise<never> {
   setChildIdentity(spec.self);
@@ -90,7 +96,7 @@ export async function runChild(spec: ChildSpec, wire: Wire): Promise<never> {
   setBootstrapping(false);
   let args: unknown;
   try {
-    if (wire.handles) await import('../index.js');
+    if (wire.handles) await loadRevivers(spec.handleTypes);
     args = decodeValue(wire);
   } catch (error) {
     fail(spec.self.name, `cannot decode the arguments:\n${inspect(error)}`);

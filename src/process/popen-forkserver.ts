@@ -41,6 +41,8 @@ interface Warm {
   readonly child: ChildProcess;
   /** How its Node was started (`startupKey()` then): it may serve a start only while that is still the same. */
   readonly startup: string;
+  /** This process's environment when the child was spawned: the child's own, until a start changes it. */
+  readonly env: Readonly<Record<string, string | undefined>>;
   readonly pipe: Socket;
   /** The child has loaded everything and said so (one byte on fd 3). */
   ready: boolean;
@@ -65,6 +67,7 @@ function spawnWarm(): Warm {
   // The tracker first: the child then inherits its pipe, as a child spawned after the first segment does.
   trackerToken();
   const startup = startupKey();
+  const env = { ...process.env };
   const child = spawnBootstrap('bootstrap-forkserver');
   const pipe = child.stdio[3] as Socket;
   pipe.on('error', () => {}); // the child died: its exit tells the story
@@ -72,6 +75,7 @@ function spawnWarm(): Warm {
   const w: Warm = {
     child,
     startup,
+    env,
     pipe,
     ready: false,
     readyPromise: new Promise((r) => (resolveReady = r)),
@@ -201,6 +205,22 @@ export class ForkserverPopen extends SpawnPopen implements Popen {
     const w = take();
     // A taken child is an ordinary child: it keeps this process alive unless the Process is a daemon (unref()).
     w.child.ref();
-    super(options, w.child, { env: { ...process.env }, cwd: process.cwd() });
+    super(options, w.child, { ...envChanges(w.env), cwd: process.cwd() });
   }
+}
+
+/** How this process's environment now differs from `then` (what a warm child spawned then has). */
+function envChanges(then: Readonly<Record<string, string | undefined>>): {
+  envSet?: Record<string, string>;
+  envUnset?: string[];
+} {
+  const now = process.env;
+  let envSet: Record<string, string> | undefined;
+  let envUnset: string[] | undefined;
+  for (const name of Object.keys(now)) {
+    const value = now[name];
+    if (value !== undefined && value !== then[name]) (envSet ??= {})[name] = value;
+  }
+  for (const name of Object.keys(then)) if (!(name in now)) (envUnset ??= []).push(name);
+  return { ...(envSet && { envSet }), ...(envUnset && { envUnset }) };
 }

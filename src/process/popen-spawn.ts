@@ -47,10 +47,14 @@ export interface SpawnHeader {
   readonly spec: PopenOptions['spec'];
   readonly handles: boolean;
   /**
-   * A forkserver's warm child only (it was spawned earlier): the parent's environment and working directory at
-   * `start()`, which the child takes on before it imports the target, so that it sees what a spawned child would.
+   * A forkserver's warm child only (it was spawned earlier, with the environment of then): how the parent's
+   * environment at `start()` differs from that one (variables set or changed, variables removed), and the
+   * working directory at `start()`, which the child takes on before it imports the target, so that it sees what
+   * a spawned child would. A difference, not the whole environment: each variable set in the child is a
+   * `setenv`, and the child does this between the start and its first item.
    */
-  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly envSet?: Readonly<Record<string, string>>;
+  readonly envUnset?: readonly string[];
   readonly cwd?: string;
 }
 
@@ -85,7 +89,7 @@ export class SpawnPopen implements Popen {
   constructor(
     { spec, args }: PopenOptions,
     child: ChildProcess = spawnBootstrap('bootstrap-spawn'),
-    extra: Pick<SpawnHeader, 'env' | 'cwd'> = {},
+    extra: Pick<SpawnHeader, 'envSet' | 'envUnset' | 'cwd'> = {},
   ) {
     this.#child = child;
     this.exited = new Promise<number>((resolve) => {

@@ -37,6 +37,7 @@ import type { Popen } from './popen.js';
 import { ForkserverPopen } from './popen-forkserver.js';
 import { SpawnPopen } from './popen-spawn.js';
 import { ThreadPopen } from './popen-thread.js';
+import { handleTypesOf } from './revivers.js';
 import { checkStartMethod, getStartMethod } from './start-method.js';
 import { callerModuleUrl, resolveTarget } from './target.js';
 
@@ -229,6 +230,7 @@ export class Process<F extends Target = Target> {
         parent: { name: me.name, pid: me.pid, threadId: me.threadId },
       },
       argv: process.argv.slice(1),
+      ...(args.handles ? { handleTypes: handleTypesOf(this.#args) } : {}),
     };
     const popen: Popen =
       method === 'thread'

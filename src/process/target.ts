@@ -95,7 +95,7 @@ export function resolveTarget(
     return { moduleUrl, exportName: '', source: String(fn) };
   }
   const source = sourceOf(path);
-  const found = findExport(source, name);
+  const found = exportOf(path, source, name);
   if (found === undefined && module === undefined) {
     // Not exported by the caller, but perhaps imported by it from a relative module: Python pickles a function as
     // "module.name", so an imported target works there too.
@@ -165,6 +165,19 @@ function sourceOf(path: string): string {
     sources.set(path, text);
   }
   return text;
+}
+
+/**
+ * `findExport` of a module read once (`sourceOf`), remembered: a program that starts many processes on one target
+ * reads its module once, and its regular expressions are not compiled again on every `start()`.
+ */
+const exports = new Map<string, string | null | undefined>();
+function exportOf(path: string, source: string, name: string): string | null | undefined {
+  const key = `${path}\0${name}`;
+  if (exports.has(key)) return exports.get(key);
+  const found = findExport(source, name);
+  exports.set(key, found);
+  return found;
 }
 
 const escapeRe = (s: string) => s.replace(/[$]/g, '\\$');
