@@ -3,16 +3,22 @@
 // deadline), plain objects encoded into a reused scratch buffer (never an item overwritten by a later encoding).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Full, Process, Queue } from '../src/index.js';
+import { Full, Process, Queue, type StartMethod } from '../src/index.js';
+import { loadNative } from '../src/native/index.js';
 import {
   GET_EPOCH,
+  GET_PARK_SEQ,
   GET_PARKED,
+  GET_WOKE_SEQ,
   PUT_EPOCH,
   PUT_PARKED,
   PUT_WAIT,
   putterLowWater,
 } from '../src/ring/layout.js';
 import { itemOf, STOP } from './fixtures/queue-peers.js';
+
+const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
+const PEERS = new URL('./fixtures/queue-peers.js', import.meta.url);
 
 const i32Of = (q: Queue<unknown>): Int32Array => q._engine.i32;
 
@@ -24,7 +30,7 @@ test('a put with nobody asleep bumps the getters epoch but makes no futex wake; 
   const notify = seg.notify.bind(seg);
   seg.notify = (index: number, count: number) => {
     if (index === GET_EPOCH) notifies++;
-    notify(index, count);
+    return notify(index, count);
   };
   try {
     // Advertised (an async getter joins its group) while nobody is parked yet cannot be told apart from outside;
@@ -148,3 +154,86 @@ test('a getter that puts on a queue while its object is being encoded: both item
   assert.deepEqual(q.getNowait(), { before: 'b', during: 'd', after: ['a', 'c'] });
   q.close();
 });
+
+test('puts made after a wake, before the woken getter runs again, make no futex wake; its next sleep is woken', async () => {
+  const q = new Queue<number>();
+  const i32 = i32Of(q);
+  let notifies = 0;
+  const seg = q._engine.seg;
+  const notify = seg.notify.bind(seg);
+  seg.notify = (index: number, count: number) => {
+    if (index === GET_EPOCH) notifies++;
+    return notify(index, count);
+  };
+  try {
+    for (let round = 0; round < 3; round++) {
+      // An async get in this thread sleeps (its group's one kernel wait): it runs again only once this code awaits.
+      const got = q.get({ timeout: 10_000 });
+      assert.equal(Atomics.load(i32, GET_PARKED), 1, `round ${round}: the get is parked`);
+      q.putNowait(3 * round);
+      const after = notifies;
+      assert.ok(after <= round + 1, `round ${round}: at most one wake for the first put (${after})`);
+      assert.equal(
+        Atomics.load(i32, GET_WOKE_SEQ),
+        Atomics.load(i32, GET_PARK_SEQ),
+        'the sleep is recorded woken',
+      );
+      // The woken get has not run (GET_PARKED is still raised): these puts find nobody to wake and make no call.
+      q.putNowait(3 * round + 1);
+      q.putNowait(3 * round + 2);
+      assert.equal(notifies, after, `round ${round}: no futex wake while the woken getter has not run`);
+      assert.equal(await got, 3 * round);
+      assert.equal(q.getNowait(), 3 * round + 1);
+      assert.equal(q.getNowait(), 3 * round + 2);
+    }
+  } finally {
+    seg.notify = notify;
+  }
+  assert.equal(Atomics.load(i32, GET_PARKED), 0, 'nobody left parked');
+  q.close();
+});
+
+// Skipped wakes must never strand a sleeper: with 10-minute slices in every peer (PROCQ_WAIT_SLICE_MS, read when
+// procq loads there), a getter left asleep with items queued is a timeout (20 s per get), not 100 ms nobody sees.
+for (const startMethod of ['thread', 'spawn'] as StartMethod[]) {
+  test(`3 producers x 3 consumers (${startMethod}, sync and async mixed) over Queue(2), long slices: every item exactly once`, {
+    skip: startMethod !== 'thread' && !canSpawn && 'spawn needs the native addon',
+  }, async () => {
+    const N = 1500;
+    const q = new Queue<string>(2);
+    const done = new Queue<string>();
+    const out = new Queue<string[]>();
+    const procs: Process[] = [];
+    process.env.PROCQ_WAIT_SLICE_MS = String(600_000);
+    try {
+      for (let k = 0; k < 3; k++) {
+        const form = k % 2 === 0 ? 'sync' : 'async';
+        procs.push(
+          new Process({ target: 'produce', module: PEERS, args: [form, q, `p${k}`, N, done], startMethod }),
+        );
+        procs.push(
+          new Process({
+            target: 'consume',
+            module: PEERS,
+            args: [form === 'sync' ? 'async' : 'sync', q, out],
+            startMethod,
+          }),
+        );
+      }
+      for (const p of procs) p.start();
+    } finally {
+      delete process.env.PROCQ_WAIT_SLICE_MS;
+    }
+    for (let k = 0; k < 3; k++) await done.get({ timeout: 60_000 });
+    for (let k = 0; k < 3; k++) await q.put(STOP, { timeout: 20_000 });
+    const seen = new Map<string, number>();
+    for (let k = 0; k < 3; k++)
+      for (const item of await out.get({ timeout: 60_000 })) seen.set(item, (seen.get(item) ?? 0) + 1);
+    for (const p of procs) await p.join(20_000);
+    for (const p of procs) assert.equal(p.exitCode, 0, `${p.name} exited with ${p.exitCode}`);
+    assert.equal(seen.size, 3 * N, 'every item delivered');
+    for (let k = 0; k < 3; k++)
+      for (let i = 0; i < N; i++) assert.equal(seen.get(itemOf(`p${k}`, i)), 1, `p${k}:${i} once`);
+    for (const w of [q, done, out]) w.close();
+  });
+}

@@ -7,7 +7,7 @@ import { createSegment, type SegmentKind } from '../src/memory/index.js';
 import { loadNative } from '../src/native/index.js';
 import { Queue } from '../src/queue/queue.js';
 import { ownerId, ownerLives, ownerStart, ownerWord, tidOf } from '../src/wait/identity.js';
-import { MAX_SPIN_US, MIN_SPIN_US, Spinner } from '../src/wait/spin.js';
+import { MAX_SPIN_US, MIN_SPIN_US, PREEMPTED_US, Spinner } from '../src/wait/spin.js';
 import { WaitWord } from '../src/wait/wait-word.js';
 
 const native = loadNative();
@@ -145,6 +145,32 @@ describe('adaptive spinning', () => {
     assert.equal(s.budgetUs, 11, 'waits caught after 5 µs keep at least 2 × 5 + 1 µs');
     s.record(1, false);
     assert.equal(s.budgetUs, 11, 'a quicker catch does not lower it');
+  });
+
+  test('a spin that is descheduled stops at once and drops the budget to its floor', () => {
+    const s = new Spinner();
+    for (let i = 0; i < 10; i++) s.record(80, true);
+    assert.equal(s.budgetUs, MAX_SPIN_US);
+    // A ready() that stalls once for 4 × PREEMPTED_US stands in for the thread losing its core mid-spin.
+    let looks = 0;
+    let stalled = false;
+    const ready = () => {
+      looks++;
+      if (looks === 100 && !stalled) {
+        stalled = true;
+        const until = performance.now() + (4 * PREEMPTED_US) / 1000;
+        while (performance.now() < until);
+      }
+      return false;
+    };
+    assert.equal(s.spin(ready), false);
+    // Without the stop, a 40 µs budget is thousands of looks; with it, at most one round of 32 after the gap (or
+    // fewer, if this busy machine descheduled the spin before the stall).
+    assert.ok(looks <= 100 + 33, `it stopped right after the gap (${looks} looks)`);
+    s.record(5_000, false);
+    assert.equal(s.budgetUs, MIN_SPIN_US, 'the budget is at its floor');
+    s.record(5, false);
+    assert.equal(s.budgetUs, 11, 'and comes back with spins that catch the peer');
   });
 });
 

@@ -61,8 +61,8 @@ export class SabSegment implements Segment {
     };
   }
 
-  notify(index: number, count: number): void {
-    Atomics.notify(this.i32, index, count === Number.POSITIVE_INFINITY ? undefined : count);
+  notify(index: number, count: number): number {
+    return Atomics.notify(this.i32, index, count === Number.POSITIVE_INFINITY ? undefined : count);
   }
 
   /** @internal */

@@ -48,8 +48,11 @@ export interface Segment {
    * does (a bare `Atomics.waitAsync` does not: nodejs/node#44729).
    */
   waitAsync(index: number, expected: number, timeoutMs: number, parked?: number): AsyncWait;
-  /** Wakes up to `count` waiters (`Infinity`: all) blocked on `i32[index]`, in any thread or process. */
-  notify(index: number, count: number): void;
+  /**
+   * Wakes up to `count` waiters (`Infinity`: all) blocked on `i32[index]`, in any thread or process. Returns how
+   * many it woke.
+   */
+  notify(index: number, count: number): number;
   /**
    * Makes sure bytes `[offset, offset + length)` are backed by memory before they are touched, so that a full
    * `/dev/shm` is a clean `Error` here instead of a SIGBUS later. A no-op where the OS commits lazily and safely.

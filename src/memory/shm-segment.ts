@@ -130,8 +130,8 @@ export class ShmSegment implements Segment {
     };
   }
 
-  notify(index: number, count: number): void {
-    this.#native.futexWake(this.i32, index, count);
+  notify(index: number, count: number): number {
+    return this.#native.futexWake(this.i32, index, count);
   }
 
   commit(offset: number, length: number): void {

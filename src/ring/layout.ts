@@ -46,7 +46,9 @@
  *        lines 5-7: waiting getters, putters, joiners
  *  80    GET_WAIT      getters sleeping on GET_EPOCH    atomic add/sub
  *  81    GET_EPOCH     bumped to wake getters: by a publish that sees GET_WAIT > 0, by shutdown, by recovery
- *  82    GET_PARKED    getters asleep in the kernel     atomic add/sub around the compare-and-sleep (wait-word.ts)
+ *  82    GET_PARKED    getters asleep in the kernel     atomic add/sub around the compare-and-sleep (wait/park.ts)
+ *  83    GET_PARK_SEQ  getters' sleeps started          getter: +1 after GET_PARKED's +1, before it sleeps (wait/park.ts)
+ *  84    GET_WOKE_SEQ  every getter sleep up to it woken  waker: GET_PARK_SEQ as read before a wake that woke them all
  *  96    PUT_WAIT      putters sleeping on PUT_EPOCH    atomic add/sub
  *  97    PUT_EPOCH     bumped to wake putters: by a take that sees PUT_WAIT > 0, by shutdown, by recovery
  *  98    PUT_PARKED    putters asleep in the kernel     atomic add/sub around the compare-and-sleep
@@ -103,6 +105,9 @@
  *   is slept on because some wake-ups (shutdown) change no counter. A notifier that, after bumping the epoch, reads
  *   0 in the matching *_PARKED word skips the futex wake: nobody is asleep, and a waiter about to sleep compares
  *   against the bumped epoch (a waiter killed asleep leaves *_PARKED raised: wake calls for nobody, never a loss).
+ *   Getters also count their sleeps (GET_PARK_SEQ) and a wake that woke every parked getter records the count it
+ *   read (GET_WOKE_SEQ): a publisher that reads the two equal skips the futex wake, though woken getters that have
+ *   not run yet still hold GET_PARKED up (wait/park.ts has the argument).
  * - Putters of a bounded queue wait for room with hysteresis: a putter that found the queue full sleeps until it
  *   holds at most `putterLowWater(MAXSIZE)` items (or, after a slice, until it is not full), and a take wakes
  *   putters only when, read after its GET_COUNT store, the queue holds at most that many (or the ring is at its
@@ -189,6 +194,8 @@ export const GET_COUNT = 65;
 export const GET_WAIT = 80;
 export const GET_EPOCH = 81;
 export const GET_PARKED = 82;
+export const GET_PARK_SEQ = 83;
+export const GET_WOKE_SEQ = 84;
 export const PUT_WAIT = 96;
 export const PUT_EPOCH = 97;
 export const PUT_PARKED = 98;

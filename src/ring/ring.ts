@@ -57,7 +57,9 @@ import {
   GET_ADVERT,
   GET_COUNT,
   GET_EPOCH,
+  GET_PARK_SEQ,
   GET_PARKED,
+  GET_WOKE_SEQ,
   GREW_AT,
   HEAD,
   HEADER_BYTES,
@@ -292,7 +294,12 @@ export class Ring {
       { lock: C_LOCK, start: C_LOCK_START, waiters: C_LOCK_ADVERT },
       () => this.#recoverConsumer(),
     );
-    this.getters = new WaitWord(seg, GET_EPOCH, GET_ADVERT, { epoch: true, parked: GET_PARKED });
+    this.getters = new WaitWord(seg, GET_EPOCH, GET_ADVERT, {
+      epoch: true,
+      parked: GET_PARKED,
+      parkSeq: GET_PARK_SEQ,
+      wokeSeq: GET_WOKE_SEQ,
+    });
     this.putters = new WaitWord(seg, PUT_EPOCH, PUT_ADVERT, { epoch: true, parked: PUT_PARKED });
     if (
       this.capacityMax < MIN_CAPACITY ||

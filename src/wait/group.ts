@@ -28,6 +28,7 @@
 import { onAbort } from '../abort.js';
 import { abortErrorFrom } from '../errors.js';
 import type { AsyncWait, Segment, WaitResult } from '../memory/segment.js';
+import { type ParkWords, parkAsync } from './park.js';
 import type { Ready } from './spin.js';
 
 /** One pending async wait. */
@@ -45,15 +46,15 @@ export interface Pending {
 class Group {
   readonly #seg: Segment;
   readonly #word: number;
-  /** The word counting sleepers in the kernel, or -1 (wait-word.ts, "Parked sleepers"). */
-  readonly #parked: number;
+  /** The word counting sleepers in the kernel, or -1 (wait-word.ts, "Parked sleepers"), or counted sleeps (park.ts). */
+  readonly #parked: number | ParkWords;
   readonly waiters = new Set<Pending>();
   #armed: AsyncWait | null = null;
   /** When the pending sleep ends at the latest (its timeout), as a `performance.now()` time. */
   #armedUntil = 0;
   #drainQueued = false;
 
-  constructor(seg: Segment, word: number, parked: number) {
+  constructor(seg: Segment, word: number, parked: number | ParkWords) {
     this.#seg = seg;
     this.#word = word;
     this.#parked = parked;
@@ -92,7 +93,11 @@ class Group {
     }
     const now = performance.now();
     const timeout = Math.max(0, Math.min(slice, earliest - now));
-    const pending = this.#seg.waitAsync(this.#word, expected, timeout, this.#parked);
+    const parked = this.#parked;
+    const pending =
+      typeof parked === 'number'
+        ? this.#seg.waitAsync(this.#word, expected, timeout, parked)
+        : parkAsync(this.#seg, this.#word, expected, timeout, parked);
     this.#armed = pending;
     this.#armedUntil = now + timeout;
     pending.promise.then(
@@ -167,7 +172,7 @@ class Group {
 /** The groups of this thread, by segment and word. */
 const groups = new WeakMap<Segment, Map<number, Group>>();
 
-function groupOf(seg: Segment, word: number, parked: number): Group {
+function groupOf(seg: Segment, word: number, parked: number | ParkWords): Group {
   let byWord = groups.get(seg);
   if (byWord === undefined) {
     byWord = new Map();
@@ -189,7 +194,7 @@ function groupOf(seg: Segment, word: number, parked: number): Group {
 export function sleepAsync(
   seg: Segment,
   word: number,
-  parked: number,
+  parked: number | ParkWords,
   seen: number,
   sliceMs: number,
   ready: Ready,

@@ -13,6 +13,10 @@
  * of spinning before it sleeps (yielding its core), while a running peer is still caught when it answers fast
  * (measured on a busy 2-core machine: with no floor, waiters whose budget had collapsed slept on every wait and
  * their peers paid a futex wake per item; 12-byte spsc fell 20-35% below the fixed 20 µs spin).
+ *
+ * A spin that finds a gap of PREEMPTED_US between two looks at the clock was descheduled: more threads want the
+ * cores than there are. Spinning on then costs the cores' owed time (a whole slice on a busy machine, taken from
+ * the peer the spinner waits for), so it stops at once (after one last look) and the budget drops to its floor.
  */
 /** The longest spin. */
 export const MAX_SPIN_US = 40;
@@ -22,6 +26,8 @@ export const MIN_SPIN_US = 8;
 const SHORT_SLEEP_US = 200;
 /** Checks before the clock is first read: the cheapest catch, always tried. */
 const QUICK_CHECKS = 64;
+/** A gap this long between two looks at the clock inside a spin (normally ~1 µs apart): it was descheduled. */
+export const PREEMPTED_US = 50;
 
 export type Ready = () => boolean;
 
@@ -29,21 +35,36 @@ export type Ready = () => boolean;
 export class Spinner {
   /** Microseconds to spin before sleeping. */
   budgetUs = MAX_SPIN_US / 2;
+  /** The last spin was descheduled (see PREEMPTED_US); read by the next `record`. */
+  #preempted = false;
 
-  /** Spins until `ready()` or the budget runs out. True when ready. */
+  /** Spins until `ready()` or the budget runs out, or the spin is descheduled. True when ready. */
   spin(ready: Ready): boolean {
     for (let i = 0; i < QUICK_CHECKS; i++) if (ready()) return true;
     const budget = this.budgetUs;
     if (budget < 1) return false;
-    const until = performance.now() + budget / 1000;
-    do {
+    let last = performance.now();
+    const until = last + budget / 1000;
+    for (;;) {
       for (let i = 0; i < 32; i++) if (ready()) return true;
-    } while (performance.now() < until);
-    return false;
+      const now = performance.now();
+      if (now - last > PREEMPTED_US / 1000) {
+        this.#preempted = true;
+        return ready();
+      }
+      if (now >= until) return false;
+      last = now;
+    }
   }
 
   /** Records how long a wait took in all (spin and sleep), in microseconds, and whether it slept. */
   record(waitedUs: number, slept: boolean): void {
+    if (this.#preempted) {
+      // The cores are oversubscribed: spin the least until waits show again that spinning catches the peer.
+      this.#preempted = false;
+      this.budgetUs = MIN_SPIN_US;
+      return;
+    }
     if (!slept) {
       // Caught by the spin: keep at least twice what it took (never shrink on a success: the next answer may
       // take a little longer, and missing it costs a sleep here and a system call in the waker).

@@ -27,6 +27,11 @@
  * sleeper that raises `parked` later compares against the bumped epoch and does not sleep. The epoch is bumped
  * whenever someone is advertised, so a waiter between its advertisement and its sleep is never missed.
  *
+ * Counted sleeps (epoch words that also have SEQ and WOKE words, park.ts): a woken sleeper lowers `parked` only
+ * once it runs again, and on a busy machine that is long after its wake-up; sleepers also count their sleeps, and
+ * a waker that wakes every parked sleeper at once records it, so the wakers after it skip the futex wake until a
+ * sleeper sleeps again.
+ *
  * Every sleep is sliced (WAIT_SLICE_MS unless the site asks for less): a waker killed between its change and its
  * wake-up, or a woken waiter killed before it acted on the wake-up (which a counted wake-up would have given to it
  * alone), leaves the other waiters late by at most one slice, never stranded.
@@ -35,6 +40,7 @@ import { abortErrorFrom } from '../errors.js';
 import type { Segment } from '../memory/segment.js';
 import { type Advert, advertise, anyoneWaiting, type Waiters, withdraw } from './advert.js';
 import { sleepAsync } from './group.js';
+import { bumpAndWake, type ParkWords, parkSync } from './park.js';
 import { type Ready, Spinner } from './spin.js';
 
 /**
@@ -57,6 +63,12 @@ export interface WaitWordOptions {
   readonly sliceMs?: number;
   /** Index of a word counting the sleepers in the kernel (epoch words only: see "Parked sleepers"). @default -1 */
   readonly parked?: number;
+  /**
+   * Indices of SEQ and WOKE (park.ts), with `parked`: sleepers count their sleeps, and a waker skips the futex wake
+   * when every sleeper counted has been woken already. @default -1
+   */
+  readonly parkSeq?: number;
+  readonly wokeSeq?: number;
 }
 
 export class WaitWord {
@@ -68,6 +80,8 @@ export class WaitWord {
   readonly #epoch: boolean;
   readonly #sliceMs: number;
   readonly #parked: number;
+  /** The parked count with its SEQ and WOKE words (park.ts), or undefined. */
+  readonly #park: ParkWords | undefined;
   readonly #prune = { lastPrune: Number.NEGATIVE_INFINITY };
 
   constructor(seg: Segment, word: number, waiters: Waiters, options: WaitWordOptions = {}) {
@@ -78,6 +92,9 @@ export class WaitWord {
     this.#epoch = options.epoch ?? false;
     this.#sliceMs = options.sliceMs ?? WAIT_SLICE_MS;
     this.#parked = this.#epoch ? (options.parked ?? -1) : -1;
+    const seq = options.parkSeq ?? -1;
+    const woke = options.wokeSeq ?? -1;
+    this.#park = this.#parked >= 0 && seq >= 0 && woke >= 0 ? { parked: this.#parked, seq, woke } : undefined;
   }
 
   /**
@@ -101,7 +118,11 @@ export class WaitWord {
         withdraw(i32, this.waiters, slot);
         return this.#done(t0, true, false);
       }
-      const r = this.seg.wait(this.word, seen, Math.min(left, this.#sliceMs), this.#parked);
+      const ms = Math.min(left, this.#sliceMs);
+      const park = this.#park;
+      const r = park
+        ? parkSync(this.seg, this.word, seen, ms, park)
+        : this.seg.wait(this.word, seen, ms, this.#parked);
       slept = true;
       withdraw(i32, this.waiters, slot);
       if (r === 'timed-out' && onSlice !== undefined && onSlice()) return this.#done(t0, true, true);
@@ -131,7 +152,7 @@ export class WaitWord {
     return sleepAsync(
       this.seg,
       this.word,
-      this.#parked,
+      this.#park ?? this.#parked,
       seen,
       this.#sliceMs,
       ready,
@@ -168,6 +189,12 @@ export class WaitWord {
   }
 
   #wake(count: number): void {
+    // Counted sleeps (an epoch word): park.ts bumps, and skips the futex wake when every sleeper was woken already.
+    // A broadcast (shutdown, recovery: rare, and must reach all) does not skip on that record.
+    if (this.#park !== undefined && count !== Number.POSITIVE_INFINITY) {
+      bumpAndWake(this.seg, this.word, count, this.#park);
+      return;
+    }
     if (this.#epoch) Atomics.add(this.#i32, this.word, 1);
     // After the bump: nobody parked now means nobody can sleep on the old epoch (see "Parked sleepers").
     if (this.#parked >= 0 && Atomics.load(this.#i32, this.#parked) <= 0) return;
