@@ -133,7 +133,7 @@ describe('a live but stopped lock holder', { skip: noProcesses, concurrency: fal
   test('putNowait into an unbounded queue waits for a producer lock held by a running thread (never Full)', async () => {
     const q = new Queue<string>();
     const said = new Queue<string>();
-    const p = child('holdProducerLock', [q, said, 200]);
+    const p = child('holdProducerLock', [q, said, 120]);
     try {
       assert.equal(said.getSync({ timeout: 30_000 }), 'holding');
       q.putNowait('in'); // Python's put_nowait on an unbounded queue never raises Full (was Full after 50 ms)
