@@ -31,7 +31,9 @@ export function handleTypesOf(value: unknown): string[] {
     if (typeof v !== 'object' || v === null || seen.has(v) || ArrayBuffer.isView(v)) continue;
     seen.add(v);
     if (isShareable(v)) {
-      types.add(handleTypeOf(v));
+      // A handle of a class that did not call `shareable` (a Manager proxy, a RedisQueue, a ShareableList) has no
+      // type to read without describing it: list it as unknown, so that the child loads the package root.
+      types.add(typeOfClassOrUnknown(v));
       continue;
     }
     const proto = Object.getPrototypeOf(v);
@@ -43,6 +45,17 @@ export function handleTypesOf(value: unknown): string[] {
   }
   return [...types].sort();
 }
+
+function typeOfClassOrUnknown(v: object): string {
+  try {
+    return handleTypeOf(v);
+  } catch {
+    return UNKNOWN;
+  }
+}
+
+/** A handle type that no entry of MODULE_OF names: its child loads the package root. */
+const UNKNOWN = '?';
 
 /** Loads the revivers of `types` (`undefined`: unknown, so all of them: the package root). */
 export async function loadRevivers(types: readonly string[] | undefined): Promise<void> {
