@@ -4,9 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -97,6 +97,32 @@ afterEach(async () => {
     [],
     'a test left children running',
   );
+});
+
+test('a spawned child collecting V8 coverage (NODE_V8_COVERAGE, as c8 sets) writes it at its exit', {
+  skip: loadNative() === null ? 'needs OS processes' : false,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'procq-coverage-'));
+  const before = process.env.NODE_V8_COVERAGE;
+  process.env.NODE_V8_COVERAGE = dir;
+  try {
+    // A target that returns: the child ends through procq's own exit, not through a process.exit() of the target.
+    const p = new Process({ target: 'returns', module: TARGETS, startMethod: 'spawn' });
+    p.start();
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    const files = readdirSync(dir).filter((f) => f.startsWith('coverage-') && f.endsWith('.json'));
+    assert.equal(files.length, 1, `coverage files: ${readdirSync(dir).join(', ') || 'none'}`);
+    const report = JSON.parse(readFileSync(join(dir, files[0]!), 'utf8')) as { result: { url: string }[] };
+    assert.ok(
+      report.result.some((r) => r.url.endsWith('process-targets.js')),
+      'the target module is covered',
+    );
+  } finally {
+    if (before === undefined) delete process.env.NODE_V8_COVERAGE;
+    else process.env.NODE_V8_COVERAGE = before;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('main process: identity, helpers, cpuCount', () => {

@@ -37,13 +37,26 @@ function fail(name: string, message: string): never {
  * heap, and a background compile job waiting for a garbage collection at that instant waits for ever: a child
  * that had finished its work hung in `process.exit()` (about 1 run in 50 of the queue suite's 3x3 stress, under
  * load; the main thread was joining the job's thread). stdout and stderr pipes are blocking in a child, so no
- * output is lost. In a thread child, or without the addon: `process.exit`.
+ * output is lost. In a thread child, without the addon, or when Node must write a profile or coverage at exit:
+ * `process.exit`.
  */
+/**
+ * Whether Node writes something at its own exit that `_exit` would lose: a CPU or heap profile (`--cpu-prof`,
+ * `--heap-prof`, `--prof`) or V8 coverage (`NODE_V8_COVERAGE`, which c8 sets). Such a child ends through
+ * `process.exit()`.
+ */
+function nodeWritesAtExit(): boolean {
+  if (process.env.NODE_V8_COVERAGE) return true;
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return flags.some((flag) => /^--(cpu-prof|heap-prof|prof)(=|$)/.test(flag));
+}
+
 function exitChild(code: number | undefined): never {
   if (code !== undefined) process.exitCode = code;
   const native = loadNative();
   // A thread child's process.exit() ends only its Worker, which is what it must do.
-  if (!isMainThread || native === null || typeof native.exitNow !== 'function') process.exit();
+  if (!isMainThread || native === null || typeof native.exitNow !== 'function' || nodeWritesAtExit())
+    process.exit();
   // Set before 'exit' is emitted, as process.exit() does: Node's own handler for an entry module whose top-level
   // await has not settled (the bootstrap's, which is this call) otherwise turns an unset code into 13.
   process.exitCode = Number(process.exitCode ?? 0) || 0;
