@@ -365,14 +365,7 @@ function readValue(): unknown {
       const o: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) {
         const k = readValue() as string;
-        if (k === '__proto__')
-          Object.defineProperty(o, k, {
-            value: readValue(),
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-        else o[k] = readValue();
+        setOwn(o, k, readValue());
       }
       return o;
     }
@@ -406,18 +399,15 @@ function readRecord(): unknown {
   if (shape.build !== null) return shape.build(readValue);
   const keys = shape.keys;
   const o: Record<string, unknown> = {};
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    if (k === '__proto__')
-      Object.defineProperty(o, k, {
-        value: readValue(),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    else o[k] = readValue();
-  }
+  for (let i = 0; i < keys.length; i++) setOwn(o, keys[i]!, readValue());
   return o;
+}
+
+/** `o[k] = v` as clone does it: an own `__proto__` key stays an own property instead of setting the prototype. */
+function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__')
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
 }
 
 /** Decodes the plain frame of `length` bytes at `offset` in `mem`. @internal */
