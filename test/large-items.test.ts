@@ -43,6 +43,16 @@ function around(bases: number[]): number[] {
   return out;
 }
 
+/** A child puts items of `sizes` into `q`; this process takes them and checks each one; the child ends cleanly. */
+async function throughAChild(q: Queue<Buffer | null>, sizes: number[]): Promise<void> {
+  const producer = new Process({ target: 'putSizes', module: TARGETS, args: [q, sizes] });
+  producer.start();
+  const wrong = await takeSizes(q, sizes);
+  await producer.join();
+  assert.equal(producer.exitCode, 0);
+  assert.deepEqual(wrong, []);
+}
+
 /** Takes items until `null` with each get form in turn; returns the sizes that were wrong or out of order. */
 async function takeSizes(q: Queue<Buffer | null>, sizes: number[]): Promise<string[]> {
   const wrong: string[] = [];
@@ -74,12 +84,7 @@ describe('large items', { skip: noNative }, () => {
     const sizes = around([64 * KiB, 128 * KiB, MiB, 4 * MiB, 16 * MiB - 64, 16 * MiB]);
     sizes.push(...around([64 * KiB, MiB]), ...Array.from({ length: 40 }, (_, k) => MiB + k * 4099));
     const q = new Queue<Buffer | null>();
-    const producer = new Process({ target: 'putSizes', module: TARGETS, args: [q, sizes] });
-    producer.start();
-    const wrong = await takeSizes(q, sizes);
-    await producer.join();
-    assert.equal(producer.exitCode, 0);
-    assert.deepEqual(wrong, []);
+    await throughAChild(q, sizes);
   });
 
   test('a small ring and small blocks: large items through every ring -> block -> ring transition, in order', {
@@ -96,12 +101,7 @@ describe('large items', { skip: noNative }, () => {
     try {
       const sizes: number[] = [];
       for (let k = 0; k < 12; k++) sizes.push(...around([32 * KiB, 64 * KiB, 128 * KiB, 256 * KiB]));
-      const producer = new Process({ target: 'putSizes', module: TARGETS, args: [q, sizes] });
-      producer.start();
-      const wrong = await takeSizes(q, sizes);
-      await producer.join();
-      assert.equal(producer.exitCode, 0);
-      assert.deepEqual(wrong, []);
+      await throughAChild(q, sizes);
     } finally {
       delete process.env.PROCQ_TEST_BLOCK_BYTES;
     }

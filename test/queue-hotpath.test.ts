@@ -22,16 +22,22 @@ const PEERS = new URL('./fixtures/queue-peers.js', import.meta.url);
 
 const i32Of = (q: Queue<unknown>): Int32Array => q._engine.i32;
 
+/** Counts the futex wakes of `q`'s getters (notify calls on GET_EPOCH) until `restore()`. */
+function countGetterWakes(q: Queue<unknown>): { readonly count: number; restore(): void } {
+  const seg = q._engine.seg;
+  const notify = seg.notify.bind(seg);
+  const counter = { count: 0, restore: () => void (seg.notify = notify) };
+  seg.notify = (index: number, count: number) => {
+    if (index === GET_EPOCH) counter.count++;
+    return notify(index, count);
+  };
+  return counter;
+}
+
 test('a put with nobody asleep bumps the getters epoch but makes no futex wake; a parked getter is still woken', async () => {
   const q = new Queue<unknown>();
   const i32 = i32Of(q);
-  let notifies = 0;
-  const seg = q._engine.seg;
-  const notify = seg.notify.bind(seg);
-  seg.notify = (index: number, count: number) => {
-    if (index === GET_EPOCH) notifies++;
-    return notify(index, count);
-  };
+  const wakes = countGetterWakes(q);
   try {
     // Advertised (an async getter joins its group) while nobody is parked yet cannot be told apart from outside;
     // so: a pending async get is parked in the kernel (its native waiter raised GET_PARKED), and a put wakes it.
@@ -42,15 +48,15 @@ test('a put with nobody asleep bumps the getters epoch but makes no futex wake; 
     assert.equal(Atomics.load(i32, GET_PARKED), 1, 'the pending get is parked');
     q.putNowait({ id: 1 });
     assert.deepEqual(await got, { id: 1 });
-    assert.equal(notifies, 1, 'the parked getter cost one wake');
+    assert.equal(wakes.count, 1, 'the parked getter cost one wake');
     // Nobody waits now: puts cost neither an epoch bump nor a wake.
     const epoch = Atomics.load(i32, GET_EPOCH);
     for (let i = 0; i < 100; i++) q.putNowait(i);
     assert.equal(Atomics.load(i32, GET_EPOCH), epoch);
-    assert.equal(notifies, 1);
+    assert.equal(wakes.count, 1);
     for (let i = 0; i < 100; i++) assert.equal(q.getNowait(), i);
   } finally {
-    seg.notify = notify;
+    wakes.restore();
   }
   assert.equal(Atomics.load(i32, GET_PARKED), 0, 'nobody left parked');
   q.close();
@@ -158,20 +164,14 @@ test('a getter that puts on a queue while its object is being encoded: both item
 test('puts made after a wake, before the woken getter runs again, make no futex wake; its next sleep is woken', async () => {
   const q = new Queue<number>();
   const i32 = i32Of(q);
-  let notifies = 0;
-  const seg = q._engine.seg;
-  const notify = seg.notify.bind(seg);
-  seg.notify = (index: number, count: number) => {
-    if (index === GET_EPOCH) notifies++;
-    return notify(index, count);
-  };
+  const wakes = countGetterWakes(q);
   try {
     for (let round = 0; round < 3; round++) {
       // An async get in this thread sleeps (its group's one kernel wait): it runs again only once this code awaits.
       const got = q.get({ timeout: 10_000 });
       assert.equal(Atomics.load(i32, GET_PARKED), 1, `round ${round}: the get is parked`);
       q.putNowait(3 * round);
-      const after = notifies;
+      const after = wakes.count;
       assert.ok(after <= round + 1, `round ${round}: at most one wake for the first put (${after})`);
       assert.equal(
         Atomics.load(i32, GET_WOKE_SEQ),
@@ -181,13 +181,13 @@ test('puts made after a wake, before the woken getter runs again, make no futex 
       // The woken get has not run (GET_PARKED is still raised): these puts find nobody to wake and make no call.
       q.putNowait(3 * round + 1);
       q.putNowait(3 * round + 2);
-      assert.equal(notifies, after, `round ${round}: no futex wake while the woken getter has not run`);
+      assert.equal(wakes.count, after, `round ${round}: no futex wake while the woken getter has not run`);
       assert.equal(await got, 3 * round);
       assert.equal(q.getNowait(), 3 * round + 1);
       assert.equal(q.getNowait(), 3 * round + 2);
     }
   } finally {
-    seg.notify = notify;
+    wakes.restore();
   }
   assert.equal(Atomics.load(i32, GET_PARKED), 0, 'nobody left parked');
   q.close();
