@@ -91,7 +91,8 @@ export function decodeValue(wire: Wire): unknown {
   return wire.handles ? reviveHandles(value, new Map(), wire.sabs) : value;
 }
 
-function isPlainContainer(v: object): boolean {
+/** Whether the codec looks for handles inside `v`: arrays, plain objects, Maps and Sets, never class instances. */
+export function isPlainContainer(v: object): boolean {
   const proto = Object.getPrototypeOf(v);
   return (
     proto === Object.prototype || proto === null || Array.isArray(v) || v instanceof Map || v instanceof Set

@@ -10,6 +10,7 @@
  * here or when no list came.
  */
 import { handleTypeOf, isShareable } from '../codec/handles.js';
+import { isPlainContainer } from '../codec/index.js';
 
 /** The module that registers each handle type's reviver, where a smaller one than the package root does. */
 const MODULE_OF: Readonly<Record<string, () => Promise<unknown>>> = {
@@ -36,9 +37,7 @@ export function handleTypesOf(value: unknown): string[] {
       types.add(typeOfClassOrUnknown(v));
       continue;
     }
-    const proto = Object.getPrototypeOf(v);
-    const plain = proto === Object.prototype || proto === null || Array.isArray(v);
-    if (!plain && !(v instanceof Map) && !(v instanceof Set)) continue;
+    if (!isPlainContainer(v)) continue;
     if (v instanceof Map) for (const [k, x] of v) stack.push(k, x);
     else if (v instanceof Set) for (const x of v) stack.push(x);
     else for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k]);
