@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Process, Queue } from '../src/index.js';
-import { shapeItem, shapeMismatch } from './fixtures/shape-items.js';
+import { lengthItem, shapeItem, shapeMismatch } from './fixtures/shape-items.js';
 import { PROCESS_METHOD } from './helpers/util.js';
 
 const roundTrip = (q: Queue<unknown>, v: unknown): unknown => {
@@ -153,6 +153,32 @@ test('an enumerable key inherited from a polluted Object.prototype is never take
     delete proto.b;
   }
   q.close();
+});
+
+test('plain frames of every length up to past the word-copy limit, across ring wraps and after a larger item: every item exact', async () => {
+  // A small ring wraps every few items; lengths cover every remainder mod 4 (whole words, then 0-3 bytes) and
+  // cross the 1,024-byte limit of the word copy. A larger item first leaves other bytes in the encoder's scratch.
+  const q = new Queue<unknown>({ capacityBytes: 4096 });
+  const big = { junk: 'z'.repeat(3000), n: -1 };
+  assert.deepStrictEqual(roundTrip(q, big), big);
+  const items = Array.from({ length: 1100 }, (_, i) => lengthItem(i));
+  for (const item of items) assert.deepStrictEqual(roundTrip(q, item), item);
+  // The same items to a consumer thread, several in flight at once.
+  const out = new Queue<string[]>();
+  const module = new URL('./fixtures/shape-items.js', import.meta.url);
+  const p = new Process({
+    target: 'takeLengths',
+    module,
+    args: [q, out, items.length],
+    startMethod: 'thread',
+  });
+  p.start();
+  for (const item of items) q.putSync(item);
+  assert.deepEqual(await out.get({ timeout: 30_000 }), []);
+  await p.join(20_000);
+  assert.equal(p.exitCode, 0);
+  q.close();
+  out.close();
 });
 
 test('more shapes than either cache holds, each seen several times and interleaved: every item exact', () => {

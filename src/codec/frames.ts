@@ -7,7 +7,7 @@
 
 import { LARGE_ITEM, sawLargeItem } from '../memory/allocator.js';
 import { decodeValue, encodeValue } from './index.js';
-import { decodePlain, encodePlainInPlace, plainScratch } from './plain.js';
+import { decodePlain, encodePlainInPlace, plainScratch, plainScratchWords } from './plain.js';
 import {
   TAG_ASCII,
   TAG_BUFFER,
@@ -61,6 +61,8 @@ export class Prepared {
   bytes: Uint8Array | null = null;
   /** `bytes` is the plain codec's scratch buffer: valid only until the next encoding in this thread. */
   borrowed = false;
+  /** When borrowed: the scratch as 32-bit words (the same memory), for a copy four bytes at a time. */
+  words: Int32Array | null = null;
 }
 
 /**
@@ -103,6 +105,7 @@ export function isFastItem(item: unknown): boolean {
 export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefined, borrow = false): void {
   p.bytes = null;
   p.borrowed = false;
+  p.words = null;
   if (codec !== undefined) {
     const bytes = codec.encode(item);
     if (!(bytes instanceof Uint8Array))
@@ -160,6 +163,7 @@ export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefine
       if (borrow) {
         p.bytes = plainScratch();
         p.borrowed = true;
+        p.words = plainScratchWords();
       } else {
         p.bytes = Buffer.from(plainScratch().subarray(0, n));
       }
@@ -180,6 +184,12 @@ export function prepare(item: unknown, p: Prepared, codec: Codec<any> | undefine
 /** Payloads up to this many bytes are copied in JavaScript: cheaper than a native call (`TypedArray.set`). */
 const SMALL_COPY = 128;
 
+/**
+ * Borrowed plain frames up to this many bytes are copied a word at a time (a 66-byte job: ~12 ns, against ~63 ns
+ * byte by byte and ~50 ns for the native call). Payloads start 8-byte aligned (layout.ts), as does the scratch.
+ */
+const WORD_COPY = 1024;
+
 /** Strings up to this length are tried as ASCII in JavaScript: 3-4x cheaper than the native `utf8Write` call. */
 const SHORT_STRING = 64;
 
@@ -194,12 +204,26 @@ function writeAscii(mem: Uint8Array, s: string, off: number): boolean {
 }
 
 /** Writes the payload at `off` in `mem`; returns its exact length and tag (`[length, tag]` packed as length * 16 + tag). */
-export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p: Prepared): number {
+export function writePayload(
+  mem: FastBuffer,
+  f64: Float64Array,
+  i32: Int32Array,
+  off: number,
+  p: Prepared,
+): number {
   const tag = p.tag;
   const bytes = p.bytes;
   if (bytes !== null) {
     const n = p.maxLength;
-    if (n <= SMALL_COPY) {
+    const words = p.words;
+    if (words !== null && n <= WORD_COPY && (off & 3) === 0) {
+      // Whole words, then the last 0-3 bytes one by one: nothing past the payload is written (the frame's padding
+      // would otherwise carry bytes of an earlier item encoded in this thread, perhaps for another queue).
+      const w = off >> 2;
+      const k = n >> 2;
+      for (let i = 0; i < k; i++) i32[w + i] = words[i]!;
+      for (let i = k << 2; i < n; i++) mem[off + i] = bytes[i]!;
+    } else if (n <= SMALL_COPY) {
       for (let i = 0; i < n; i++) mem[off + i] = bytes[i]!;
     } else {
       if (n >= LARGE_ITEM) sawLargeItem();

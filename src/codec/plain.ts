@@ -49,6 +49,8 @@ interface UcsBuffer extends Buffer {
 }
 
 let scratch = Buffer.allocUnsafeSlow(4096) as UcsBuffer;
+/** `scratch` as 32-bit words (its own ArrayBuffer, offset 0): frames.ts copies whole words of it into the ring. */
+let scratchWords = new Int32Array(scratch.buffer, 0, scratch.length >> 2);
 let pos = 0;
 /** The containers of the item being encoded: `seen[0 .. nSeen)` (a fixed array: no growing, no `length = 0` call). */
 const seen: (object | undefined)[] = new Array(MAX_CONTAINERS).fill(undefined);
@@ -67,6 +69,7 @@ function room(n: number): void {
   ) as UcsBuffer;
   scratch.copy(next, 0, 0, pos);
   scratch = next;
+  scratchWords = new Int32Array(next.buffer, 0, next.length >> 2);
 }
 
 /** Little-endian u32 at `pos` (plain byte stores: cheaper than `writeUInt32LE`'s checks on a hot path). */
@@ -253,6 +256,11 @@ export function encodePlainInPlace(item: object): number {
 /** The scratch buffer the last `encodePlainInPlace` wrote (it may be replaced by a larger one on the next). */
 export function plainScratch(): Buffer {
   return scratch;
+}
+
+/** `plainScratch()` as 32-bit words (the same memory, from its first byte). */
+export function plainScratchWords(): Int32Array {
+  return scratchWords;
 }
 
 /**

@@ -197,7 +197,9 @@ export class QueueEngine {
     if (off < 0) return off === LOCK_BUSY ? GROW_BUSY : NO_ROOM;
     const block = ring.reservedBlock; // an overflow block (layout.ts), or the ring
     const r =
-      block === null ? writePayload(this.mem, this.f64, off, p) : writePayload(block.mem, block.f64, off, p);
+      block === null
+        ? writePayload(this.mem, this.f64, this.i32, off, p)
+        : writePayload(block.mem, block.f64, block.i32, off, p);
     ring.write(r % 16, Math.floor(r / 16));
     ring.flush();
     return OK;
@@ -412,8 +414,8 @@ export class QueueEngine {
         const block = ring.reservedBlock;
         const w =
           block === null
-            ? writePayload(this.mem, this.f64, off, p)
-            : writePayload(block.mem, block.f64, off, p);
+            ? writePayload(this.mem, this.f64, this.i32, off, p)
+            : writePayload(block.mem, block.f64, block.i32, off, p);
         ring.write(w % 16, Math.floor(w / 16));
       }
     } catch (err) {
