@@ -24,7 +24,7 @@
  */
 
 import { isProxy } from 'node:util/types';
-import { builderFor, type DecodeShape, encodeShapeOf, type RecordShape } from './shapes.js';
+import { builderFor, type DecodeShape, encodeShapeOf, type RecordShape, writerOf } from './shapes.js';
 
 const T_NULL = 1;
 const T_UNDEF = 2;
@@ -216,6 +216,11 @@ function writeRecord(v: Record<string, unknown>, shape: RecordShape, depth: numb
   p += 3;
   for (let i = 0; i < n; i++) b[p + i] = block[i]!;
   pos = p + n;
+  const write = writerOf(shape);
+  if (write !== null) {
+    write(v, depth + 1, writeValue, REFUSE);
+    return;
+  }
   const keys = shape.keys;
   for (let i = 0; i < keys.length; i++) writeValue(propertyOf(v, keys[i]!), depth + 1);
 }
