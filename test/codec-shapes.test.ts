@@ -137,6 +137,21 @@ test('a getter is read once, as clone reads it; a getter that adds a key or dele
   q.close();
 });
 
+test('keys that are not identifiers (quotes, backslashes, newlines, code) keep their values once the shape is compiled', () => {
+  // From its second use a shape's values are written (and from its second decode read) by compiled code: a key is
+  // only ever a quoted string there.
+  const q = new Queue<unknown>();
+  const keys = ['a"b', "c'd", 'e\\', 'f\ng', '}; throw 1; {', `\${x}`, '0', 'constructor', 'toString', ''];
+  for (let round = 0; round < 4; round++) {
+    const item: Record<string, unknown> = {};
+    for (const [i, k] of keys.entries()) item[k] = `${k}:${round}:${i}`;
+    const got = roundTrip(q, item);
+    assert.deepStrictEqual(got, structuredClone(item));
+    assert.equal(keyOrder(got), keyOrder(item));
+  }
+  q.close();
+});
+
 test('an enumerable key inherited from a polluted Object.prototype is never taken for an own key', () => {
   const q = new Queue<unknown>();
   const proto = Object.prototype as Record<string, unknown>;
