@@ -262,6 +262,22 @@ describe('a consumer killed mid-get', { skip }, () => {
     }
   }
 
+  for (const point of ['c-journal', 'c-head'] as KillPoint[]) {
+    test(`at ${point}, after this handle put and took (its cached views warm): the replayed HEAD is seen by its next get and puts`, async () => {
+      const q = new Queue<any>(0, { capacityBytes: 1024 });
+      q.putSync(patterned(99, ITEM));
+      assert.equal(patternId(q.getSync()), 99); // this handle now holds a view of each side
+      for (let i = 0; i < N; i++) q.putSync(patterned(i, ITEM + i));
+      const p = await stopChild(q, point, PROCESS_METHOD);
+      const { id, ms } = await killThen(q, p, 'get', 'sync');
+      recoveries.push({ what: `consumer killed at ${point} (views warm), next getter sync`, ms });
+      assert.equal(id, 1, 'the item the dead consumer took is gone, the next one comes');
+      // Fill past the room the dead consumer's take freed: a producer view that missed the replay would overwrite.
+      for (let i = N; i < N + 40; i++) q.putSync(patterned(i, ITEM + (i % 7)));
+      drainExactly(q, range(2, N + 40));
+    });
+  }
+
   for (const { point, lost } of cases.slice(1)) {
     test(`at ${point}, in an async get: the next getter recovers; ${lost} item lost`, async () => {
       const q = filled();

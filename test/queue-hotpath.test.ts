@@ -15,7 +15,7 @@ import {
   PUT_WAIT,
   putterLowWater,
 } from '../src/ring/layout.js';
-import { itemOf, STOP } from './fixtures/queue-peers.js';
+import { itemOf, STOP, waveItemOf } from './fixtures/queue-peers.js';
 
 const canSpawn = loadNative() !== null && process.env.PROCQ_SEGMENT !== 'sab';
 const PEERS = new URL('./fixtures/queue-peers.js', import.meta.url);
@@ -234,6 +234,82 @@ for (const startMethod of ['thread', 'spawn'] as StartMethod[]) {
     assert.equal(seen.size, 3 * N, 'every item delivered');
     for (let k = 0; k < 3; k++)
       for (let i = 0; i < N; i++) assert.equal(seen.get(itemOf(`p${k}`, i)), 1, `p${k}:${i} once`);
+    for (const w of [q, done, out]) w.close();
+  });
+}
+
+// Each handle caches the other side's published position (layout.ts, "Cached positions"): a view that went stale
+// the unsafe way (more room or more items than there are) would overwrite unread frames or read unwritten ones,
+// and an item would arrive torn, twice, or not at all. Producers and consumers here change on every lock turn
+// (threads, processes, this thread), consumers pause now and then so the ring fills, it grows (large items), spills
+// into blocks (a 4 KiB largest ring) and shrinks back (pauses past SHRINK_AFTER_MS) while they run; every item's
+// bytes are compared.
+for (const bounded of [0, 50]) {
+  test(`3 producers x 3 consumers (thread, spawn, this thread) over ${bounded ? `Queue(${bounded})` : 'an unbounded queue'}, a ring that grows, spills and shrinks under them: every item exactly once, bytes intact`, {
+    skip: !canSpawn && 'spawn needs the native addon',
+  }, async () => {
+    const N = 600;
+    const LARGE = 6000;
+    process.env.PROCQ_TEST_RING_MAX = '4096';
+    let q: Queue<string>;
+    try {
+      q = new Queue<string>(bounded, { capacityBytes: 64 });
+    } finally {
+      delete process.env.PROCQ_TEST_RING_MAX;
+    }
+    const done = new Queue<string>();
+    const out = new Queue<string[]>();
+    const procs: Process[] = [];
+    for (const [k, startMethod] of (['thread', 'spawn'] as StartMethod[]).entries()) {
+      const form = k === 0 ? 'sync' : 'async';
+      const args = [form, q, `p${k}`, N, done, 100, 250, LARGE];
+      procs.push(new Process({ target: 'produceWaves', module: PEERS, args, startMethod }));
+      procs.push(
+        new Process({ target: 'consumeWaves', module: PEERS, args: [form, q, out, 70, 20], startMethod }),
+      );
+    }
+    for (const p of procs) p.start();
+    // This thread is the third producer and the third consumer, turn about.
+    const mine: string[] = [];
+    for (let i = 0; i < N; i++) {
+      await q.put(waveItemOf('p2', i, LARGE), { timeout: 60_000 });
+      if (i % 3 === 0) {
+        try {
+          mine.push(q.getNowait());
+        } catch {
+          // empty: the other consumers were faster
+        }
+      }
+    }
+    for (let k = 0; k < 2; k++) await done.get({ timeout: 60_000 });
+    for (let k = 0; k < 2; k++) await q.put(STOP, { timeout: 20_000 });
+    const seen = new Map<string, number>();
+    const count = (item: string) => seen.set(item, (seen.get(item) ?? 0) + 1);
+    for (let k = 0; k < 2; k++) for (const item of await out.get({ timeout: 60_000 })) count(item);
+    for (const item of mine) count(item);
+    for (;;) {
+      let item: string;
+      try {
+        item = q.getNowait();
+      } catch {
+        break;
+      }
+      assert.notEqual(item, STOP, 'a STOP left over: a consumer stopped early');
+      count(item);
+    }
+    for (const p of procs) await p.join(20_000);
+    for (const p of procs) assert.equal(p.exitCode, 0, `${p.name} exited with ${p.exitCode}`);
+    for (let k = 0; k < 3; k++)
+      for (let i = 0; i < N; i++) {
+        const item = waveItemOf(`p${k}`, i, LARGE);
+        assert.equal(seen.get(item), 1, `p${k}:${i} once, intact`);
+        seen.delete(item);
+      }
+    assert.deepEqual(
+      [...seen.keys()].map((s) => s.slice(0, 40)),
+      [],
+      'nothing else arrived (no torn item)',
+    );
     for (const w of [q, done, out]) w.close();
   });
 }

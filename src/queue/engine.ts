@@ -191,7 +191,7 @@ export class QueueEngine {
     if (Atomics.load(this.i32, SHUTDOWN) !== SHUTDOWN_OPEN) return SHUT;
     const ring = this.ring;
     ring.begin();
-    if (ring.maxsize > 0 && ring.sizeWithPending() >= ring.maxsize) return FULL;
+    if (ring.fullWithPending()) return FULL;
     if (p.maxLength > ring.largestPayload()) return TOO_BIG;
     const off = ring.reserve(p.maxLength, lockDeadline);
     if (off < 0) return off === LOCK_BUSY ? GROW_BUSY : NO_ROOM;
@@ -222,7 +222,8 @@ export class QueueEngine {
   }
 
   /**
-   * Ready to retry a put: room, or shut down (or broken). `seen` is GET_COUNT when the attempt failed. A putter that
+   * Ready to retry a put: room, or shut down (or broken). `seen` is `takesSeen()` after the attempt failed: a
+   * GET_COUNT read no later than the HEAD that showed no room, so a take since moves GET_COUNT away from it. A putter that
    * found the queue full waits for the low-water mark (layout.ts: putters wait with hysteresis); at its deadline,
    * any room will do.
    */
@@ -298,10 +299,11 @@ export class QueueEngine {
     for (;;) {
       if (!lock.acquireSync(this.#putLockDeadline(deadline, timeoutMs))) throw this.#putTimedOut(true);
       let r: number;
-      const seen = Atomics.load(this.i32, GET_COUNT);
+      let seen: number;
       try {
         r = this.#putLocked(pre ?? this.#scratchFor(item), this.#putLockDeadline(deadline, timeoutMs));
       } finally {
+        seen = this.ring.takesSeen();
         lock.release();
       }
       if (r === OK) {
@@ -360,10 +362,11 @@ export class QueueEngine {
       if (!lock.tryAcquire() && !(await lock.acquire(this.#putLockDeadline(deadline, timeoutMs), signal)))
         throw this.#putTimedOut(true);
       let r: number;
-      const seen = Atomics.load(this.i32, GET_COUNT);
+      let seen: number;
       try {
         r = this.#putLocked(pre ?? this.#scratchFor(item), 0);
       } finally {
+        seen = this.ring.takesSeen();
         lock.release();
       }
       if (r === OK) return this.#afterPut(1);
@@ -397,7 +400,7 @@ export class QueueEngine {
     let r = OK;
     try {
       for (; i < ps.length; i++) {
-        if (ring.maxsize > 0 && ring.sizeWithPending() >= ring.maxsize) {
+        if (ring.fullWithPending()) {
           r = FULL;
           break;
         }
@@ -463,10 +466,11 @@ export class QueueEngine {
         throw this.#batchFailure(this.#putTimedOut(true, `: ${done} of ${ps.length} items were put`), done);
       }
       let res: { n: number; r: number };
-      const seen = Atomics.load(this.i32, GET_COUNT);
+      let seen: number;
       try {
         res = this.#putManyLocked(list, ps, done, 0);
       } finally {
+        seen = this.ring.takesSeen();
         lock.release();
       }
       done += res.n;
@@ -513,10 +517,11 @@ export class QueueEngine {
         throw this.#batchFailure(this.#putTimedOut(true, suffix), done);
       }
       let res: { n: number; r: number };
-      const seen = Atomics.load(this.i32, GET_COUNT);
+      let seen: number;
       try {
         res = this.#putManyLocked(list, ps, done, this.#putLockDeadline(deadline, timeoutMs));
       } finally {
+        seen = this.ring.takesSeen();
         lock.release();
       }
       done += res.n;
@@ -655,7 +660,7 @@ export class QueueEngine {
   }
 
   #finish(v: unknown): unknown {
-    this.#shrinkIfDrained();
+    if (this.ring.drainedAsSeen()) this.#shrinkIfDrained();
     this.#wakePutters(1);
     return v instanceof Copied ? this.#decode(v) : v;
   }
@@ -675,7 +680,7 @@ export class QueueEngine {
     const lock = this.ring.consumerLock;
     for (;;) {
       this.#checkShut();
-      if (this.ring.size() > 0) {
+      if (this.ring.mayHaveItems()) {
         if (!lock.acquireSync(lockDeadlineOf(deadline))) throw new Empty(this.#says('is empty'));
         let v: unknown;
         try {
@@ -697,7 +702,7 @@ export class QueueEngine {
   get(timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(abortErrorFrom(signal));
     const s = Atomics.load(this.i32, SHUTDOWN);
-    if (s === SHUTDOWN_OPEN && this.ring.size() > 0) {
+    if (s === SHUTDOWN_OPEN && this.ring.mayHaveItems()) {
       const lock = this.ring.consumerLock;
       if (lock.tryAcquire()) {
         let v: unknown;
@@ -725,7 +730,7 @@ export class QueueEngine {
     const lock = this.ring.consumerLock;
     for (;;) {
       this.#checkShut();
-      if (this.ring.size() > 0) {
+      if (this.ring.mayHaveItems()) {
         if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal)))
           throw new Empty(this.#says('is empty'));
         let v: unknown;
@@ -743,7 +748,7 @@ export class QueueEngine {
   }
 
   #finishMany(out: unknown[]): unknown[] {
-    this.#shrinkIfDrained();
+    if (this.ring.drainedAsSeen()) this.#shrinkIfDrained();
     this.#wakePutters(out.length);
     for (let i = 0; i < out.length; i++) {
       const v = out[i];
@@ -758,7 +763,7 @@ export class QueueEngine {
     const out: unknown[] = [];
     for (;;) {
       this.#checkShut();
-      if (this.ring.size() > 0) {
+      if (this.ring.mayHaveItems()) {
         if (!lock.acquireSync(lockDeadlineOf(deadline))) throw new Empty(this.#says('is empty'));
         try {
           this.#takeLocked(out, max);
@@ -779,7 +784,7 @@ export class QueueEngine {
     const out: unknown[] = [];
     for (;;) {
       this.#checkShut();
-      if (this.ring.size() > 0) {
+      if (this.ring.mayHaveItems()) {
         if (!lock.tryAcquire() && !(await lock.acquire(lockDeadlineOf(deadline), signal)))
           throw new Empty(this.#says('is empty'));
         try {

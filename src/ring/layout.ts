@@ -73,10 +73,12 @@
  * is recognised. A frame never straddles the end of the data region; when one does not fit, the producer writes
  * a WRAP frame whose length field is the number of bytes to skip (to a multiple of the CAP it was written under).
  *
- * Validation: every operation checks the header words it relies on (MAGIC, MAXSIZE, CAP_MAX, CAP a power of two
- * within bounds, HEAD and TAIL 8-aligned and at most CAP apart, `0 <= PUT_COUNT - GET_COUNT <= (TAIL - HEAD) / 8`,
- * SHUTDOWN in 0..2, no journal left set under a held lock), and a consumer checks each frame it reads (check bits,
- * known tag, a length that fits the tag, inside [HEAD, TAIL) and before the end of the region). A violation
+ * Validation: every operation checks the header words of line 0 and of its own side (MAGIC, MAXSIZE, CAP_MAX, CAP a
+ * power of two within bounds, SHUTDOWN in 0..2, its own position 8-aligned, no journal left set under a held lock,
+ * its chain words); each time a side reads the other side's published line again (Cached positions, below) it
+ * checks it against its own (HEAD and TAIL 8-aligned and at most CAP apart, `0 <= PUT_COUNT - GET_COUNT`, at most
+ * MAXSIZE, and for a consumer `<= (TAIL - HEAD) / 8`); a consumer checks each frame it reads (check bits, known
+ * tag, a length that fits the tag, inside [HEAD, the TAIL it read] and before the end of the region). A violation
  * stores a reason in BROKEN and wakes everyone; from then on every call on the queue, in every process, fails with
  * the same InvariantError (ring.ts: `brokenError`). Payload bytes carry no check: only their decoding is checked.
  *
@@ -108,6 +110,21 @@
  *   Getters also count their sleeps (GET_PARK_SEQ) and a wake that woke every parked getter records the count it
  *   read (GET_WOKE_SEQ): a publisher that reads the two equal skips the futex wake, though woken getters that have
  *   not run yet still hold GET_PARKED up (wait/park.ts has the argument).
+ * - Cached positions (the cached-index trick of rigtorp's SPSCQueue and crossbeam's array channel, under the
+ *   locks): each handle keeps a view of the other side's published line, read at some earlier instant: a producer
+ *   HEAD and GET_COUNT (GET_COUNT read first), a consumer PUT_COUNT then TAIL. All four only move forward (a
+ *   realign moves HEAD and TAIL forward together; recovery replays forward; growing and shrinking keep positions),
+ *   so a view is never ahead of the truth and can only under-estimate room (producer: `TAIL - HEAD` and
+ *   `PUT_COUNT - GET_COUNT` over-counted) or items (consumer: PUT_COUNT under-counted, and every frame it counts
+ *   lies before the TAIL read after it). A side reads the line again only when its view says full (no room for the
+ *   frame, or MAXSIZE items) or empty, and before any step that needs the true free space (growing, realigning,
+ *   spilling, leaving a block, stamping GREW_AT), so the other side's line travels between cores about once per
+ *   ring's worth of items instead of on every operation. A view is dropped when a handle takes its lock and finds
+ *   its own side's published words (TAIL and PUT_COUNT; HEAD and GET_COUNT) other than it left them: another
+ *   producer or consumer, a realign, or a recovery ran in between (so, with several producers, a view is used only
+ *   while the same handle keeps the lock, and distances stay below 2^31: no wrap-around can make a stale value
+ *   look ahead). A put that found no room waits for GET_COUNT to differ from the view's, which was read no later
+ *   than the HEAD that showed no room.
  * - Putters of a bounded queue wait for room with hysteresis: a putter that found the queue full sleeps until it
  *   holds at most `putterLowWater(MAXSIZE)` items (or, after a slice, until it is not full), and a take wakes
  *   putters only when, read after its GET_COUNT store, the queue holds at most that many (or the ring is at its

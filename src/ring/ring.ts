@@ -237,6 +237,13 @@ export class Ring {
   #pendBpos = 0;
   #pendLinked = 0; // P_LINKED once the batch is published
   #chainMoved = false; // the batch changed the producer's block words
+  // The producer's view of the consumers' published line (layout.ts, "Cached positions"): HEAD and GET_COUNT as
+  // read at some earlier instant, so never ahead of the true ones. Read again only when they say the ring is full.
+  #seenHead = 0;
+  #seenGot = 0;
+  #viewP = false; // the two above are a view (false: read them again at the next begin())
+  #leftTail = 0; // TAIL and PUT_COUNT as this handle left them: others at begin() mean another producer (or a
+  #leftPut = 0; // recovery) ran since, and the view is dropped
   // A consumer's open batch, between beginTake() and commitTake() (consumer lock held).
   #takeHead = 0; // logical position of the next frame to read
   #takeCount = 0; // GET_COUNT once the batch is committed
@@ -248,6 +255,13 @@ export class Ring {
   #takeBpos = 0;
   #takeDone = 0; // C_DONE once the batch is committed
   #takeMoved = false; // the batch changed the consumer's block words
+  // The consumer's view of the producers' published line: PUT_COUNT, then TAIL, read at one earlier instant (so
+  // every frame PUT_COUNT counts lies before that TAIL). Read again only when they say the ring is empty.
+  #seenPut = 0;
+  #seenTail = 0;
+  #viewC = false;
+  #leftHead = 0; // HEAD and GET_COUNT as this handle left them (as #leftTail and #leftPut)
+  #leftGot = 0;
 
   /** Bytes of segment a ring with `capacityMax` data bytes needs. */
   static segmentSize(capacityMax: number): number {
@@ -359,23 +373,74 @@ export class Ring {
     return this.#peekBlock;
   }
 
-  /** Opens a batch of puts (validating the header words the producer relies on). */
+  /**
+   * Opens a batch of puts, validating the header words the producer relies on: its own and line 0 every time, the
+   * consumers' (HEAD, GET_COUNT) when it reads them again (`#seeConsumers`).
+   */
   begin(): void {
     const i32 = this.i32;
-    // HEAD and GET_COUNT move together under the consumer lock (HEAD first), so read here they may disagree: the
-    // items-per-byte bound is the consumer's to check.
-    this.#checkHeader(Atomics.load(i32, HEAD), i32[TAIL], i32[PUT_COUNT], Atomics.load(i32, GET_COUNT), -1);
-    this.#pendTail = i32[TAIL];
-    this.#pendCount = i32[PUT_COUNT];
+    const tail = i32[TAIL];
+    const put = i32[PUT_COUNT];
+    this.#checkHeader(tail, P_INTENT_TAIL);
+    this.#pendTail = tail;
+    this.#pendCount = put;
+    if (!this.#viewP || tail !== this.#leftTail || put !== this.#leftPut) {
+      this.#seeConsumers();
+      this.#leftTail = tail;
+      this.#leftPut = put;
+    }
     this.#pendBlock = i32[P_BLOCK];
     this.#pendBpos = i32[P_BLOCK_POS];
     this.#pendLinked = i32[P_LINKED];
     this.#chainMoved = false;
   }
 
-  /** Items in the ring counting the open batch's unpublished ones: what `maxsize` is checked against. */
-  sizeWithPending(): number {
-    return (this.#pendCount - Atomics.load(this.i32, GET_COUNT)) | 0;
+  /**
+   * Whether `maxsize` items are in the ring, counting the open batch's unpublished ones (never, unbounded). The
+   * view's GET_COUNT can only over-count them; it is read again before the answer is yes.
+   */
+  fullWithPending(): boolean {
+    const max = this.maxsize;
+    if (max <= 0 || ((this.#pendCount - this.#seenGot) | 0) < max) return false;
+    this.#seeConsumers();
+    return ((this.#pendCount - this.#seenGot) | 0) >= max;
+  }
+
+  /**
+   * GET_COUNT as the producer last read it, no later than the HEAD it last found no room with: a put that found no
+   * room waits for GET_COUNT to differ from this (a take since then may have made room).
+   */
+  takesSeen(): number {
+    return this.#seenGot;
+  }
+
+  /**
+   * Reads the consumers' published line again (GET_COUNT before HEAD, see `takesSeen`) into the producer's view,
+   * and validates it against the producer's own words (producer lock held, after `begin()`). HEAD and GET_COUNT
+   * move together under the consumer lock (HEAD first), so read here they may disagree: the items-per-byte bound
+   * is the consumer's to check.
+   */
+  #seeConsumers(): void {
+    const i32 = this.i32;
+    const got = Atomics.load(i32, GET_COUNT);
+    const head = Atomics.load(i32, HEAD);
+    const tail = i32[TAIL];
+    const items = (i32[PUT_COUNT] - got) | 0;
+    let word = -1;
+    if ((head & 7) !== 0) word = HEAD;
+    else if ((tail - head) >>> 0 > i32[CAP]) word = TAIL;
+    else if (items < 0 || (this.maxsize > 0 && items > this.maxsize)) word = PUT_COUNT;
+    if (word >= 0) this.#markBroken(BROKEN_HEADER | (word << 8));
+    this.#seenGot = got;
+    this.#seenHead = head;
+    this.#viewP = true;
+  }
+
+  /** HEAD read again (a step that needs the true free space: growing, realigning, spilling). */
+  #headNow(): number {
+    const head = Atomics.load(this.i32, HEAD);
+    this.#seenHead = head; // HEAD only moves forward: a later value is as safe as the one it replaces
+    return head;
   }
 
   /**
@@ -396,15 +461,17 @@ export class Ring {
       this.#leaveBlock(TAG_BACK, 0);
     }
     this.#resBlock = null;
+    let fresh = false; // HEAD read in this reserve (the view's HEAD may be behind: it says "no room" too soon)
     for (;;) {
       const i32 = this.i32;
       const cap = i32[CAP];
       const tail = this.#pendTail >>> 0;
       // LINK_ROOM stays free after every item: a LINK always fits when the ring is full.
-      const used = ((tail - (Atomics.load(i32, HEAD) >>> 0)) >>> 0) + LINK_ROOM;
+      const used = ((tail - (this.#seenHead >>> 0)) >>> 0) + LINK_ROOM;
       const phys = tail & (cap - 1);
       const toEnd = cap - phys;
-      if (used + need > this.#capInit && cap > this.#capInit && this.#capInit > 0) this.#stillNeeded(need);
+      if (used + need > this.#capInit && cap > this.#capInit && this.#capInit > 0)
+        this.#stillNeeded(need, fresh);
       if (need <= toEnd) {
         if (used + need <= cap) return this.#reserveAt(tail, phys);
       } else if (used + toEnd + need <= cap) {
@@ -413,6 +480,11 @@ export class Ring {
         i32[at >> 2] = toEnd;
         i32[(at >> 2) + 1] = frameCheck(tail, toEnd, TAG_WRAP) | TAG_WRAP;
         return this.#reserveAt((tail + toEnd) >>> 0, 0);
+      }
+      if (!fresh) {
+        this.#seeConsumers();
+        fresh = true;
+        continue;
       }
       const grown = this.#grow(used + toEnd + need);
       if (grown === LOCK_BUSY) return LOCK_BUSY;
@@ -448,7 +520,7 @@ export class Ring {
     const maxMs = sync ? SPILL_WAIT_MAX_MS : SPILL_WAIT_MAX_ASYNC_MS;
     const start = performance.now();
     let moved = start;
-    let head = Atomics.load(i32, HEAD);
+    let head = this.#headNow();
     for (;;) {
       const tail = this.#pendTail >>> 0;
       const used = ((tail - (head >>> 0)) >>> 0) + LINK_ROOM;
@@ -457,7 +529,7 @@ export class Ring {
       const now = performance.now();
       if (now - moved > idleMs || now - start > maxMs) return false;
       this.seg.wait(HEAD, head, SPILL_POLL_MS); // nobody wakes HEAD: a sleep that ends early once it moved
-      const h = Atomics.load(i32, HEAD);
+      const h = this.#headNow();
       if (h !== head) {
         head = h;
         moved = performance.now();
@@ -468,11 +540,16 @@ export class Ring {
   /**
    * A reserve that the initial ring could not hold: the growth is still in use, so the shrink waits (GREW_AT is
    * "last needed at", written under the producer lock; a shrink holds both locks). Every large frame stamps it,
-   * small ones every STAMP_EVERY-th time (a clock read costs as much as a small put).
+   * small ones every STAMP_EVERY-th time (a clock read costs as much as a small put). Unless `fresh`, the caller
+   * measured with the view's HEAD, which over-counts the bytes in use: HEAD is read again before stamping.
    */
-  #stillNeeded(need: number): void {
+  #stillNeeded(need: number, fresh = true): void {
     if (need < STAMP_ALWAYS && --this.#stampIn > 0) return;
     this.#stampIn = STAMP_EVERY;
+    if (!fresh) {
+      const used = (((this.#pendTail >>> 0) - (this.#headNow() >>> 0)) >>> 0) + LINK_ROOM;
+      if (used + need <= this.#capInit) return;
+    }
     this.i32[GREW_AT] = tenths();
   }
 
@@ -481,7 +558,7 @@ export class Ring {
   /** Whether a producer in a chain may go back to the ring for a frame of `need` bytes: it would stay half free. */
   #ringHasRoomFor(need: number): boolean {
     const i32 = this.i32;
-    const used = ((this.#pendTail >>> 0) - (Atomics.load(i32, HEAD) >>> 0)) >>> 0;
+    const used = ((this.#pendTail >>> 0) - (this.#headNow() >>> 0)) >>> 0;
     return used + need + LINK_ROOM <= i32[CAP] >>> 1;
   }
 
@@ -506,7 +583,7 @@ export class Ring {
       if ((this.#pendBpos >>> 0) + need + BLOCK_EXIT <= tail.dataSize) return this.#reserveInBlockAt(tail);
     } else {
       // The LINK goes at the ring's tail, into the LINK_ROOM every reserve leaves.
-      const used = ((this.#pendTail >>> 0) - (Atomics.load(i32, HEAD) >>> 0)) >>> 0;
+      const used = ((this.#pendTail >>> 0) - (this.#headNow() >>> 0)) >>> 0;
       if (used + FRAME_HEADER > i32[CAP]) return -1;
     }
     // A new block. P_SEQ first: a producer killed from here until the publish leaves a name that recovery removes.
@@ -559,6 +636,7 @@ export class Ring {
       this.#pendTail = next;
       Atomics.store(i32, TAIL, next);
       Atomics.store(i32, HEAD, next);
+      this.#seenHead = next;
       return true;
     } finally {
       this.consumerLock.release();
@@ -606,6 +684,8 @@ export class Ring {
     i32[TAIL] = this.#pendTail;
     Atomics.store(i32, PUT_COUNT, this.#pendCount); // the publish point
     i32[P_INTENT_TAIL] = NO_INTENT;
+    this.#leftTail = this.#pendTail;
+    this.#leftPut = this.#pendCount;
   }
 
   /** `flush` of a batch that moved the producer's block words: they are journaled and published with the rest. */
@@ -624,6 +704,8 @@ export class Ring {
     i32[P_INTENT_BLOCK] = NO_INTENT; // before P_INTENT_TAIL: a journal without it replays TAIL and PUT_COUNT only
     i32[P_INTENT_TAIL] = NO_INTENT;
     this.#chainMoved = false;
+    this.#leftTail = this.#pendTail;
+    this.#leftPut = this.#pendCount;
   }
 
   /** Grows the data region (doubling) until `bytesNeeded` fit. Takes the consumer lock. */
@@ -640,7 +722,7 @@ export class Ring {
     }
     if (!this.consumerLock.acquireSync(this.#lockDeadline)) return LOCK_BUSY;
     try {
-      const head = Atomics.load(i32, HEAD) >>> 0;
+      const head = this.#headNow() >>> 0;
       const tail = this.#pendTail >>> 0; // written-but-unpublished frames move too
       // Each live byte at logical p moves from p & (cap-1) to p & (newCap-1): the same place, or higher by a
       // multiple of cap, into bytes no frame uses. Runs break at multiples of cap.
@@ -708,25 +790,79 @@ export class Ring {
 
   // ---------------------------------------------------------------- consumer side (consumer lock held)
 
-  /** Opens a batch of takes (validating the header words the consumer relies on). */
+  /**
+   * Opens a batch of takes, validating the header words the consumer relies on: its own and line 0 every time, the
+   * producers' (PUT_COUNT, TAIL) when it reads them again (`#seeProducers`).
+   */
   beginTake(): void {
     const i32 = this.i32;
     const head = i32[HEAD];
     const got = i32[GET_COUNT];
-    // PUT_COUNT before TAIL: a producer moves TAIL first, so the pair never shows more items than bytes.
-    const put = Atomics.load(i32, PUT_COUNT);
-    this.#checkHeader(head, Atomics.load(i32, TAIL), put, got, C_INTENT_HEAD);
+    this.#checkHeader(head, C_INTENT_HEAD);
     this.#takeHead = head;
     this.#takeCount = got;
     this.#takeBlock = i32[C_BLOCK];
     this.#takeBpos = i32[C_BLOCK_POS];
     this.#takeDone = i32[C_DONE];
     this.#takeMoved = false;
+    if (!this.#viewC || head !== this.#leftHead || got !== this.#leftGot) {
+      this.#seeProducers();
+      this.#leftHead = head;
+      this.#leftGot = got;
+    }
   }
 
-  /** Items published and not yet taken, counting the open batch's takes as taken. */
+  /**
+   * Items published and not yet taken, counting the open batch's takes as taken. The view's PUT_COUNT can only
+   * under-count them; it is read again when it shows none.
+   */
   available(): number {
-    return (Atomics.load(this.i32, PUT_COUNT) - this.#takeCount) | 0;
+    const n = (this.#seenPut - this.#takeCount) | 0;
+    return n > 0 ? n : this.#seeProducers();
+  }
+
+  /**
+   * Whether the queue may hold an item, before taking the consumer lock: yes when this handle's view shows one
+   * past its last take (another consumer may have taken it since: the take then finds none), else from the
+   * counters now.
+   */
+  mayHaveItems(): boolean {
+    return ((this.#seenPut - this.#leftGot) | 0) > 0 || this.size() > 0;
+  }
+
+  /** Whether this handle's last take left the queue empty as far as it saw (a drained ring may shrink). */
+  drainedAsSeen(): boolean {
+    return this.#seenPut === this.#leftGot;
+  }
+
+  /**
+   * Reads the producers' published line again into the consumer's view (consumer lock held, after `beginTake()`),
+   * validates it against the consumer's own words, and returns the items available. PUT_COUNT before TAIL: a
+   * producer moves TAIL first, so the pair never shows more items than bytes, and every frame counted lies before
+   * that TAIL (`#peekInRing` reads no further).
+   */
+  #seeProducers(): number {
+    const i32 = this.i32;
+    const put = Atomics.load(i32, PUT_COUNT);
+    const tail = Atomics.load(i32, TAIL);
+    const head = i32[HEAD];
+    const bytes = (tail - head) >>> 0;
+    const items = (put - i32[GET_COUNT]) | 0;
+    let word = -1;
+    if ((tail & 7) !== 0 || bytes > i32[CAP]) word = TAIL;
+    else if (
+      items < 0 ||
+      (this.maxsize > 0 && items > this.maxsize) ||
+      // Items in blocks take no ring bytes: the bound holds only when every linked block has been read.
+      (items > bytes / FRAME_HEADER && i32[C_BLOCK] === 0 && Atomics.load(i32, P_LINKED) === i32[C_DONE])
+    )
+      word = PUT_COUNT;
+    else if (seqGap(i32[C_DONE], Atomics.load(i32, P_LINKED)) > MAX_SEQ_GAP) word = C_DONE;
+    if (word >= 0) this.#markBroken(BROKEN_HEADER | (word << 8));
+    this.#seenPut = put;
+    this.#seenTail = tail;
+    this.#viewC = true;
+    return (put - this.#takeCount) | 0;
   }
 
   /** The next frame's tag; its payload is `payloadLength()` bytes at `payloadOffset()`. Requires `available() > 0`. */
@@ -748,8 +884,9 @@ export class Ring {
     const i32 = this.i32;
     const cap = i32[CAP];
     let head = this.#takeHead >>> 0;
-    // Published bytes ahead: TAIL was read after PUT_COUNT (available()), so it covers every published frame.
-    let ahead = (Atomics.load(i32, TAIL) - head) >>> 0;
+    // Published bytes ahead: the view's TAIL was read after its PUT_COUNT, so it covers every frame available()
+    // counted.
+    let ahead = (this.#seenTail - head) >>> 0;
     let phys = head & (cap - 1);
     let at = (HEADER_BYTES + phys) >> 2;
     let len = i32[at];
@@ -906,6 +1043,8 @@ export class Ring {
     Atomics.store(i32, HEAD, this.#takeHead);
     Atomics.store(i32, GET_COUNT, this.#takeCount); // the take point
     i32[C_INTENT_HEAD] = NO_INTENT;
+    this.#leftHead = this.#takeHead;
+    this.#leftGot = this.#takeCount;
   }
 
   /** `commitTake` of a batch that moved the consumer's block words; then removes the blocks it has finished. */
@@ -924,6 +1063,8 @@ export class Ring {
     i32[C_INTENT_BLOCK] = NO_INTENT; // before C_INTENT_HEAD, as in #flushChain
     i32[C_INTENT_HEAD] = NO_INTENT;
     this.#takeMoved = false;
+    this.#leftHead = this.#takeHead;
+    this.#leftGot = this.#takeCount;
     this.#freeFinished();
   }
 
@@ -992,36 +1133,21 @@ export class Ring {
   // ---------------------------------------------------------------- validation
 
   /**
-   * Checks the header words an operation relies on (the lock of side `journal` held; see layout.ts, Validation).
-   * A consumer (`journal` = C_INTENT_HEAD) read `put` before `tail`: a producer moves TAIL before PUT_COUNT, so
-   * `put - got <= (tail - head) / 8` holds; a producer (`journal` = -1 for its own P_INTENT_TAIL check without
-   * that bound) reads HEAD and GET_COUNT while a consumer may be between its two stores.
+   * Checks the header words an operation relies on that are not the other side's (the lock of side `journal`
+   * held; see layout.ts, Validation): line 0, this side's published position `pos` and its journal and chain
+   * words. The other side's published words are checked when they are read (`#seeConsumers`, `#seeProducers`).
    */
-  #checkHeader(head: number, tail: number, put: number, got: number, journal: number): void {
+  #checkHeader(pos: number, journal: typeof P_INTENT_TAIL | typeof C_INTENT_HEAD): void {
     const i32 = this.i32;
     const cap = i32[CAP];
-    const bytes = (tail - head) >>> 0;
-    const items = (put - got) | 0;
     let word = -1;
     if (Atomics.load(i32, BROKEN) !== 0) throw this.brokenError();
     else if (i32[MAGIC] !== MAGIC_VALUE) word = MAGIC;
     else if (i32[MAXSIZE] !== this.maxsize) word = MAXSIZE;
     else if (i32[CAP_MAX] !== this.capacityMax) word = CAP_MAX;
     else if (cap < MIN_CAPACITY || cap > this.capacityMax || (cap & (cap - 1)) !== 0) word = CAP;
-    else if ((head & 7) !== 0) word = HEAD;
-    else if ((tail & 7) !== 0 || bytes > cap) word = TAIL;
-    else if (
-      items < 0 ||
-      (this.maxsize > 0 && items > this.maxsize) ||
-      // Items in blocks take no ring bytes: the bound holds only when every linked block has been read.
-      (journal === C_INTENT_HEAD &&
-        items > bytes / FRAME_HEADER &&
-        i32[C_BLOCK] === 0 &&
-        Atomics.load(i32, P_LINKED) === i32[C_DONE])
-    )
-      word = PUT_COUNT;
-    else if (i32[journal === C_INTENT_HEAD ? C_INTENT_HEAD : P_INTENT_TAIL] !== NO_INTENT)
-      word = journal === C_INTENT_HEAD ? C_INTENT_HEAD : P_INTENT_TAIL;
+    else if ((pos & 7) !== 0) word = journal === C_INTENT_HEAD ? HEAD : TAIL;
+    else if (i32[journal] !== NO_INTENT) word = journal;
     else if (Atomics.load(i32, SHUTDOWN) >>> 0 > 2) word = SHUTDOWN;
     else word = journal === C_INTENT_HEAD ? this.#checkConsumerChain() : this.#checkProducerChain();
     if (word >= 0) this.#markBroken(BROKEN_HEADER | (word << 8));
@@ -1048,7 +1174,6 @@ export class Ring {
     if (block !== 0 && (seqGap(done, block) === 0 || seqGap(done, block) > MAX_SEQ_GAP || !this.chainable))
       return C_BLOCK;
     if ((i32[C_BLOCK_POS] & 7) !== 0 || (block === 0 && i32[C_BLOCK_POS] !== 0)) return C_BLOCK_POS;
-    if (seqGap(done, Atomics.load(i32, P_LINKED)) > MAX_SEQ_GAP) return C_DONE;
     return -1;
   }
 
