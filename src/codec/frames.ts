@@ -5,7 +5,7 @@
  * consumer releases its lock (as CPython pickles outside its locks).
  */
 
-import { LARGE_ITEM, sawLargeItem } from '../memory/allocator.js';
+import { LARGE_ITEM, largeAllocated, sawLargeItem } from '../memory/allocator.js';
 import { decodeValue, encodeValue } from './index.js';
 import { decodePlain, encodePlainInPlace, plainScratch } from './plain.js';
 import {
@@ -229,6 +229,7 @@ export function writePayload(mem: FastBuffer, f64: Float64Array, off: number, p:
 export function copyOut(mem: Buffer, off: number, len: number): Uint8Array {
   if (len >= LARGE_ITEM) sawLargeItem();
   const out = Buffer.allocUnsafe(len);
+  if (len >= LARGE_ITEM) largeAllocated();
   mem.copy(out, 0, off, off + len);
   return out;
 }
@@ -245,6 +246,7 @@ export function copyStructured(mem: Buffer, tag: number, off: number, len: numbe
 export function copyOwn(mem: Buffer, off: number, len: number): Buffer {
   if (len >= LARGE_ITEM) sawLargeItem();
   const out = Buffer.allocUnsafeSlow(len);
+  if (len >= LARGE_ITEM) largeAllocated();
   mem.copy(out, 0, off, off + len);
   return out;
 }
@@ -266,6 +268,7 @@ export function readFast(mem: FastBuffer, f64: Float64Array, tag: number, off: n
       if (len >= LARGE_ITEM) sawLargeItem();
       // Its own ArrayBuffer of exactly `len` bytes, not zero-filled first: every byte is written by the copy.
       const out = new Uint8Array(Buffer.allocUnsafeSlow(len).buffer, 0, len);
+      if (len >= LARGE_ITEM) largeAllocated();
       out.set(mem.subarray(off, off + len));
       return out;
     }
