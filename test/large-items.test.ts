@@ -137,6 +137,52 @@ describe('large items', { skip: noNative }, () => {
     assert.equal(q.qsize(), 0);
   });
 
+  test('getInto: items from another process land in the memory given, as views of it; longer items and non-bytes come as get returns them', {
+    timeout: 300_000,
+  }, async () => {
+    const q = new Queue<Buffer | null>();
+    const sizes = [MiB, MiB - 1, 300 * KiB, MiB + 1, 2 * MiB, 8, 0, MiB, 64 * KiB + 3, MiB];
+    const producer = new Process({ target: 'putSizes', module: TARGETS, args: [q, sizes] });
+    producer.start();
+    const backing = new ArrayBuffer(MiB + 16);
+    const into = Buffer.from(backing, 16, MiB); // not at offset 0 of its ArrayBuffer
+    const wrong: string[] = [];
+    for (let i = 0; i < sizes.length; i++) {
+      const size = sizes[i]!;
+      const b = (i % 2 === 0 ? q.getIntoSync(into, { timeout: 120_000 }) : await q.getInto(into)) as Buffer;
+      if (size <= MiB) {
+        if (!Buffer.isBuffer(b) || b.buffer !== backing || b.byteOffset !== 16 || b.length !== size)
+          wrong.push(`item ${i} (${size} bytes): not a view of the memory given`);
+        else if (!b.equals(largeItem(i, size))) wrong.push(`item ${i} (${size} bytes): wrong bytes`);
+      } else if (!isLargeItem(b, i, size)) {
+        wrong.push(`item ${i} (${size} bytes): not its own Buffer with its bytes`);
+      }
+    }
+    assert.equal(await q.getInto(into), null); // not a byte array: as get returns it
+    await producer.join();
+    assert.equal(producer.exitCode, 0);
+    assert.deepEqual(wrong, []);
+  });
+
+  test('getInto: a Uint8Array comes back as a Uint8Array view, other items as they are; a bad `into` is a TypeError and takes nothing', async () => {
+    const q = new Queue<unknown>();
+    const into = new Uint8Array(100).fill(9);
+    q.putSync(Uint8Array.of(1, 2, 3));
+    q.putSync('text');
+    q.putSync({ a: Uint8Array.of(4) });
+    for (const bad of [undefined, null, [1, 2], new ArrayBuffer(8), new Uint16Array(4), 'x'])
+      assert.throws(() => q.getIntoSync(bad as unknown as Uint8Array), TypeError);
+    await assert.rejects(q.getInto({} as Uint8Array), TypeError);
+    assert.equal(q.qsize(), 3);
+    const first = q.getIntoSync(into);
+    assert.ok(first instanceof Uint8Array && !Buffer.isBuffer(first) && first.buffer === into.buffer);
+    assert.deepEqual([...(first as Uint8Array)], [1, 2, 3]);
+    assert.equal(into[3], 9, 'bytes past the item are left as they were');
+    assert.equal(await q.getInto(into), 'text');
+    assert.deepEqual(q.getIntoSync(into), { a: Uint8Array.of(4) });
+    assert.throws(() => q.getIntoSync(into, { block: false }), { name: 'Empty' });
+  });
+
   test('a ring that large items keep draining stays grown while they come, and gives its memory back after', {
     timeout: 60_000,
   }, async () => {

@@ -251,6 +251,17 @@ export function copyOwn(mem: Buffer, off: number, len: number): Buffer {
   return out;
 }
 
+/**
+ * A byte-array frame copied into the caller's `into` (getInto): a view of its first `len` bytes, a `Buffer` for a
+ * `Buffer` that was put, a `Uint8Array` for a `Uint8Array`. No allocation of item memory.
+ */
+export function copyInto(mem: Buffer, tag: number, off: number, len: number, into: Uint8Array): Uint8Array {
+  into.set(mem.subarray(off, off + len));
+  return tag === TAG_BUFFER
+    ? Buffer.from(into.buffer, into.byteOffset, len)
+    : new Uint8Array(into.buffer, into.byteOffset, len);
+}
+
 /** Decodes a fast-path frame in place; returns `undefined` with `needsBytes` for the structured tags. */
 export function readFast(mem: FastBuffer, f64: Float64Array, tag: number, off: number, len: number): unknown {
   switch (tag) {
