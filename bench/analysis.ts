@@ -241,7 +241,7 @@ export function targets(results: CaseResult[], opts: TargetOptions = {}): Target
 
   // 1 MiB: >= 50% of memcpy bandwidth between processes
   const mem = find('spsc', 'memcpy', 1048576);
-  for (const f of ['async', 'sync']) {
+  for (const f of ['async', 'sync', 'into']) {
     const p = find('spsc', `procq-process-${f}`, 1048576);
     if (!p || !mem) {
       if (p || mem)

@@ -100,6 +100,16 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
       add({ ...b, impl, family: 'python', where: 'process', msgs: n(full / 4, 20) });
     for (const p of procqImpls(size > 1024 ? ['async', 'sync'] : quick ? all3 : all4))
       add({ ...b, ...p, family: 'procq', batch: batchOf(p.form, 64), msgs: n(full, 20) });
+    // getIntoSync into one reused buffer: the consumer allocates nothing per item
+    if (size === 1048576 && avail.procq && avail.native)
+      add({
+        ...b,
+        where: 'process',
+        form: 'into',
+        impl: 'procq-process-into',
+        family: 'procq',
+        msgs: n(full, 20),
+      });
   }
 
   // spsc, small objects

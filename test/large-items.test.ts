@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { loadNative } from '../src/native/index.js';
 import { Process } from '../src/process/index.js';
 import { Queue } from '../src/queue/queue.js';
-import { isLargeItem } from './fixtures/large-targets.js';
+import { isLargeItem, largeItem } from './fixtures/large-targets.js';
 
 const noNative =
   loadNative() === null ? 'the native addon is not built: no process can share a queue' : false;
@@ -107,6 +107,82 @@ describe('large items', { skip: noNative }, () => {
     }
   });
 
+  test('1 MiB items from another process while this one takes them: whole and in order through a ring that follows the consumer instead of growing', {
+    timeout: 300_000,
+  }, async () => {
+    const q = new Queue<Buffer | null>();
+    const sizes: number[] = [];
+    for (let k = 0; k < 40; k++) sizes.push(MiB + ((k * 8 + (k % 3)) % 64) - 32, 300 * KiB + k);
+    await throughAChild(q, sizes);
+    // A ring holding PACE_FRAMES such items (4 MiB) is enough for the two sides to overlap: measured, it stays
+    // there while a consumer keeps taking (16 MiB before). Not asserted: a consumer descheduled for a few
+    // milliseconds lets the producer grow the ring, as it should.
+  });
+
+  test('1 MiB items put with nobody taking: puts still run ahead (the ring grows after a short wait, then blocks), every item intact', {
+    timeout: 120_000,
+  }, async () => {
+    const q = new Queue<Buffer | null>();
+    const n = 24; // 24 MiB: past the largest ring (16 MiB), into overflow blocks
+    for (let i = 0; i < n; i++) {
+      if (i % 2 === 0) q.putSync(largeItem(i, MiB + i * 8), { timeout: 60_000 });
+      else await q.put(largeItem(i, MiB + i * 8));
+    }
+    assert.equal(q.qsize(), n);
+    assert.ok(shmBytes(q) >= n * MiB, `${shmBytes(q)} bytes of shared memory hold ${n} MiB`);
+    for (let i = 0; i < n; i++) {
+      const b = i % 2 === 0 ? q.getSync() : await q.get();
+      assert.ok(isLargeItem(b, i, MiB + i * 8), `item ${i}`);
+    }
+    assert.equal(q.qsize(), 0);
+  });
+
+  test('getInto: items from another process land in the memory given, as views of it; longer items and non-bytes come as get returns them', {
+    timeout: 300_000,
+  }, async () => {
+    const q = new Queue<Buffer | null>();
+    const sizes = [MiB, MiB - 1, 300 * KiB, MiB + 1, 2 * MiB, 8, 0, MiB, 64 * KiB + 3, MiB];
+    const producer = new Process({ target: 'putSizes', module: TARGETS, args: [q, sizes] });
+    producer.start();
+    const backing = new ArrayBuffer(MiB + 16);
+    const into = Buffer.from(backing, 16, MiB); // not at offset 0 of its ArrayBuffer
+    const wrong: string[] = [];
+    for (let i = 0; i < sizes.length; i++) {
+      const size = sizes[i]!;
+      const b = (i % 2 === 0 ? q.getIntoSync(into, { timeout: 120_000 }) : await q.getInto(into)) as Buffer;
+      if (size <= MiB) {
+        if (!Buffer.isBuffer(b) || b.buffer !== backing || b.byteOffset !== 16 || b.length !== size)
+          wrong.push(`item ${i} (${size} bytes): not a view of the memory given`);
+        else if (!b.equals(largeItem(i, size))) wrong.push(`item ${i} (${size} bytes): wrong bytes`);
+      } else if (!isLargeItem(b, i, size)) {
+        wrong.push(`item ${i} (${size} bytes): not its own Buffer with its bytes`);
+      }
+    }
+    assert.equal(await q.getInto(into), null); // not a byte array: as get returns it
+    await producer.join();
+    assert.equal(producer.exitCode, 0);
+    assert.deepEqual(wrong, []);
+  });
+
+  test('getInto: a Uint8Array comes back as a Uint8Array view, other items as they are; a bad `into` is a TypeError and takes nothing', async () => {
+    const q = new Queue<unknown>();
+    const into = new Uint8Array(100).fill(9);
+    q.putSync(Uint8Array.of(1, 2, 3));
+    q.putSync('text');
+    q.putSync({ a: Uint8Array.of(4) });
+    for (const bad of [undefined, null, [1, 2], new ArrayBuffer(8), new Uint16Array(4), 'x'])
+      assert.throws(() => q.getIntoSync(bad as unknown as Uint8Array), TypeError);
+    await assert.rejects(q.getInto({} as Uint8Array), TypeError);
+    assert.equal(q.qsize(), 3);
+    const first = q.getIntoSync(into);
+    assert.ok(first instanceof Uint8Array && !Buffer.isBuffer(first) && first.buffer === into.buffer);
+    assert.deepEqual([...(first as Uint8Array)], [1, 2, 3]);
+    assert.equal(into[3], 9, 'bytes past the item are left as they were');
+    assert.equal(await q.getInto(into), 'text');
+    assert.deepEqual(q.getIntoSync(into), { a: Uint8Array.of(4) });
+    assert.throws(() => q.getIntoSync(into, { block: false }), { name: 'Empty' });
+  });
+
   test('a ring that large items keep draining stays grown while they come, and gives its memory back after', {
     timeout: 60_000,
   }, async () => {
@@ -148,6 +224,11 @@ describe('large items', { skip: noNative }, () => {
  * alive, as a consumer holds what it works on); returns its minor page faults per take.
  */
 function faultsPerTake(env: NodeJS.ProcessEnv): number {
+  return takeOneMiBItems(env).faults;
+}
+
+/** As faultsPerTake; also the process's anonymous memory in transparent huge pages at the end (kB). */
+function takeOneMiBItems(env: NodeJS.ProcessEnv): { faults: number; hugeKb: number } {
   const queue = fileURLToPath(new URL('../src/queue/queue.js', import.meta.url));
   const code = `
     const { Queue } = await import(${JSON.stringify(queue)});
@@ -157,14 +238,26 @@ function faultsPerTake(env: NodeJS.ProcessEnv): number {
     for (let i = 0; i < 300; i++) { q.putSync(src); keep.push(q.getSync()); if (keep.length > 4) keep.shift(); }
     const before = process.resourceUsage().minorPageFault;
     for (let i = 0; i < 300; i++) { q.putSync(src); keep.push(q.getSync()); if (keep.length > 4) keep.shift(); }
-    console.log(JSON.stringify((process.resourceUsage().minorPageFault - before) / 300));`;
+    const faults = (process.resourceUsage().minorPageFault - before) / 300;
+    const { readFileSync } = await import('node:fs');
+    const huge = /AnonHugePages: +([0-9]+)/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    console.log(JSON.stringify({ faults, hugeKb: Number(huge?.[1] ?? 0) }));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
     encoding: 'utf8',
     timeout: 120_000,
     env: { ...process.env, ...env },
   });
   assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as number;
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { faults: number; hugeKb: number };
+}
+
+/** The kernel's transparent huge page mode (`always`, `madvise`, `never`), or null where it cannot be read. */
+function thpMode(): string | null {
+  try {
+    return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
 }
 
 const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header
@@ -178,5 +271,20 @@ describe('memory for large items', { skip: noNative || (glibc ? false : 'not gli
     const untuned = faultsPerTake({ PROCQ_KEEP_HEAP: '0' });
     // Measured here: 1.2 faults per take, and 28.6 with glibc's defaults (fresh pages for most takes).
     assert.ok(tuned < 8, `${tuned} faults per 1 MiB take (glibc defaults: ${untuned})`);
+  });
+
+  test('a process that moves 1 MiB items asks for huge pages for its heap (transparent_hugepage madvise); PROCQ_HUGE_HEAP=0 does not', {
+    timeout: 240_000,
+    skip: thpMode() === 'madvise' ? false : `transparent huge pages are '${thpMode()}' here, not 'madvise'`,
+  }, () => {
+    const advised = takeOneMiBItems({});
+    const plain = takeOneMiBItems({ PROCQ_HUGE_HEAP: '0' });
+    // Measured here: 30-60 MiB of the heap in huge pages, and none without the advice (in 'madvise' mode nothing
+    // else asks for them). A kernel short of free 2 MiB pages falls back to 4 KiB ones: then this fails.
+    assert.equal(plain.hugeKb, 0, `${plain.hugeKb} kB in huge pages without the advice`);
+    assert.ok(
+      advised.hugeKb >= 4096,
+      `${advised.hugeKb} kB in huge pages (faults per take: ${advised.faults})`,
+    );
   });
 });

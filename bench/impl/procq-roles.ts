@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { Queue } from '../../src/index.js';
 import { checkItem, itemId, type Kind, makeItem, Tally } from '../lib/payload.js';
 
-export type Form = 'async' | 'sync' | 'batch' | 'batch-sync';
+export type Form = 'async' | 'sync' | 'batch' | 'batch-sync' | 'into';
 
 export type Ctl =
   | { type: 'ready' }
@@ -50,6 +50,7 @@ export function producer(ctl: Queue<Ctl>, go: Queue<string>, q: Queue<unknown>, 
         for (let i = first; i < end; i++) await q.put(makeItem(kind, size, i));
         break;
       case 'sync':
+      case 'into':
         for (let i = first; i < end; i++) q.putSync(makeItem(kind, size, i));
         break;
       default:
@@ -76,6 +77,11 @@ export function consumer(ctl: Queue<Ctl>, go: Queue<string>, q: Queue<unknown>, 
       case 'sync':
         for (let i = 0; i < n; i++) checkItem(kind, size, i, q.getSync());
         break;
+      case 'into': {
+        const into = Buffer.allocUnsafe(size); // one buffer for every item: getIntoSync returns views of it
+        for (let i = 0; i < n; i++) checkItem(kind, size, i, q.getIntoSync(into));
+        break;
+      }
       default:
         for (let i = 0; i < n; ) {
           const items =

@@ -21,8 +21,11 @@ export interface CaseSpec {
   batch: number;
   /** Where the peers run. */
   where: 'thread' | 'process';
-  /** Form of the calls for procq: async (`put`/`get`), sync (`putSync`/`getSync`), batch. */
-  form: 'async' | 'sync' | 'batch' | 'batch-sync';
+  /**
+   * Form of the calls for procq: async (`put`/`get`), sync (`putSync`/`getSync`), batch, into (`putSync`, then
+   * `getIntoSync` into one reused buffer).
+   */
+  form: 'async' | 'sync' | 'batch' | 'batch-sync' | 'into';
   /** Spin-poll count before sleeping (bare ring), publish-every for the bare ring. */
   spin: number;
   every: number;

@@ -5,7 +5,7 @@
  * consumer releases its lock (as CPython pickles outside its locks).
  */
 
-import { LARGE_ITEM, sawLargeItem } from '../memory/allocator.js';
+import { LARGE_ITEM, largeAllocated, sawLargeItem } from '../memory/allocator.js';
 import { decodeValue, encodeValue } from './index.js';
 import { decodePlain, encodePlainInPlace, plainScratch, plainScratchWords } from './plain.js';
 import {
@@ -253,6 +253,7 @@ export function writePayload(
 export function copyOut(mem: Buffer, off: number, len: number): Uint8Array {
   if (len >= LARGE_ITEM) sawLargeItem();
   const out = Buffer.allocUnsafe(len);
+  if (len >= LARGE_ITEM) largeAllocated();
   mem.copy(out, 0, off, off + len);
   return out;
 }
@@ -269,8 +270,20 @@ export function copyStructured(mem: Buffer, tag: number, off: number, len: numbe
 export function copyOwn(mem: Buffer, off: number, len: number): Buffer {
   if (len >= LARGE_ITEM) sawLargeItem();
   const out = Buffer.allocUnsafeSlow(len);
+  if (len >= LARGE_ITEM) largeAllocated();
   mem.copy(out, 0, off, off + len);
   return out;
+}
+
+/**
+ * A byte-array frame copied into the caller's `into` (getInto): a view of its first `len` bytes, a `Buffer` for a
+ * `Buffer` that was put, a `Uint8Array` for a `Uint8Array`. No allocation of item memory.
+ */
+export function copyInto(mem: Buffer, tag: number, off: number, len: number, into: Uint8Array): Uint8Array {
+  into.set(mem.subarray(off, off + len));
+  return tag === TAG_BUFFER
+    ? Buffer.from(into.buffer, into.byteOffset, len)
+    : new Uint8Array(into.buffer, into.byteOffset, len);
 }
 
 /** Decodes a fast-path frame in place; returns `undefined` with `needsBytes` for the structured tags. */
@@ -290,6 +303,7 @@ export function readFast(mem: FastBuffer, f64: Float64Array, tag: number, off: n
       if (len >= LARGE_ITEM) sawLargeItem();
       // Its own ArrayBuffer of exactly `len` bytes, not zero-filled first: every byte is written by the copy.
       const out = new Uint8Array(Buffer.allocUnsafeSlow(len).buffer, 0, len);
+      if (len >= LARGE_ITEM) largeAllocated();
       out.set(mem.subarray(off, off + len));
       return out;
     }

@@ -12,6 +12,8 @@
  * move large items; `PROCQ_KEEP_HEAP=0`, or any of glibc's own `MALLOC_*_` / `GLIBC_TUNABLES` malloc settings,
  * leaves glibc as configured. No effect without the native addon or on other C libraries.
  */
+import { readFileSync } from 'node:fs';
+
 import { loadNative } from '../native/index.js';
 
 /** Payloads of at least this many bytes make the process keep its large allocations warm. */
@@ -23,16 +25,57 @@ const TRIM_AT = 64 << 20;
 const KEEP = 16 << 20;
 
 let done = false;
+/** The native call that advises the heap's growth, once the heap is tuned (null: not tuned, or not advised). */
+let advise: (() => number) | null = null;
 
-/** Called with a payload's size on the put and take paths; acts once, for the first large one. */
+/**
+ * Called on the put and take paths for each payload of LARGE_ITEM bytes or more (a take: after allocating its
+ * Buffer, before copying into it). The first tunes the heap; each asks for huge pages on what the heap grew by.
+ */
 export function sawLargeItem(): void {
-  if (done) return;
+  if (done) {
+    if (advise !== null) adviseHeap();
+    return;
+  }
   done = true;
   if (!wanted(process.env)) return;
   try {
-    loadNative()?.keepLargeAllocationsWarm?.(MMAP_MAX, TRIM_AT, KEEP);
+    const native = loadNative();
+    if (native?.keepLargeAllocationsWarm?.(MMAP_MAX, TRIM_AT, KEEP) === true && hugePagesAdvisable())
+      advise = native.adviseHugeHeap ?? null;
   } catch {
     // an allocator tuning is never worth failing a put or a get for
+  }
+  if (advise !== null) adviseHeap();
+}
+
+/** After allocating a large item's Buffer, before writing it: advises what the allocation grew the heap by. */
+export function largeAllocated(): void {
+  if (advise !== null) adviseHeap();
+}
+
+function adviseHeap(): void {
+  try {
+    advise?.();
+  } catch {
+    advise = null; // advice only
+  }
+}
+
+/**
+ * Whether the kernel gives huge pages to memory that asks for them (transparent_hugepage `always` or `madvise`):
+ * then the heap that large items' Buffers come from is faulted in 2 MiB at a time (native `adviseHugeHeap`), and
+ * a new MiB of heap costs one fault instead of 256 (measured on this VM: 100 MiB of fresh heap 560-700 ms in 4 KiB
+ * pages, 320-410 ms in huge pages; a 1 MiB take's page faults 10.9 -> 1.2 averaged over a 1,000-item stream).
+ * `PROCQ_HUGE_HEAP=0` leaves pages at 4 KiB.
+ */
+function hugePagesAdvisable(): boolean {
+  if (process.env.PROCQ_HUGE_HEAP === '0') return false;
+  try {
+    const mode = readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+    return mode.includes('[always]') || mode.includes('[madvise]');
+  } catch {
+    return false;
   }
 }
 

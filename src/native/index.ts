@@ -22,7 +22,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { WaitResult } from '../memory/segment.js';
 
 /** Bumped with `PQ_ABI_VERSION` in procq.c whenever the surface below changes: a stale build is refused. */
-export const NATIVE_ABI_VERSION = 6;
+export const NATIVE_ABI_VERSION = 7;
 
 export interface NativeStats {
   /** Native waiter threads alive in this process (busy or idle). */
@@ -114,6 +114,8 @@ export interface NativeBinding {
    * Process-wide. `false` when the C library is not glibc or refused a value (src/memory/allocator.ts).
    */
   keepLargeAllocationsWarm(mmapMax: number, trimAt: number, keep: number): boolean;
+  /** madvise(MADV_HUGEPAGE) on the heap grown since the last call; the bytes newly advised (0: none). */
+  adviseHugeHeap(): number;
 
   /** A pipe for the resource tracker (src/memory/tracker.ts): `[readFd, writeFd]`, both close-on-exec. */
   trackerPipe(): [number, number];

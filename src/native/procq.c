@@ -16,6 +16,7 @@
  *   waiting         threadStartTime                                owner identity (tid, start time), src/wait/
  *   allocator       keepLargeAllocationsWarm                       glibc mallopt: large blocks served from the
  *                                                                   heap and kept there (src/memory/allocator.ts)
+ *                   adviseHugeHeap                                 madvise(MADV_HUGEPAGE) on the heap's growth
  *
  * Linux only (futex). Every function validates its arguments and throws a TypeError / RangeError for misuse and an
  * Error whose `code` is the errno name (ENOENT, ENOSPC, ...) for system failures.
@@ -77,7 +78,7 @@
 #include <node_api.h>
 
 /* Bumped whenever the JavaScript-visible surface changes; the loader refuses a stale build. */
-#define PQ_ABI_VERSION 6
+#define PQ_ABI_VERSION 7
 
 #define PQ_OK 0
 #define PQ_NOT_EQUAL 1
@@ -1086,6 +1087,56 @@ static napi_value KeepLargeAllocationsWarm(napi_env env, napi_callback_info info
   return out;
 }
 
+/*
+ * adviseHugeHeap(): asks for transparent huge pages (madvise MADV_HUGEPAGE) on the part of the heap (brk) that has
+ * not been advised yet, so that memory malloc takes from there is faulted in 2 MiB at a time instead of 4 KiB (on a
+ * virtual machine each fault is also a host exit: measured 100 MiB of fresh heap 560-700 ms in 4 KiB pages,
+ * 320-410 ms advised). A grown heap is a new mapping without the advice, so this is called after each large
+ * allocation; it makes a system call only when the heap's end has moved. The heap's start is read once from
+ * /proc/self/maps. Returns the bytes newly advised (0: nothing to do, or no heap, or refused: advice only).
+ */
+static pthread_mutex_t huge_heap_lock = PTHREAD_MUTEX_INITIALIZER; /* worker threads call it too */
+static bool huge_heap_looked = false;
+static uintptr_t huge_heap_start = 0;
+static uintptr_t huge_heap_done = 0;
+
+static uintptr_t heap_start(void) {
+  FILE *f = fopen("/proc/self/maps", "re");
+  if (f == NULL) return 0;
+  char line[512];
+  uintptr_t start = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (strstr(line, "[heap]") == NULL) continue;
+    unsigned long a = 0;
+    if (sscanf(line, "%lx-", &a) == 1) start = (uintptr_t)a;
+    break;
+  }
+  fclose(f);
+  return start;
+}
+
+static napi_value AdviseHugeHeap(napi_env env, napi_callback_info info) {
+  (void)info;
+  double advised = 0;
+  pthread_mutex_lock(&huge_heap_lock);
+  uintptr_t end = (uintptr_t)sbrk(0) & ~(uintptr_t)4095;
+  if (!huge_heap_looked) {
+    huge_heap_looked = true; /* once: a process without a [heap] mapping is left alone */
+    huge_heap_start = heap_start();
+    huge_heap_done = huge_heap_start;
+  }
+  if (huge_heap_start != 0 && end > huge_heap_start && end != huge_heap_done) {
+    /* A heap trimmed below what was advised keeps its advice on what is left; only growth needs a call. */
+    uintptr_t from = end > huge_heap_done ? huge_heap_done : end;
+    if (end > from && madvise((void *)from, end - from, MADV_HUGEPAGE) == 0) advised = (double)(end - from);
+    huge_heap_done = end;
+  }
+  pthread_mutex_unlock(&huge_heap_lock);
+  napi_value out;
+  NAPI_CALL(env, napi_create_double(env, advised, &out));
+  return out;
+}
+
 /* shmRelease(arrayBuffer, offset, length): gives the pages of [offset, offset+length) back (fallocate PUNCH_HOLE,
  * KEEP_SIZE); they read as zeros afterwards and are backed again by shmCommit or on first touch. false when the
  * file system cannot punch holes (nothing released). */
@@ -1194,6 +1245,7 @@ NAPI_MODULE_INIT() {
       {"threadStartTime", NULL, ThreadStartTime, NULL, NULL, NULL, napi_enumerable, NULL},
       {"exitNow", NULL, ExitNow, NULL, NULL, NULL, napi_enumerable, NULL},
       {"keepLargeAllocationsWarm", NULL, KeepLargeAllocationsWarm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adviseHugeHeap", NULL, AdviseHugeHeap, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   napi_value abi;

@@ -7,6 +7,7 @@
 
 import {
   type Codec,
+  copyInto,
   copyStructured,
   decodeStructured,
   detached,
@@ -19,7 +20,7 @@ import {
   writePayload,
 } from '../codec/frames.js';
 import { UndecodableBytes } from '../codec/index.js';
-import { TAG_CUSTOM } from '../codec/tags.js';
+import { TAG_BUFFER, TAG_CUSTOM, TAG_UINT8 } from '../codec/tags.js';
 import { abortErrorFrom, Empty, Full, ShutDown, TimeoutError } from '../errors.js';
 import { subject } from '../inspect/label.js';
 import { createSegment, defaultSegmentKind, type Segment, type SegmentKind } from '../memory/index.js';
@@ -564,8 +565,11 @@ export class QueueEngine {
     ring.commitTake();
   }
 
-  /** One item with the consumer lock held, or NONE. The hot path of get: no array. */
-  #takeOneLocked(): unknown {
+  /**
+   * One item with the consumer lock held, or NONE. The hot path of get: no array. With `into`, a byte array that
+   * fits is copied into it and returned as a view of it (getInto).
+   */
+  #takeOneLocked(into?: Uint8Array): unknown {
     const ring = this.ring;
     ring.beginTake();
     if (ring.available() <= 0) return NONE;
@@ -574,9 +578,12 @@ export class QueueEngine {
     const off = ring.payloadOffset();
     const len = ring.payloadLength();
     const block = ring.peekedBlock; // an overflow block (layout.ts), or the ring
-    const v = isStructured(tag)
-      ? new Copied(tag, copyStructured(block === null ? this.mem : block.mem, tag, off, len))
-      : this.#readFast(tag, off, len);
+    const v =
+      into !== undefined && (tag === TAG_UINT8 || tag === TAG_BUFFER) && len <= into.byteLength
+        ? copyInto(block === null ? this.mem : block.mem, tag, off, len, into)
+        : isStructured(tag)
+          ? new Copied(tag, copyStructured(block === null ? this.mem : block.mem, tag, off, len))
+          : this.#readFast(tag, off, len);
     ring.next();
     ring.commitTake();
     return v;
@@ -675,7 +682,7 @@ export class QueueEngine {
       throw new ShutDown(this.#says('has been shut down'));
   }
 
-  getSync(timeoutMs: number): unknown {
+  getSync(timeoutMs: number, into?: Uint8Array): unknown {
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.consumerLock;
     for (;;) {
@@ -684,7 +691,7 @@ export class QueueEngine {
         if (!lock.acquireSync(lockDeadlineOf(deadline))) throw new Empty(this.#says('is empty'));
         let v: unknown;
         try {
-          v = this.#takeOneLocked();
+          v = this.#takeOneLocked(into);
         } finally {
           lock.release();
         }
@@ -699,7 +706,7 @@ export class QueueEngine {
    * The async get. When an item is there and the consumer lock is free, it is taken synchronously and an
    * already-settled Promise is returned.
    */
-  get(timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+  get(timeoutMs: number, signal: AbortSignal | undefined, into?: Uint8Array): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(abortErrorFrom(signal));
     const s = Atomics.load(this.i32, SHUTDOWN);
     if (s === SHUTDOWN_OPEN && this.ring.mayHaveItems()) {
@@ -707,7 +714,7 @@ export class QueueEngine {
       if (lock.tryAcquire()) {
         let v: unknown;
         try {
-          v = this.#takeOneLocked();
+          v = this.#takeOneLocked(into);
         } catch (err) {
           return Promise.reject(err);
         } finally {
@@ -722,10 +729,10 @@ export class QueueEngine {
         }
       }
     }
-    return this.#getSlow(timeoutMs, signal);
+    return this.#getSlow(timeoutMs, signal, into);
   }
 
-  async #getSlow(timeoutMs: number, signal: AbortSignal | undefined): Promise<unknown> {
+  async #getSlow(timeoutMs: number, signal: AbortSignal | undefined, into?: Uint8Array): Promise<unknown> {
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.consumerLock;
     for (;;) {
@@ -735,7 +742,7 @@ export class QueueEngine {
           throw new Empty(this.#says('is empty'));
         let v: unknown;
         try {
-          v = this.#takeOneLocked();
+          v = this.#takeOneLocked(into);
         } finally {
           lock.release();
         }

@@ -129,6 +129,10 @@
  *   holds at most `putterLowWater(MAXSIZE)` items (or, after a slice, until it is not full), and a take wakes
  *   putters only when, read after its GET_COUNT store, the queue holds at most that many (or the ring is at its
  *   largest, where putters may also wait for bytes). The last take before a state with room is such a take.
+ * - A frame of PACE_FRAME bytes or more (ring.ts) does not grow a ring that already holds PACE_FRAMES of its size
+ *   while HEAD keeps moving: the producer waits for room instead (briefly, holding the producer lock; a consumer
+ *   that stops for a few milliseconds lets it grow as before). So a stream of large items keeps a few of them in
+ *   flight, each side copying one while the other copies the next, in memory both processes have already touched.
  * - Overflow blocks (crossbeam's list channel). A reserve leaves LINK_ROOM (8 bytes) free after every item, so a
  *   LINK frame always fits. When the ring is at its largest and has no room for a frame (after waiting a little,
  *   holding the producer lock, for a consumer that keeps moving HEAD: ring.ts `#roomSoon`), the producer sets P_SEQ

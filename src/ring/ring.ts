@@ -110,6 +110,16 @@ const SPILL_WAIT_MAX_MS = 50;
 /** The same for an async put (`lockDeadline` 0), which waits with its event loop blocked: shorter. */
 const SPILL_IDLE_ASYNC_MS = 5;
 const SPILL_WAIT_MAX_ASYNC_MS = 10;
+/**
+ * Frames of at least PACE_FRAME bytes do not grow a ring that already holds PACE_FRAMES of them while a consumer
+ * keeps taking: the producer follows the consumer's pace instead (#roomSoon with the PACE_* bounds, shorter than a
+ * spill's), since each grown MiB is fresh memory both processes fault in (on a virtual machine ~1.5 ms per MiB and
+ * side, more than ten copies of it), and PACE_FRAMES in flight already let one side write while the other reads.
+ */
+const PACE_FRAME = 256 << 10;
+const PACE_FRAMES = 3;
+const PACE_IDLE_MS = 2;
+const PACE_WAIT_MAX_MS = 10;
 
 /** `reserve` could not take the consumer lock (to grow the ring) by its deadline. */
 export const LOCK_BUSY = -2;
@@ -486,6 +496,12 @@ export class Ring {
         fresh = true;
         continue;
       }
+      if (
+        need >= PACE_FRAME &&
+        cap >= PACE_FRAMES * need &&
+        this.#roomSoon(need, PACE_IDLE_MS, PACE_WAIT_MAX_MS)
+      )
+        continue;
       const grown = this.#grow(used + toEnd + need);
       if (grown === LOCK_BUSY) return LOCK_BUSY;
       if (grown) continue;
@@ -497,7 +513,9 @@ export class Ring {
         if (realigned) continue;
       }
       if (!this.chainable) return -1;
-      if (this.#roomSoon(need)) continue;
+      const sync = this.#lockDeadline > 0;
+      const idleMs = sync ? SPILL_IDLE_MS : SPILL_IDLE_ASYNC_MS;
+      if (this.#roomSoon(need, idleMs, sync ? SPILL_WAIT_MAX_MS : SPILL_WAIT_MAX_ASYNC_MS)) continue;
       return this.#reserveInBlock(need);
     }
   }
@@ -510,14 +528,13 @@ export class Ring {
    * the frame fits in the ring; false when HEAD has not moved for longer than a consumer's garbage collection or
    * time slice plus a take of this frame, or after SPILL_WAIT_MAX_MS in all (async puts: shorter bounds): then the
    * frame goes to a block as before. A consumer that has stopped costs a put one such pause per ring-to-block
-   * transition, since a producer in a chain stays there until the ring is half free.
+   * transition, since a producer in a chain stays there until the ring is half free. Also called, with tighter
+   * bounds (PACE_*), before a ring that already holds a few frames of this size grows for another.
    */
-  #roomSoon(need: number): boolean {
+  #roomSoon(need: number, idleBaseMs: number, maxMs: number): boolean {
     const i32 = this.i32;
     const cap = i32[CAP];
-    const sync = this.#lockDeadline > 0;
-    const idleMs = (sync ? SPILL_IDLE_MS : SPILL_IDLE_ASYNC_MS) + need / SPILL_TAKE_BYTES_PER_MS;
-    const maxMs = sync ? SPILL_WAIT_MAX_MS : SPILL_WAIT_MAX_ASYNC_MS;
+    const idleMs = idleBaseMs + need / SPILL_TAKE_BYTES_PER_MS;
     const start = performance.now();
     let moved = start;
     let head = this.#headNow();
