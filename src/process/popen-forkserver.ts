@@ -15,7 +15,9 @@
  * process's tree, as a spawned child's do.
  *
  * - Warmth: `WARM` children are kept ready once the method is first used (or `setStartMethod('forkserver')`);
- *   when starts come faster than children warm up, the set grows, up to `MAX_WARM`.
+ *   when starts come faster than children warm up, the set grows, up to `MAX_WARM`. A program that is about to
+ *   start several processes at once (a farm, a `Pool`) asks for them ahead with `warmForkserver(n)` (Python's
+ *   `set_forkserver_preload` is the nearest thing there): n are kept ready from then on.
  * - Idle cost: an idle warm child sleeps in its event loop (no timer, no polling), about 40 MB of memory.
  * - Recovery: a warm child that dies while idle (killed by someone) is dropped and replaced; one that was taken
  *   is an ordinary child, whose exit code says how it ended.
@@ -25,6 +27,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import os from 'node:os';
+import { abortErrorFrom } from '../errors.js';
 import { trackerToken } from '../memory/tracker.js';
 import type { Popen, PopenOptions } from './popen.js';
 import { childExecArgv, SpawnPopen, spawnBootstrap } from './popen-spawn.js';
@@ -159,30 +162,43 @@ function take(): Warm {
   return w;
 }
 
-/** Starts `count` warm children now (at most `MAX_WARM`), so that the first starts find them ready. */
-export function warmForkserver(count = WARM): void {
+/** Keeps `count` warm children from now on (at most `MAX_WARM`), starting the missing ones now. */
+export function keepWarm(count = WARM): void {
   target = Math.max(target, Math.min(MAX_WARM, count));
   while (pool.length < target) pool.push(spawnWarm());
 }
 
+/** The most warm children `warmForkserver()` keeps (a farm often starts more processes than there are cores). */
+export const MAX_FORKSERVER_WARM = MAX_WARM;
+
 /**
- * Resolves once `count` warm children are ready (at most `MAX_WARM`; starting them if need be). For programs that
- * start their processes later and want them warm then, benchmarks and tests.
+ * Resolves once `count` warm children are ready (at most `MAX_WARM`; starting them if need be); the set is kept
+ * at that size from then on. Behind the public `warmForkserver()` (start-method.ts), which checks its arguments.
  */
-export async function forkserverReady(count = 1): Promise<void> {
+export async function forkserverReady(count = 1, signal?: AbortSignal): Promise<void> {
   const want = Math.min(MAX_WARM, Math.max(1, count));
   const hold = setInterval(() => {}, 1 << 30); // warm children are unref'd: keep the loop while waiting
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
   try {
     for (;;) {
+      keepWarm(want);
       const ready = pool.filter((w) => w.ready && alive(w)).length;
       if (ready >= want) return;
-      warmForkserver(want);
+      if (signal?.aborted) throw abortErrorFrom(signal);
       const warming = pool.filter((w) => !w.ready).map((w) => w.readyPromise);
       // None warming: a ready one has just died, and its replacement comes after its exit event.
-      await (warming.length ? Promise.race(warming) : new Promise((resolve) => setTimeout(resolve, 20)));
+      await Promise.race([
+        aborted,
+        warming.length ? Promise.race(warming) : new Promise((resolve) => setTimeout(resolve, 20)),
+      ]);
     }
   } finally {
     clearInterval(hold);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 
