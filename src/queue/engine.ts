@@ -6,8 +6,8 @@
  */
 
 import {
-  type Codec,
   Arena,
+  type Codec,
   copyStructured,
   decodeStructured,
   detached,
