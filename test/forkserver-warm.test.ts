@@ -111,3 +111,28 @@ test('warmForkserver: a bad count rejects with a RangeError at the call; an abor
     await new Promise((resolve) => setTimeout(resolve, 25));
   assert.deepEqual(runningChildPids({ warm: true }), []);
 });
+
+test('a start that takes a warm interpreter still booting (before its practice is over) runs its target, and each job arrives once', async () => {
+  stopForkserver();
+  const q = new Queue<any>();
+  const out = new Queue<number>();
+  // No warm interpreter is ready: these starts take ones that are still loading or practising.
+  const ps = [0, 1].map(() => {
+    const p = new Process({
+      target: 'sums',
+      args: [q, out, 500],
+      module: FS_TARGETS,
+      startMethod: 'forkserver',
+    });
+    p.start();
+    return p;
+  });
+  for (let i = 1; i <= 1000; i++) await q.put(i);
+  const total = (await out.get({ timeout: 60_000 })) + (await out.get({ timeout: 60_000 }));
+  assert.equal(total, (1000 * 1001) / 2);
+  await Promise.all(ps.map((p) => p.join()));
+  assert.deepEqual(
+    ps.map((p) => p.exitCode),
+    [0, 0],
+  );
+});
