@@ -72,9 +72,9 @@ test('warmForkserver(4): four starts made at once each run in one of the four wa
   assert.ok(!again.some((pid) => warm.includes(pid)), 'new interpreters, not the used ones');
 });
 
-test('warmForkserver(2) then Pool({ processes: 2 }): the workers are the warm interpreters', async () => {
+test('warmForkserver(2, { practise: false }) then Pool({ processes: 2 }): the workers are the warm interpreters', async () => {
   stopForkserver();
-  await warmForkserver(2);
+  await warmForkserver(2, { practise: false });
   const warm = forkserverPids();
   assert.equal(warm.length, 2);
   const pool = new Pool({ processes: 2, startMethod: 'forkserver' });
@@ -99,6 +99,7 @@ test('warmForkserver: a bad count rejects with a RangeError at the call; an abor
   for (const bad of [-1, 1.5, Number.NaN, 1000, '2' as unknown as number]) {
     await assert.rejects(warmForkserver(bad), RangeError, `count ${String(bad)}`);
   }
+  await assert.rejects(warmForkserver(1, { practise: 'yes' as unknown as boolean }), TypeError);
   stopForkserver();
   const ac = new AbortController();
   ac.abort(new Error('not now'));

@@ -79,9 +79,11 @@ pipe.on('data', (chunk: Buffer) => {
   const bytes = all.subarray(8 + jsonLength, 8 + jsonLength + argsLength);
   void runChild(spec, { bytes, sabs: [], handles });
 });
-// Ready once practised (a start that comes sooner, to a child taken while booting, stops the practice).
-await practise(procq.Queue);
-if (!started) collectGarbage();
+// Ready once practised, when asked to (a start that comes sooner, to a child taken while booting, stops it).
+if (process.argv.includes('--practise')) {
+  await practise(procq.Queue);
+  if (!started) collectGarbage();
+}
 pipe.write('R');
 
 /**
