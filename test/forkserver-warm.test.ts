@@ -115,6 +115,11 @@ test('warmForkserver: a bad count rejects with a RangeError at the call; an abor
 
 test('a start that takes a warm interpreter still booting (before its practice is over) runs its target, and each job arrives once', async () => {
   stopForkserver();
+  // Two practising interpreters asked for, without waiting for them (an aborted wait still starts them).
+  const ac = new AbortController();
+  ac.abort();
+  await assert.rejects(warmForkserver(2, { signal: ac.signal }), { name: 'AbortError' });
+  assert.equal(forkserverPids().length, 2);
   const q = new Queue<any>();
   const out = new Queue<number>();
   // No warm interpreter is ready: these starts take ones that are still loading or practising.
