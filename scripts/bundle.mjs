@@ -31,7 +31,6 @@ const ENTRIES = [
   'process/bootstrap-spawn',
   'process/bootstrap-forkserver',
   'process/bootstrap-thread',
-  'process/popen-forkserver', // its forkserverReady(), which the benchmarks wait on before timing a warm start
   'pool/worker',
   'manager/server',
   'manager/objects',

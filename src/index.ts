@@ -93,7 +93,7 @@ export {
   type StartMethod,
 } from './process/current.js';
 export { activeChildren, Process, type ProcessOptions, type TargetArgs } from './process/process.js';
-export { getStartMethod, setStartMethod } from './process/start-method.js';
+export { getStartMethod, setStartMethod, warmForkserver } from './process/start-method.js';
 
 // Queues over shared memory, and the contract every transport implements
 export type { JoinableQueueLike, QueueLike } from './queue/contract.js';

@@ -15,7 +15,9 @@
  * process's tree, as a spawned child's do.
  *
  * - Warmth: `WARM` children are kept ready once the method is first used (or `setStartMethod('forkserver')`);
- *   when starts come faster than children warm up, the set grows, up to `MAX_WARM`.
+ *   when starts come faster than children warm up, the set grows, up to `MAX_WARM`. A program that is about to
+ *   start several processes at once (a farm, a `Pool`) asks for them ahead with `warmForkserver(n)` (Python's
+ *   `set_forkserver_preload` is the nearest thing there): n are kept ready from then on.
  * - Idle cost: an idle warm child sleeps in its event loop (no timer, no polling), about 40 MB of memory.
  * - Recovery: a warm child that dies while idle (killed by someone) is dropped and replaced; one that was taken
  *   is an ordinary child, whose exit code says how it ended.
@@ -25,6 +27,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import os from 'node:os';
+import { abortErrorFrom } from '../errors.js';
 import { trackerToken } from '../memory/tracker.js';
 import type { Popen, PopenOptions } from './popen.js';
 import { childExecArgv, SpawnPopen, spawnBootstrap } from './popen-spawn.js';
@@ -44,6 +47,8 @@ interface Warm {
   /** This process's environment when the child was spawned: the child's own, until a start changes it. */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly pipe: Socket;
+  /** It practises the queue's paths before it says it is ready (bootstrap-forkserver.ts). */
+  readonly practised: boolean;
   /** The child has loaded everything and said so (one byte on fd 3). */
   ready: boolean;
   /** Resolves once `ready` (or the child died). */
@@ -52,6 +57,12 @@ interface Warm {
 
 const pool: Warm[] = [];
 let target = WARM;
+/**
+ * Warm children started from now on practise (`warmForkserver(n)` asked for them, for work in several processes).
+ * The one kept by default does not: practice costs its start to first item ~8 ms (p50 ~8 -> ~18 ms at load ~8),
+ * spent before the target's module is imported (cause not found: the target's entry comes later, the put as fast).
+ */
+let practise = false;
 let exitHook = false;
 
 function alive(w: Warm): boolean {
@@ -68,12 +79,13 @@ function spawnWarm(): Warm {
   trackerToken();
   const startup = startupKey();
   const env = { ...process.env };
-  const child = spawnBootstrap('bootstrap-forkserver');
+  const child = spawnBootstrap('bootstrap-forkserver', practise ? ['--practise'] : []);
   const pipe = child.stdio[3] as Socket;
   pipe.on('error', () => {}); // the child died: its exit tells the story
   let resolveReady!: () => void;
   const w: Warm = {
     child,
+    practised: practise,
     startup,
     env,
     pipe,
@@ -111,12 +123,16 @@ const REFILL_DELAY_MS = 25;
 
 /**
  * After a start, the warm set is refilled once the started child has exited, or this long after the start
- * (after the child is up, for one taken while still booting), whichever comes first. Spawning a Node process blocks this thread for the fork and exec of a large process (a
- * few milliseconds quiet, tens under load), and this thread is the one awaiting the started child's first item:
- * a refill in that window delays the wake-up by as much. (Profiled under `bench --load 2`: with the refill 25 ms
- * after the start, the parent's `get` woke 25-67 ms after the child's put.)
+ * (after the child is up, for one taken while still booting), whichever comes first. Spawning a Node process
+ * blocks this thread for the fork and exec of a large process (a few milliseconds quiet, tens under load), and
+ * this thread is the one awaiting the started child's first item: a refill in that window delays the wake-up by
+ * as much. (Profiled under `bench --load 2`: with the refill 25 ms after the start, the parent's `get` woke 25-67
+ * ms after the child's put.) And a warm-up is a Node start-up, 100-200 ms of CPU: refilling 250 ms after the
+ * starts of a 2x2 job farm put four of them beside the farm's own processes on this 2-core machine, and the farm
+ * took 20-45% longer (0.79-1.13 s with the refill 5 s after, 1.01-1.96 s with it 250 ms after, alternating runs).
+ * A program that starts its processes one second apart or more finds them warm again.
  */
-const REFILL_AFTER_START_MS = 250;
+const REFILL_AFTER_START_MS = 1000;
 
 let refillTimer: NodeJS.Timeout | undefined;
 let refillDue = 0;
@@ -131,9 +147,23 @@ function refillAfter(ms: number): void {
   refillDue = due;
   refillTimer = setTimeout(() => {
     refillTimer = undefined;
-    while (pool.length < target) pool.push(spawnWarm());
+    refillOneByOne();
   }, ms).unref();
 }
+
+/**
+ * Warms the missing children one after another, each once the previous is up: at most one core goes to warming
+ * while the program's own processes run, and the first one is ready soonest.
+ */
+function refillOneByOne(generation = stops): void {
+  if (pool.length >= target || generation !== stops) return;
+  const w = spawnWarm();
+  pool.push(w);
+  void w.readyPromise.then(() => refillOneByOne(generation));
+}
+
+/** How many times `stopForkserver()` ran: a refill begun before a stop does not go on after it. */
+let stops = 0;
 
 /** The next warm child: a ready one if any, else the one closest to ready, else a fresh one. */
 function take(): Warm {
@@ -159,30 +189,57 @@ function take(): Warm {
   return w;
 }
 
-/** Starts `count` warm children now (at most `MAX_WARM`), so that the first starts find them ready. */
-export function warmForkserver(count = WARM): void {
+/** Keeps `count` warm children from now on (at most `MAX_WARM`), starting the missing ones now. */
+export function keepWarm(count = WARM): void {
   target = Math.max(target, Math.min(MAX_WARM, count));
   while (pool.length < target) pool.push(spawnWarm());
 }
 
+/** The most warm children `warmForkserver()` keeps (a farm often starts more processes than there are cores). */
+export const MAX_FORKSERVER_WARM = MAX_WARM;
+
 /**
- * Resolves once `count` warm children are ready (at most `MAX_WARM`; starting them if need be). For programs that
- * start their processes later and want them warm then, benchmarks and tests.
+ * Resolves once `count` warm children are ready (at most `MAX_WARM`; starting them if need be); the set is kept
+ * at that size from then on. Behind the public `warmForkserver()` (start-method.ts), which checks its arguments.
  */
-export async function forkserverReady(count = 1): Promise<void> {
+export async function forkserverReady(
+  count = 1,
+  signal?: AbortSignal,
+  practised: boolean = practise,
+): Promise<void> {
   const want = Math.min(MAX_WARM, Math.max(1, count));
+  if (practised !== practise) {
+    // Ready ones of the other kind give way to ones of the kind asked for.
+    practise = practised;
+    for (let i = pool.length - 1; i >= 0; i--) {
+      const w = pool[i]!;
+      if (w.practised === practised) continue;
+      pool.splice(i, 1);
+      if (alive(w)) w.child.kill('SIGKILL');
+    }
+  }
   const hold = setInterval(() => {}, 1 << 30); // warm children are unref'd: keep the loop while waiting
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
   try {
     for (;;) {
+      keepWarm(want);
       const ready = pool.filter((w) => w.ready && alive(w)).length;
       if (ready >= want) return;
-      warmForkserver(want);
+      if (signal?.aborted) throw abortErrorFrom(signal);
       const warming = pool.filter((w) => !w.ready).map((w) => w.readyPromise);
       // None warming: a ready one has just died, and its replacement comes after its exit event.
-      await (warming.length ? Promise.race(warming) : new Promise((resolve) => setTimeout(resolve, 20)));
+      await Promise.race([
+        aborted,
+        warming.length ? Promise.race(warming) : new Promise((resolve) => setTimeout(resolve, 20)),
+      ]);
     }
   } finally {
     clearInterval(hold);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -193,10 +250,12 @@ export function forkserverPids(): number[] {
 
 /** Ends every idle warm child (they come back on the next start). */
 export function stopForkserver(): void {
+  stops++;
   clearTimeout(refillTimer);
   refillTimer = undefined;
   for (const w of pool.splice(0)) if (alive(w)) w.child.kill('SIGKILL');
   target = WARM;
+  practise = false;
 }
 
 export class ForkserverPopen extends SpawnPopen implements Popen {

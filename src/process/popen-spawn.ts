@@ -69,10 +69,14 @@ export function frame(header: SpawnHeader, bytes: Uint8Array): Buffer {
 }
 
 /** `node <execArgv> <bootstrap>` with stdin /dev/null, the parent's stdout and stderr, and the fd 3 pipe. */
-export function spawnBootstrap(bootstrap: string): ChildProcess {
-  return childProcess().spawn(process.execPath, [...childExecArgv(), fileURLToPath(siblingUrl(bootstrap))], {
-    stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
-  });
+export function spawnBootstrap(bootstrap: string, args: readonly string[] = []): ChildProcess {
+  return childProcess().spawn(
+    process.execPath,
+    [...childExecArgv(), fileURLToPath(siblingUrl(bootstrap)), ...args],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+    },
+  );
 }
 
 export class SpawnPopen implements Popen {

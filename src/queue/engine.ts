@@ -6,6 +6,7 @@
  */
 
 import {
+  Arena,
   type Codec,
   copyInto,
   copyStructured,
@@ -257,11 +258,19 @@ export class QueueEngine {
    * The item prepared outside the lock when it is structured, else null (prepared in the lock region). `reuse`:
    * into this handle's `#outside`, bytes borrowed; the caller writes it before anything else can encode.
    */
-  #prepareOutside(item: unknown, reuse = false): Prepared | null {
+  #prepareOutside(item: unknown, reuse = false, arena: Arena | null = null): Prepared | null {
     if (this.codec === undefined && isFastItem(item)) return null;
     const p = reuse ? this.#outside : new Prepared();
-    prepare(item, p, this.codec, reuse);
+    prepare(item, p, this.codec, reuse, arena);
     return p;
+  }
+
+  /** A batch's items prepared outside the lock, plain objects' bytes in one arena. */
+  #prepareMany(list: unknown[]): (Prepared | null)[] {
+    const arena = new Arena();
+    const ps = new Array<Prepared | null>(list.length);
+    for (let i = 0; i < list.length; i++) ps[i] = this.#prepareOutside(list[i], false, arena);
+    return ps;
   }
 
   #scratchFor(item: unknown): Prepared {
@@ -439,7 +448,7 @@ export class QueueEngine {
   ): Promise<number> {
     if (signal?.aborted) throw abortErrorFrom(signal);
     const list = Array.isArray(items) ? items : [...items];
-    const ps = list.map((item) => this.#prepareOutside(item));
+    const ps = this.#prepareMany(list);
     const progress = { done: 0 };
     try {
       return await this.#putManyAsync(list, ps, timeoutMs, signal, progress);
@@ -503,7 +512,7 @@ export class QueueEngine {
 
   putManySync(items: Iterable<unknown>, timeoutMs: number): number {
     const list = Array.isArray(items) ? items : [...items];
-    const ps = list.map((item) => this.#prepareOutside(item));
+    const ps = this.#prepareMany(list);
     const deadline = deadlineOf(timeoutMs);
     const lock = this.ring.producerLock;
     let done = 0;
