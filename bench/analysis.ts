@@ -195,9 +195,9 @@ export function targets(results: CaseResult[], opts: TargetOptions = {}): Target
     }
   }
   // issue 7: job farms, job objects, start, pools
-  for (const f of ['async', 'sync', 'batch'])
-    ratio('jobs 2x2, start included', 'jobs-2x2', 63, `procq-process-${f}`, 'py-queue', 5, 'rate');
-  ratio('jobs 2x2, start included', 'jobs-2x2', 63, 'procq-forkserver-batch', 'py-queue', 5, 'rate');
+  for (const how of ['process', 'forkserver'])
+    for (const f of ['async', 'sync', 'batch'])
+      ratio('jobs 2x2, start included', 'jobs-2x2', 63, `procq-${how}-${f}`, 'py-queue', 5, 'rate');
   for (const f of ['async', 'sync'])
     ratio(
       `job objects between threads${loaded ? ' (under load)' : ''}`,

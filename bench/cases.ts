@@ -167,8 +167,9 @@ export function buildCases(quick: boolean, avail: Availability): Matrix {
     if (avail.procq && avail.native) {
       for (const p of procqForms('process', ['async', 'sync', 'batch']))
         add({ ...jo, ...p, family: 'procq', batch: batchOf(p.form, 64) });
-      // The same farm over warm interpreters (what a program that starts farms repeatedly gets).
-      add({ ...jo, impl: 'procq-forkserver-batch', form: 'batch', family: 'procq', batch: 64 });
+      // The same farm over warm interpreters (the default start method on Linux, after warmForkserver(P + C)).
+      for (const form of ['async', 'sync', 'batch'] as const)
+        add({ ...jo, impl: `procq-forkserver-${form}`, form, family: 'procq', batch: batchOf(form, 64) });
     }
   }
 
