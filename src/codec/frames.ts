@@ -298,9 +298,7 @@ export function writePayload(
 
 /** Bytes of a structured payload, copied out so the frame can be released before decoding. May be pooled memory. */
 export function copyOut(mem: Buffer, off: number, len: number): Uint8Array {
-  if (len >= LARGE_ITEM) sawLargeItem();
-  const out = Buffer.allocUnsafe(len);
-  if (len >= LARGE_ITEM) largeAllocated();
+  const out = receiveBuffer(len, true);
   mem.copy(out, 0, off, off + len);
   return out;
 }
@@ -315,10 +313,21 @@ export function copyStructured(mem: Buffer, tag: number, off: number, len: numbe
  * never a slice of Node's shared Buffer pool, where other data would be readable through `.buffer`.
  */
 export function copyOwn(mem: Buffer, off: number, len: number): Buffer {
-  if (len >= LARGE_ITEM) sawLargeItem();
-  const out = Buffer.allocUnsafeSlow(len);
-  if (len >= LARGE_ITEM) largeAllocated();
+  const out = receiveBuffer(len, false);
   mem.copy(out, 0, off, off + len);
+  return out;
+}
+
+/**
+ * A Buffer of `len` bytes, not zero-filled, for a payload being taken (`pooled`: may be a slice of Node's pool;
+ * else its own ArrayBuffer of exactly `len` bytes). A large one tells the allocator before (its one-time tuning)
+ * and after (huge-page advice for what the allocation grew the heap by).
+ */
+function receiveBuffer(len: number, pooled: boolean): Buffer {
+  if (len < LARGE_ITEM) return pooled ? Buffer.allocUnsafe(len) : Buffer.allocUnsafeSlow(len);
+  sawLargeItem();
+  const out = pooled ? Buffer.allocUnsafe(len) : Buffer.allocUnsafeSlow(len);
+  largeAllocated();
   return out;
 }
 
@@ -347,10 +356,8 @@ export function readFast(mem: FastBuffer, f64: Float64Array, tag: number, off: n
     case TAG_NUMBER:
       return f64[off >> 3];
     case TAG_UINT8: {
-      if (len >= LARGE_ITEM) sawLargeItem();
       // Its own ArrayBuffer of exactly `len` bytes, not zero-filled first: every byte is written by the copy.
-      const out = new Uint8Array(Buffer.allocUnsafeSlow(len).buffer, 0, len);
-      if (len >= LARGE_ITEM) largeAllocated();
+      const out = new Uint8Array(receiveBuffer(len, false).buffer, 0, len);
       out.set(mem.subarray(off, off + len));
       return out;
     }
